@@ -1,0 +1,192 @@
+"""Buddy schemes: posts, the recruitment pipeline, active buddies and why they leave.
+
+A buddy is a person in custody (``people.buddy``). Posts exist only in prisons with a
+formal scheme; every prison may also have informal help, which the fast lane models.
+Pipeline: application -> interview -> vetting -> (trained schemes) a training course
+that starts in batches -> active. Losses: release, transfer, death or new need of the
+buddy (from the population), and monthly quitting, dismissal and burnout, which
+rises with the load the fast lane measured last month.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import numpy as np
+import simpy
+
+from .config import Config
+from .estate import FORMAL_TRAINED, NO_SCHEME, Estate
+from .metrics import DAYS_PER_MONTH, DAYS_PER_YEAR, Flow, Metrics
+from .need import NONE
+from .population import People
+from .streams import Streams
+
+_RETRY_DAYS = 7.0  # when no post is vacant or nobody is eligible, look again after this
+
+
+class BuddySchemes:
+    """All buddy schemes of the estate."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        cfg: Config,
+        estate: Estate,
+        people: People,
+        streams: Streams,
+        metrics: Metrics,
+    ) -> None:
+        self.env = env
+        self.cfg = cfg.buddies
+        self.costs = cfg.costs
+        self.estate = estate
+        self.people = people
+        self.draw = streams["buddies"]
+        self.rng = streams.generator("buddies")  # vectorised monthly losses
+        self.metrics = metrics
+        self.scheme = estate.scheme
+        formal = self.scheme != NO_SCHEME
+        posts = np.ceil(self.cfg.posts_per_1000_prisoners * estate.capacity / 1000.0)
+        self.posts = np.where(formal, posts, 0).astype(np.int64)
+        self.active: list[set[int]] = [set() for _ in range(estate.size)]
+        self.pipeline = np.zeros(estate.size, dtype=np.int64)
+        self.candidates: set[int] = set()
+        # load = non-personal task hours buddies could reach / buddy hours, per month
+        self.demand_hours = np.zeros(estate.size)
+        self.capacity_hours = np.zeros(estate.size)
+
+    def active_count(self, prison: int) -> int:
+        return len(self.active[prison])
+
+    def active_counts(self) -> np.ndarray:
+        """Active buddies per prison."""
+        return np.fromiter((len(a) for a in self.active), dtype=np.int64, count=len(self.active))
+
+    # ------------------------------------------------------------------------ start
+    def start(self) -> None:
+        """Fill posts on day 0 and start the recruitment and loss processes."""
+        now = self.env.now
+        for prison in np.flatnonzero(self.posts > 0):
+            target = int(round(self.posts[prison] * self.cfg.initial_fill_share))
+            for pid in self.rng.permutation(self.people.members(int(prison))).tolist():
+                if len(self.active[prison]) >= target:
+                    break
+                if self._eligible(pid, int(prison), now):
+                    self._activate(pid, int(prison))
+            self.env.process(self._recruit(int(prison)))
+        self.env.process(self._monthly_losses())
+
+    def _eligible(self, pid: int, prison: int, now: float) -> bool:
+        people = self.people
+        return (
+            people.prison[pid] == prison
+            and people.level[pid] == NONE
+            and not people.buddy[pid]
+            and pid not in self.candidates
+            and people.release_day[pid] - now >= self.cfg.min_remaining_stay_days
+        )
+
+    def _activate(self, pid: int, prison: int) -> None:
+        self.people.buddy[pid] = True
+        self.active[prison].add(pid)
+
+    # ------------------------------------------------------------------- recruitment
+    def _find_applicant(self, prison: int, now: float) -> int:
+        """A random eligible prisoner of this prison, or -1 after a short look around."""
+        members = self.people.members(prison)
+        for _ in range(20):
+            if len(members) == 0:
+                return -1
+            pid = int(members[int(self.draw.uniform() * len(members))])
+            if self._eligible(pid, prison, now):
+                return pid
+        return -1
+
+    def _recruit(self, prison: int) -> Generator[simpy.Event, None, None]:
+        """While posts are vacant, find applicants one after another."""
+        c, env = self.cfg, self.env
+        while True:
+            if len(self.active[prison]) + self.pipeline[prison] >= self.posts[prison]:
+                yield env.timeout(_RETRY_DAYS)
+                continue
+            yield env.timeout(self.draw.exponential(c.application_days_mean))
+            pid = self._find_applicant(prison, env.now)
+            if pid < 0:
+                yield env.timeout(_RETRY_DAYS)
+                continue
+            env.process(self._candidate(prison, pid))
+
+    def _candidate(self, prison: int, pid: int) -> Generator[simpy.Event, None, None]:
+        """One applicant through interview, vetting and training."""
+        c, env, m = self.cfg, self.env, self.metrics
+        self.pipeline[prison] += 1
+        self.candidates.add(pid)
+        try:
+            yield env.timeout(self.draw.exponential(c.interview_days_mean))
+            if not self._still_here(pid, prison):
+                return
+            yield env.timeout(self.draw.exponential(c.vetting_days_mean))
+            m.add(env.now, prison, Flow.COST_VETTING, self.costs.vetting_cost_per_candidate)
+            passed = self.draw.bernoulli(c.vetting_pass_share)
+            if not (passed and self._still_here(pid, prison)):
+                return
+            if self.scheme[prison] == FORMAL_TRAINED:
+                wait = -env.now % c.training_interval_days  # next course start
+                yield env.timeout(wait + c.training_days)
+                m.add(env.now, prison, Flow.COST_TRAINING, self.costs.training_cost_per_trainee)
+                passed = self.draw.bernoulli(c.training_pass_share)
+                if not (passed and self._still_here(pid, prison)):
+                    return
+                m.add(env.now, prison, Flow.TRAINED)
+            self._activate(pid, prison)
+            m.add(env.now, prison, Flow.BUDDY_STARTS)
+        finally:
+            self.pipeline[prison] -= 1
+            self.candidates.discard(pid)
+
+    def _still_here(self, pid: int, prison: int) -> bool:
+        return self.people.prison[pid] == prison and self.people.level[pid] == NONE
+
+    # ------------------------------------------------------------------------ losses
+    def lose(self, pid: int, now: float, *, moved: bool) -> None:
+        """A buddy stops: released, transferred, died (moved) or now needs care."""
+        prison = int(self.people.prison[pid])
+        self.people.buddy[pid] = False
+        self.active[prison].discard(pid)
+        self.metrics.add(now, prison, Flow.BUDDY_LOSSES)
+        if moved:
+            self.metrics.add(now, prison, Flow.BUDDY_LOSSES_MOVE)
+
+    def _monthly_losses(self) -> Generator[simpy.Event, None, None]:
+        """Quitting, dismissal and burnout, decided once a month for each scheme."""
+        c, env = self.cfg, self.env
+        while True:
+            yield env.timeout(DAYS_PER_MONTH)
+            load = np.divide(
+                self.demand_hours,
+                self.capacity_hours,
+                out=np.zeros_like(self.demand_hours),
+                where=self.capacity_hours > 0,
+            )
+            self.demand_hours[:] = 0.0
+            self.capacity_hours[:] = 0.0
+            trained = self.scheme == FORMAL_TRAINED
+            burnout = c.burnout_rate_per_year * (
+                1.0 + c.burnout_load_sensitivity * np.maximum(load - 1.0, 0.0)
+            )
+            burnout = burnout * np.where(trained, c.trained_burnout_factor, 1.0)
+            dismissal = c.dismissal_rate_per_year * np.where(trained, c.trained_dismissal_factor, 1.0)
+            total = c.quit_rate_per_year + dismissal + burnout
+            leave_prob = 1.0 - np.exp(-total * DAYS_PER_MONTH / DAYS_PER_YEAR)
+            for prison in np.flatnonzero(self.posts > 0):
+                members = sorted(self.active[prison])
+                if not members or total[prison] <= 0:
+                    continue
+                leaving = self.rng.binomial(len(members), leave_prob[prison])
+                burnt = self.rng.binomial(leaving, burnout[prison] / total[prison])
+                for k, i in enumerate(self.rng.permutation(len(members))[:leaving]):
+                    self.lose(members[i], env.now, moved=False)
+                    if k < burnt:
+                        self.metrics.add(env.now, int(prison), Flow.BUDDY_LOSSES_BURNOUT)
+

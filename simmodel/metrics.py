@@ -1,0 +1,130 @@
+"""Running totals: monthly flow accumulators and month-end stock snapshots, per prison.
+
+Nothing is recorded per task or per person: a 10-year national run keeps two small
+arrays (months x prisons x measures), a few megabytes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import AGE_BANDS
+
+DAYS_PER_YEAR = 365.0
+DAYS_PER_MONTH = DAYS_PER_YEAR / 12.0
+
+
+class Flow:
+    """Indices of monthly flow totals (counts, days, hours, £), summed within a month."""
+
+    RECEPTIONS = 0
+    RELEASES = 1
+    DEATHS = 2
+    DEATH_AGE_SUM = 3  # years, summed over deaths
+    TRANSFERS_IN = 4
+    TRANSFERS_OUT = 5  # moves to another prison of the estate
+    LEFT_ESTATE = 6  # transfers out of the modelled estate
+    NEED_ONSETS = 7  # new needs arising in custody
+    ARRIVALS_WITH_NEED = 8
+    DETECTIONS = 9
+    REFERRALS = 10
+    ASSESSMENTS = 11
+    ASSESSMENT_WAIT_DAYS = 12  # days from referral to the start of assessment, summed
+    ELIGIBLE = 13
+    CARE_STARTS = 14
+    CARE_START_DELAY_DAYS = 15  # days from eligibility to the first visit, summed
+    REVIEWS = 16
+    BUDDY_STARTS = 17
+    BUDDY_LOSSES = 18
+    BUDDY_LOSSES_MOVE = 19  # release, transfer or death
+    BUDDY_LOSSES_BURNOUT = 20
+    BUDDY_DAYS = 21  # active buddies x days
+    TRAINED = 22
+    NP_NEED_HOURS = 23
+    NP_MET_BUDDY_HOURS = 24
+    NP_MET_INFORMAL_HOURS = 25
+    NP_UNMET_HOURS = 26
+    P_NEED_HOURS = 27
+    P_MET_PROFESSIONAL_HOURS = 28
+    P_MET_HEALTHCARE_HOURS = 29
+    P_UNMET_HOURS = 30
+    OVERSTEP_EVENTS = 31
+    UNMET_PERSON_DAYS = 32
+    RESTRICTED_DAYS = 33  # prison-days under a restricted regime or lockdown
+    COST_BUDDY_PAY = 34
+    COST_SUPERVISION = 35
+    COST_COORDINATION = 36
+    COST_TRAINING = 37
+    COST_VETTING = 38
+    COST_SETUP = 39
+    COST_ASSESSMENT = 40
+    COST_REVIEW = 41
+    COST_PERSONAL_CARE = 42
+    COST_HEALTHCARE = 43
+
+
+class Stock:
+    """Indices of month-end snapshots (people)."""
+
+    POPULATION = 0
+    WITH_NEED = 1
+    WITH_PERSONAL_NEED = 2
+    WITH_DEMENTIA = 3
+    DETECTED = 4
+    WAITING_ASSESSMENT = 5
+    WAITING_PACKAGE = 6
+    WITH_PACKAGE = 7
+    BUDDIES_ACTIVE = 8
+    BUDDY_POSTS = 9
+    AGE_BAND_0 = 10  # followed by one entry per age band
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    pairs = sorted((v, k.lower()) for k, v in vars(cls).items() if k.isupper())
+    return tuple(name for _, name in pairs)
+
+
+FLOW_NAMES = _names(Flow)
+STOCK_NAMES = _names(Stock)[:-1] + tuple(f"population_{band}" for band in AGE_BANDS)
+
+#: Which payer bears each cost line.
+PAYERS: dict[str, tuple[int, ...]] = {
+    "prison": (
+        Flow.COST_BUDDY_PAY,
+        Flow.COST_SUPERVISION,
+        Flow.COST_COORDINATION,
+        Flow.COST_TRAINING,
+        Flow.COST_VETTING,
+        Flow.COST_SETUP,
+    ),
+    "local_authority": (Flow.COST_ASSESSMENT, Flow.COST_REVIEW, Flow.COST_PERSONAL_CARE),
+    "nhs": (Flow.COST_HEALTHCARE,),
+}
+
+
+class Metrics:
+    """Monthly accumulators for one replication.
+
+    ``flows[m, p, k]`` sums flow ``k`` in prison ``p`` over month ``m``;
+    ``stocks[m, p, k]`` is stock ``k`` at the end of month ``m``. Months include the
+    warm-up; :attr:`first_reported_month` marks where reporting starts.
+    """
+
+    def __init__(self, months: int, prisons: int, warmup_months: int) -> None:
+        self.months = months
+        self.first_reported_month = warmup_months
+        self.flows = np.zeros((months, prisons, len(FLOW_NAMES)))
+        self.stocks = np.zeros((months, prisons, len(STOCK_NAMES)))
+        self.start_population = 0  # people in custody when reporting starts
+
+    def month(self, now: float) -> int:
+        """Month index of simulated day ``now`` (clamped to the last month)."""
+        return min(int(now / DAYS_PER_MONTH), self.months - 1)
+
+    def add(self, now: float, prison: int, flow: int, value: float = 1.0) -> None:
+        """Add ``value`` to one flow of one prison (hot path: one numpy scalar update)."""
+        self.flows[min(int(now / DAYS_PER_MONTH), self.months - 1), prison, flow] += value
+
+    def add_vector(self, now: float, flow: int, values: np.ndarray) -> None:
+        """Add one value per prison to a flow."""
+        self.flows[self.month(now), :, flow] += values

@@ -1,0 +1,187 @@
+"""The Care Act pathway: detection, referral, assessment, eligibility, care package, review.
+
+Each person with need has at most one pathway process. It moves them through the
+states below; a transfer, release or death stops it. The local authority's
+assessors in each prison are a ``simpy.Resource``, so referrals queue for them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import TYPE_CHECKING
+
+import simpy
+from simpy.events import Initialize
+
+from .config import Config
+from .estate import Estate
+from .metrics import Flow, Metrics
+from .population import People
+from .streams import Streams
+
+if TYPE_CHECKING:
+    from .buddies import BuddySchemes
+
+# Pathway states (people.state)
+NO_NEED = 0
+UNDETECTED = 1  # need not known to the prison
+DETECTED = 2  # known to the prison (recorded), not (yet) referred
+REFERRED = 3  # waiting for, or in, a Care Act assessment
+NOT_ELIGIBLE = 4  # assessed, needs not eligible
+WAITING_PACKAGE = 5  # eligible, waiting for the provider to start
+PACKAGE = 6  # care package in place
+
+
+class Pathway:
+    """Moves people with need through detection, assessment and care."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        cfg: Config,
+        estate: Estate,
+        people: People,
+        streams: Streams,
+        metrics: Metrics,
+    ) -> None:
+        self.env = env
+        self.cfg = cfg.pathway
+        self.costs = cfg.costs
+        self.estate = estate
+        self.people = people
+        self.draw = streams["pathway"]
+        self.metrics = metrics
+        n_assessors = self.cfg.assessors_per_prison
+        self.assessors = [
+            simpy.Resource(env, capacity=n_assessors) if n_assessors > 0 else None
+            for _ in range(estate.size)
+        ]
+        self.eligibility = (0.0, *self.cfg.eligibility_by_level.as_tuple())
+        self.procs: dict[int, simpy.Process] = {}
+        self.buddies: BuddySchemes  # wired by the simulation
+
+    # ------------------------------------------------------------ hooks from population
+    def on_arrival(self, pid: int, known: bool) -> None:
+        """A person arrives with need, found at reception screening or not."""
+        self._start(pid, DETECTED if known else UNDETECTED)
+
+    def on_need_onset(self, pid: int) -> None:
+        self._start(pid, UNDETECTED)
+
+    def on_need_change(self, pid: int) -> None:
+        """Need worsened: a known person who is not in the pathway is referred again."""
+        state = int(self.people.state[pid])
+        if state in (DETECTED, NOT_ELIGIBLE) and pid not in self.procs:
+            self._start(pid, DETECTED)
+
+    def on_leave(self, pid: int) -> None:
+        self._stop(pid)
+
+    def on_transfer(self, pid: int) -> None:
+        """The person moved prison: the new prison may not learn of their need."""
+        people = self.people
+        state = int(people.state[pid])
+        was_active = pid in self.procs
+        self._stop(pid)
+        if self.draw.bernoulli(self.cfg.info_loss_on_transfer):
+            people.package_hours[pid] = 0.0
+            if people.p_hours[pid] > 0.0:
+                people.wait_since[pid] = self.env.now
+            self._start(pid, UNDETECTED)
+        elif state == DETECTED and not was_active:
+            return  # known, not referred: stays so
+        elif state != NOT_ELIGIBLE:
+            self._start(pid, state)
+
+    # --------------------------------------------------------------------- processes
+    def _start(self, pid: int, state: int) -> None:
+        self._stop(pid)
+        self.people.state[pid] = state
+        self.people.need_dirty = True
+        self.procs[pid] = self.env.process(self._run(pid, state))
+
+    def _stop(self, pid: int) -> None:
+        proc = self.procs.pop(pid, None)
+        if proc is None or not proc.is_alive:
+            return
+        if isinstance(proc.target, Initialize):
+            return  # not started: it sees it is no longer current and ends at once
+        proc.interrupt()
+
+    def _detection_delay(self, pid: int, prison: int) -> float:
+        c = self.cfg
+        mean = c.detection_delay_days_mean
+        if self.people.dementia[pid]:
+            mean *= c.dementia_detection_factor
+        if self.estate.older_unit[prison]:
+            mean *= c.older_unit_detection_factor
+        if self.buddies.active_count(prison) > 0:
+            mean *= self.buddies.cfg.detection_delay_factor
+        return self.draw.exponential(mean)
+
+    def _run(self, pid: int, state: int) -> Generator[simpy.Event, None, None]:
+        env, people, m, c = self.env, self.people, self.metrics, self.cfg
+        if self.procs.get(pid) is not env.active_process:
+            return
+        try:
+            if state == UNDETECTED:
+                yield env.timeout(self._detection_delay(pid, int(people.prison[pid])))
+                m.add(env.now, int(people.prison[pid]), Flow.DETECTIONS)
+                state = self._set(pid, DETECTED)
+            if state == DETECTED:
+                if not self.draw.bernoulli(c.referral_share):
+                    return
+                yield env.timeout(self.draw.exponential(c.referral_delay_days_mean))
+                m.add(env.now, int(people.prison[pid]), Flow.REFERRALS)
+                state = self._set(pid, REFERRED)
+            if state == REFERRED:
+                state = yield from self._assess(pid)
+                if state == NOT_ELIGIBLE:
+                    return
+            if state == WAITING_PACKAGE:
+                eligible_day = env.now
+                yield env.timeout(self.draw.exponential(c.package_start_delay_days_mean))
+                prison = int(people.prison[pid])
+                m.add(env.now, prison, Flow.CARE_STARTS)
+                m.add(env.now, prison, Flow.CARE_START_DELAY_DAYS, env.now - eligible_day)
+                people.package_hours[pid] = people.p_hours[pid]
+                people.wait_since[pid] = math.nan
+                state = self._set(pid, PACKAGE)
+            while True:  # PACKAGE: periodic reviews bring the plan up to date
+                yield env.timeout(c.review_interval_days)
+                prison = int(people.prison[pid])
+                m.add(env.now, prison, Flow.REVIEWS)
+                m.add(env.now, prison, Flow.COST_REVIEW, self.costs.review_cost)
+                people.package_hours[pid] = people.p_hours[pid]
+                people.need_dirty = True
+        except simpy.Interrupt:
+            pass
+        finally:
+            if self.procs.get(pid) is env.active_process:
+                del self.procs[pid]
+
+    def _assess(self, pid: int) -> Generator[simpy.Event, None, int]:
+        """Queue for an assessor, be assessed, and learn whether needs are eligible."""
+        env, people, m = self.env, self.people, self.metrics
+        prison = int(people.prison[pid])
+        referred_day = env.now
+        assessors = self.assessors[prison]
+        if assessors is None:
+            yield env.event()  # no assessment capacity: waits until moved or released
+            return REFERRED
+        with assessors.request() as request:
+            yield request
+            m.add(env.now, prison, Flow.ASSESSMENT_WAIT_DAYS, env.now - referred_day)
+            yield env.timeout(self.draw.exponential(self.cfg.assessment_days_mean))
+        m.add(env.now, prison, Flow.ASSESSMENTS)
+        m.add(env.now, prison, Flow.COST_ASSESSMENT, self.costs.assessment_cost)
+        if not self.draw.bernoulli(self.eligibility[int(people.level[pid])]):
+            return self._set(pid, NOT_ELIGIBLE)
+        m.add(env.now, prison, Flow.ELIGIBLE)
+        return self._set(pid, WAITING_PACKAGE)
+
+    def _set(self, pid: int, state: int) -> int:
+        self.people.state[pid] = state
+        self.people.need_dirty = True
+        return state

@@ -1,0 +1,537 @@
+"""People in custody: the starting stock, receptions, stays, ageing, transfers, releases, deaths.
+
+Lifecycle events (release, death, transfer, new or worse need, dementia) are kept in
+a calendar indexed by day. One SimPy process wakes once a simulated day and resolves
+that day's receptions, releases, deaths and transfers in numpy batches; the rarer
+need events are handled person by person. A SimPy event per person and lifecycle
+event would cost about 10 s per simulated year on a CI machine (measured), the daily
+batch about 0.3 s. Lifecycle events therefore resolve to the day.
+
+Ages are never updated: a person's age is ``(now - birth) / 365`` whenever needed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Generator
+from typing import TYPE_CHECKING
+
+import numpy as np
+import simpy
+
+from .config import Config
+from .estate import LOCAL, WOMEN, Estate
+from .metrics import DAYS_PER_YEAR, Flow, Metrics
+from .need import BAND_50_59, BAND_LOWER_AGES, NONE, NeedModel, gompertz_delay_days
+from .streams import Streams
+
+if TYPE_CHECKING:
+    from .buddies import BuddySchemes
+    from .pathway import Pathway
+
+_BAND_WIDTH = np.array([3.0, 4.0, 5.0, 10.0, 10.0, 10.0, 10.0, 0.0])  # 70+ is open-ended
+_BAND_LOWER = np.array(BAND_LOWER_AGES, dtype=float)
+_OLDEST_AGE = 95.0
+_MEAN_YEARS_OVER_70 = 5.0
+#: Prisons that are full still receive a trickle, as a share of their capacity.
+_HEADROOM_FLOOR = 0.02
+#: Draws per reception, fixed so common random numbers stay aligned across scenarios.
+_UNIFORMS_PER_PERSON = 8
+
+
+class People:
+    """State of every person simulated so far, as arrays indexed by person id.
+
+    Arrays grow by doubling; ``prison`` is -1 for people who have left.
+    """
+
+    _FIELDS: dict[str, tuple[type, float]] = {
+        "prison": (np.int64, -1),
+        "birth": (np.float64, 0.0),  # simulated day of birth (negative for the stock)
+        "female": (np.bool_, False),
+        "level": (np.int8, 0),  # need level 0-3 (need.NONE ... need.HIGH)
+        "dementia": (np.bool_, False),
+        "np_hours": (np.float64, 0.0),  # non-personal need, hours per week
+        "p_hours": (np.float64, 0.0),  # personal need, hours per week
+        "state": (np.int8, 0),  # pathway state (pathway.NO_NEED ... pathway.PACKAGE)
+        "package_hours": (np.float64, 0.0),  # personal care in the care plan, hours per week
+        "wait_since": (np.float64, math.nan),  # day personal care became due and not provided
+        "buddy": (np.bool_, False),
+        "release_day": (np.float64, math.inf),
+        "death_day": (np.float64, math.inf),
+        "need_day": (np.float64, math.inf),  # next onset or worsening of need
+        "dementia_day": (np.float64, math.inf),
+        "transfer_day": (np.float64, math.inf),
+    }
+
+    prison: np.ndarray
+    birth: np.ndarray
+    female: np.ndarray
+    level: np.ndarray
+    dementia: np.ndarray
+    np_hours: np.ndarray
+    p_hours: np.ndarray
+    state: np.ndarray
+    package_hours: np.ndarray
+    wait_since: np.ndarray
+    buddy: np.ndarray
+    release_day: np.ndarray
+    death_day: np.ndarray
+    need_day: np.ndarray
+    dementia_day: np.ndarray
+    transfer_day: np.ndarray
+
+    def __init__(self, capacity: int, prisons: int) -> None:
+        self.count = 0
+        self.capacity = max(capacity, 16)
+        for name, (dtype, fill) in self._FIELDS.items():
+            setattr(self, name, np.full(self.capacity, fill, dtype=dtype))
+        self.in_prison = np.zeros(prisons, dtype=np.int64)  # people in custody per prison
+        self.need_ids: set[int] = set()  # people in custody with any need
+        self.need_dirty = True  # need_ids, hours or pathway states changed since last look
+
+    def new_ids(self, n: int) -> np.ndarray:
+        """Reserve ``n`` new consecutive person ids, growing the arrays if needed."""
+        needed = self.count + n
+        if needed > self.capacity:
+            new_capacity = max(needed, 2 * self.capacity)
+            for name, (dtype, fill) in self._FIELDS.items():
+                grown = np.full(new_capacity, fill, dtype=dtype)
+                grown[: self.capacity] = getattr(self, name)
+                setattr(self, name, grown)
+            self.capacity = new_capacity
+        ids = np.arange(self.count, needed)
+        self.count = needed
+        return ids
+
+    def in_custody(self) -> np.ndarray:
+        """Ids of everyone in custody."""
+        return np.flatnonzero(self.prison[: self.count] >= 0)
+
+    def members(self, prison: int) -> np.ndarray:
+        """Ids of everyone in one prison."""
+        return np.flatnonzero(self.prison[: self.count] == prison)
+
+
+class Population:
+    """The slow lane for people: who arrives, where they go, when they leave."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        cfg: Config,
+        estate: Estate,
+        people: People,
+        need: NeedModel,
+        streams: Streams,
+        metrics: Metrics,
+        report_start_day: float,
+    ) -> None:
+        self.env = env
+        self.cfg = cfg.population
+        self.initial_detected_share = cfg.pathway.initial_detected_share
+        self.screening_sensitivity = cfg.pathway.screening_sensitivity
+        self.estate = estate
+        self.people = people
+        self.need = need
+        self.people_rng = streams.generator("people")
+        self.arrival_rng = streams.generator("arrivals")
+        self.move_rng = streams.generator("moves")
+        self.stock_rng = streams.generator("stock")
+        self.need_draw = streams["need"]
+        self.metrics = metrics
+        self.report_start_day = report_start_day
+        self.pathway: Pathway  # wired by the simulation
+        self.buddies: BuddySchemes
+        c = self.cfg
+        self.stay_factor = np.array(c.stay_factor_by_band.as_tuple())
+        self.type_weight = np.array(c.transfer_destination_weight.as_tuple())[estate.type]
+        self.older_pull = np.where(estate.older_unit, c.older_unit_attraction, 1.0)
+        self.is_local = estate.type == LOCAL
+        women = estate.type == WOMEN
+        everywhere = np.ones(estate.size, dtype=bool)
+        self.for_women = women if women.any() else everywhere
+        self.for_men = ~women if (~women).any() else everywhere
+        self.has_locals = bool(self.is_local.any())
+        self.np_table, self.p_table = need.hours_table()
+        self.calendar: defaultdict[int, list[int]] = defaultdict(list)
+        self._targets_day = -1
+        self._targets: dict[tuple[str, bool], tuple[np.ndarray, np.ndarray]] = {}
+
+    # ---------------------------------------------------------------- timing helpers
+    def years_since_report_start(self, now: float) -> float:
+        """Years of trend applied at ``now`` (trends start when reporting starts)."""
+        return max(now - self.report_start_day, 0.0) / DAYS_PER_YEAR
+
+    def ages(self, ids: np.ndarray, now: float) -> np.ndarray:
+        return (now - self.people.birth[ids]) / DAYS_PER_YEAR
+
+    # ------------------------------------------------------------ where people go
+    def _candidates(self, kind: str, older: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(cumulative weights, prison ids) for receptions or moves; refreshed daily.
+
+        kind: ``reception_m``, ``reception_f``, ``move_m`` or ``move_f``. Weights are
+        free places (with a floor), times the type's pull for moves of men, times the
+        pull of an older unit for people aged 60+.
+        """
+        day = math.floor(self.env.now)
+        if day != self._targets_day:
+            self._targets_day = day
+            self._targets.clear()
+        key = (kind, older)
+        if key not in self._targets:
+            cap = self.estate.capacity.astype(float)
+            weight = np.maximum(cap - self.people.in_prison, 0.0) + _HEADROOM_FLOOR * cap
+            if kind.endswith("_f"):
+                mask = self.for_women
+            elif kind == "reception_m" and self.has_locals:
+                mask = self.is_local
+            else:
+                mask = self.for_men
+                weight = weight * self.type_weight
+            if older:
+                weight = weight * self.older_pull
+            ids = np.flatnonzero(mask & (weight > 0))
+            self._targets[key] = (np.cumsum(weight[ids]), ids)
+        return self._targets[key]
+
+    def _pick(self, kind: str, older: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Prison for each person (vectorised), or -1 where there is no candidate."""
+        out = np.full(len(u), -1, dtype=np.int64)
+        for is_older in (False, True):
+            sel = older == is_older
+            if not sel.any():
+                continue
+            cumulative, ids = self._candidates(kind, is_older)
+            if len(ids) == 0:
+                continue
+            idx = np.searchsorted(cumulative, u[sel] * cumulative[-1], side="right")
+            out[sel] = ids[np.minimum(idx, len(ids) - 1)]
+        return out
+
+    def _destinations(self, ids: np.ndarray, now: float) -> np.ndarray:
+        """Destination prison of each mover; -1 where the estate has nowhere else."""
+        people = self.people
+        current = people.prison[ids]
+        older = self.ages(ids, now) >= 60.0
+        dest = np.full(len(ids), -1, dtype=np.int64)
+        for female in (False, True):
+            sel = people.female[ids] == female
+            if not sel.any():
+                continue
+            kind = "move_f" if female else "move_m"
+            d = self._pick(kind, older[sel], self.move_rng.random(int(sel.sum())))
+            for _ in range(3):  # redraw those who drew their own prison
+                same = d == current[sel]
+                if not same.any():
+                    break
+                d[same] = self._pick(kind, older[sel][same], self.move_rng.random(int(same.sum())))
+            few = {o: len(self._candidates(kind, o)[1]) <= 1 for o in (False, True)}
+            alone = np.where(older[sel], few[True], few[False])
+            d = np.where((d == current[sel]) & alone, -1, d)
+            dest[sel] = d
+        return dest
+
+    def _transfer_delays(self, prisons: np.ndarray, release_day: np.ndarray, now: float) -> np.ndarray:
+        """Days until each person's next move out of their prison."""
+        c = self.cfg
+        n = len(prisons)
+        exp = self.move_rng.standard_exponential(n)
+        general = (
+            exp * DAYS_PER_YEAR / c.transfer_rate_per_year
+            if c.transfer_rate_per_year > 0
+            else np.full(n, math.inf)
+        )
+        onward = self.is_local[prisons] & (release_day - now > c.local_max_stay_days)
+        return np.where(onward, exp * c.local_transfer_days_mean, general)
+
+    # ------------------------------------------------------------------ the stock
+    def create_stock(self) -> None:
+        """Create the day-0 population with a realistic age structure, stays and needs.
+
+        Remaining stays are drawn from the length-biased stay distribution (people
+        found in prison on a given day are those with longer stays), so the stock
+        drains at the rate the flows would produce.
+        """
+        c = self.cfg
+        rng = self.stock_rng
+        n = c.initial_population
+        shares = np.array(c.stock_age_shares.as_tuple())
+        band = rng.choice(len(shares), size=n, p=shares / shares.sum())
+        age = self._ages_in_band(band, rng.random(n))
+        female = rng.random(n) < c.female_share
+        mu = np.log(c.stay_median_days * self.stay_factor[band])
+        biased = np.exp(mu + c.stay_sigma**2 + c.stay_sigma * rng.standard_normal(n))
+        remaining = np.minimum(rng.random(n) * biased, c.stay_max_years * DAYS_PER_YEAR)
+        prevalence = np.array(self.need.stock_prevalence)[band]
+        dementia = rng.random(n) < self.need.dementia_prevalence(age)
+        has_need = dementia | (rng.random(n) < prevalence)
+        level = self._levels(has_need, dementia, rng.random(n))
+        known = rng.random(n) < self.initial_detected_share
+        exp = rng.standard_exponential((n, 3))
+        prison = self._stock_prisons(rng, age, female, remaining)
+        self._add(prison, age, female, remaining, level, dementia, known, exp, reception=False)
+
+    def _ages_in_band(self, band: np.ndarray, u: np.ndarray) -> np.ndarray:
+        width = _BAND_WIDTH[band]
+        over70 = np.minimum(-_MEAN_YEARS_OVER_70 * np.log1p(-u), _OLDEST_AGE - 70.0)
+        return _BAND_LOWER[band] + np.where(width > 0, u * width, over70)
+
+    def _levels(self, has_need: np.ndarray, dementia: np.ndarray, u: np.ndarray) -> np.ndarray:
+        level = np.where(has_need, self.need.levels_at_onset(u), NONE).astype(np.int8)
+        return np.where(dementia, np.maximum(level, self.need.level_with_dementia(NONE)), level)
+
+    def _stock_prisons(
+        self, rng: np.random.Generator, age: np.ndarray, female: np.ndarray, remaining: np.ndarray
+    ) -> np.ndarray:
+        """Day-0 prison of each person: short remaining stays in locals, the rest in
+        training prisons, older people drawn to prisons with an older unit."""
+        cap = self.estate.capacity.astype(float)
+        short = remaining <= self.cfg.local_max_stay_days
+        groups = [
+            (female, self.for_women, 1.0),
+            (~female & short, self.is_local if self.has_locals else self.for_men, 1.0),
+            (~female & ~short & (age < 60), self.for_men, self.type_weight),
+            (~female & ~short & (age >= 60), self.for_men, self.type_weight * self.older_pull),
+        ]
+        prison = np.zeros(len(age), dtype=np.int64)
+        for members, mask, extra in groups:
+            if not members.any():
+                continue
+            weight = np.where(mask, cap, 0.0) * extra
+            if weight.sum() <= 0:
+                weight = np.where(mask, cap, 0.0)
+            prison[members] = rng.choice(len(cap), size=int(members.sum()), p=weight / weight.sum())
+        return prison
+
+    # ------------------------------------------------------------------- receptions
+    def _reception_band_weights(self, now: float) -> np.ndarray:
+        """Cumulative age-band weights of receptions.
+
+        Stock shares divided by each band's relative stay give the reception mix
+        that keeps the stock's age structure (M/G/inf: stock = arrivals x stay).
+        """
+        c = self.cfg
+        stock = np.array(c.stock_age_shares.as_tuple())
+        grow = (1.0 + c.older_receptions_growth_per_year) ** self.years_since_report_start(now)
+        weights = stock / self.stay_factor
+        weights[BAND_50_59:] *= grow
+        return np.cumsum(weights)
+
+    def _receive(self, n: int, now: float) -> None:
+        """``n`` receptions today: draw everything about each person, then admit them."""
+        c = self.cfg
+        rng = self.people_rng
+        u = rng.random((n, _UNIFORMS_PER_PERSON))
+        z = rng.standard_normal(n)
+        exp = rng.standard_exponential((n, 3))
+        cumulative = self._reception_band_weights(now)
+        band = np.minimum(np.searchsorted(cumulative, u[:, 0] * cumulative[-1], side="right"), 7)
+        age = self._ages_in_band(band, u[:, 1])
+        female = u[:, 2] < c.female_share
+        trend = (1.0 + c.stay_growth_per_year) ** self.years_since_report_start(now)
+        stay = c.stay_median_days * self.stay_factor[band] * trend * np.exp(c.stay_sigma * z)
+        stay = np.minimum(stay, c.stay_max_years * DAYS_PER_YEAR)
+        factor = self.need.cfg.arrival_prevalence_factor
+        dementia = u[:, 3] < self.need.dementia_prevalence(age) * factor
+        has_need = dementia | (u[:, 4] < np.array(self.need.stock_prevalence)[band] * factor)
+        level = self._levels(has_need, dementia, u[:, 5])
+        known = u[:, 6] < self.screening_sensitivity
+        prison = np.empty(n, dtype=np.int64)
+        prison[female] = self._pick("reception_f", age[female] >= 60, u[female, 7])
+        prison[~female] = self._pick("reception_m", age[~female] >= 60, u[~female, 7])
+        self._add(prison, age, female, stay, level, dementia, known, exp, reception=True)
+
+    def _add(
+        self,
+        prison: np.ndarray,
+        age: np.ndarray,
+        female: np.ndarray,
+        stay: np.ndarray,
+        level: np.ndarray,
+        dementia: np.ndarray,
+        known: np.ndarray,
+        exp: np.ndarray,
+        *,
+        reception: bool,
+    ) -> None:
+        """Admit a batch of people: set their state, schedule their next event."""
+        people, need, now = self.people, self.need, self.env.now
+        ids = people.new_ids(len(prison))
+        people.prison[ids] = prison
+        people.birth[ids] = now - age * DAYS_PER_YEAR
+        people.female[ids] = female
+        people.release_day[ids] = now + stay
+        people.level[ids] = level
+        people.dementia[ids] = dementia
+        dem = dementia.astype(np.int64)
+        people.np_hours[ids] = self.np_table[dem, level]
+        people.p_hours[ids] = self.p_table[dem, level]
+        people.wait_since[ids] = np.where(people.p_hours[ids] > 0, now, math.nan)
+        people.death_day[ids] = now + self._death_delays(age, exp[:, 0])
+        people.need_day[ids] = now + np.where(
+            level == NONE, need.onset_delay_days(age, exp[:, 1]), need.worsening_delay_days(level, exp[:, 1])
+        )
+        people.dementia_day[ids] = np.where(dementia, math.inf, now + need.dementia_delay_days(age, exp[:, 2]))
+        people.transfer_day[ids] = now + self._transfer_delays(prison, now + stay, now)
+        people.in_prison += np.bincount(prison, minlength=self.estate.size)
+        with_need = ids[level != NONE]
+        people.need_ids.update(with_need.tolist())
+        people.need_dirty = True
+        if reception:
+            self.metrics.add_vector(now, Flow.RECEPTIONS, np.bincount(prison, minlength=self.estate.size))
+            self.metrics.add_vector(
+                now, Flow.ARRIVALS_WITH_NEED, np.bincount(people.prison[with_need], minlength=self.estate.size)
+            )
+        for pid, is_known in zip(with_need.tolist(), known[level != NONE].tolist(), strict=True):
+            self.pathway.on_arrival(pid, is_known)
+        self._schedule(ids)
+
+    def _death_delays(self, age: np.ndarray, e: np.ndarray) -> np.ndarray:
+        c = self.cfg
+        return gompertz_delay_days(
+            c.death_hazard_at_50_per_year, c.death_hazard_growth_per_year_of_age, age, 50.0, e
+        )
+
+    # ------------------------------------------------------------------ the calendar
+    def _schedule(self, ids: np.ndarray) -> None:
+        """File each person under the day of their next lifecycle event."""
+        p = self.people
+        nxt = np.minimum.reduce(
+            [p.release_day[ids], p.death_day[ids], p.need_day[ids], p.dementia_day[ids], p.transfer_day[ids]]
+        )
+        calendar = self.calendar
+        for pid, day in zip(ids.tolist(), np.floor(nxt).tolist(), strict=True):
+            calendar[int(day)].append(pid)
+
+    def daily(self) -> Generator[simpy.Event, None, None]:
+        """Once a simulated day: receptions, then every lifecycle event due that day."""
+        env, c = self.env, self.cfg
+        day = int(env.now)
+        while True:
+            now = env.now
+            years = self.years_since_report_start(now)
+            per_day = c.receptions_per_year * (1.0 + c.receptions_growth_per_year) ** years / DAYS_PER_YEAR
+            n = int(self.arrival_rng.poisson(per_day)) if per_day > 0 else 0
+            if n:
+                self._receive(n, now)
+            due = self.calendar.pop(day, None)
+            while due:
+                due = self._resolve(np.array(due, dtype=np.int64), day + 1.0, now)
+            day += 1
+            yield env.timeout(day - env.now)
+
+    def _resolve(self, ids: np.ndarray, end: float, now: float) -> list[int]:
+        """Handle each person's due event; return those with another event due today.
+
+        Order when several fall due on one day: death, release, transfer, need, dementia.
+        """
+        p = self.people
+        dead = p.death_day[ids] < end
+        released = ~dead & (p.release_day[ids] < end)
+        staying = ~dead & ~released
+        moving = staying & (p.transfer_day[ids] < end)
+        need_change = staying & ~moving & (p.need_day[ids] < end)
+        dementia = staying & ~moving & ~need_change & (p.dementia_day[ids] < end)
+        self._leave(ids[dead], Flow.DEATHS, now)
+        self._leave(ids[released], Flow.RELEASES, now)
+        if moving.any():
+            self._move(ids[moving], now)
+        for pid in ids[need_change].tolist():
+            p.need_day[pid] = now + self._need_changes(pid, now)
+        for pid in ids[dementia].tolist():
+            p.dementia_day[pid] = math.inf
+            self._dementia_starts(pid, now)
+        rest = ids[staying & (p.prison[ids] >= 0)]
+        nxt = np.minimum.reduce(
+            [p.release_day[rest], p.death_day[rest], p.need_day[rest], p.dementia_day[rest], p.transfer_day[rest]]
+        )
+        later = nxt >= end
+        self._schedule(rest[later])
+        return rest[~later].tolist()
+
+    # ---------------------------------------------------------------- leaving, moving
+    def _leave(self, ids: np.ndarray, how: int, now: float) -> None:
+        if len(ids) == 0:
+            return
+        p, n = self.people, self.estate.size
+        prisons = p.prison[ids]
+        self.metrics.add_vector(now, how, np.bincount(prisons, minlength=n))
+        if how == Flow.DEATHS:
+            self.metrics.add_vector(
+                now, Flow.DEATH_AGE_SUM, np.bincount(prisons, weights=self.ages(ids, now), minlength=n)
+            )
+        for pid in ids[p.buddy[ids]].tolist():
+            self.buddies.lose(pid, now, moved=True)
+        for pid in ids[p.level[ids] != NONE].tolist():
+            self.pathway.on_leave(pid)
+            p.need_ids.discard(pid)
+            p.need_dirty = True
+        p.in_prison -= np.bincount(prisons, minlength=n)
+        p.prison[ids] = -1
+
+    def _move(self, ids: np.ndarray, now: float) -> None:
+        p, n = self.people, self.estate.size
+        dest = self._destinations(ids, now)
+        self._leave(ids[dest < 0], Flow.LEFT_ESTATE, now)
+        go = (dest >= 0) & (dest != p.prison[ids])
+        movers, dest_go = ids[go], dest[go]
+        if len(movers):
+            src = p.prison[movers]
+            self.metrics.add_vector(now, Flow.TRANSFERS_OUT, np.bincount(src, minlength=n))
+            self.metrics.add_vector(now, Flow.TRANSFERS_IN, np.bincount(dest_go, minlength=n))
+            for pid in movers[p.buddy[movers]].tolist():
+                self.buddies.lose(pid, now, moved=True)
+            p.in_prison += np.bincount(dest_go, minlength=n) - np.bincount(src, minlength=n)
+            p.prison[movers] = dest_go
+            for pid in movers[p.level[movers] != NONE].tolist():
+                self.pathway.on_transfer(pid)
+            p.need_dirty = True
+        stay = ids[dest >= 0]
+        p.transfer_day[stay] = now + self._transfer_delays(p.prison[stay], p.release_day[stay], now)
+
+    # ------------------------------------------------------------------------- need
+    def _set_level(self, pid: int, level: int, dementia: bool, now: float) -> None:
+        """Set a person's need level and hours; mark personal care as due if it is."""
+        people = self.people
+        people.level[pid] = level
+        people.dementia[pid] = dementia
+        np_h, p_h = self.need.hours[int(dementia)][level]
+        people.np_hours[pid] = np_h
+        people.p_hours[pid] = p_h
+        if p_h > 0.0 and math.isnan(people.wait_since[pid]) and people.package_hours[pid] <= 0.0:
+            people.wait_since[pid] = now
+        people.need_ids.add(pid)
+        people.need_dirty = True
+
+    def _need_changes(self, pid: int, now: float) -> float:
+        """A new need arises or an existing one worsens; returns days to the next change."""
+        people = self.people
+        level = int(people.level[pid])
+        dementia = bool(people.dementia[pid])
+        if level == NONE:
+            level = self.need.level_at_onset(self.need_draw.uniform())
+            self._onset(pid, level, dementia, now)
+        else:
+            level += 1
+            self._set_level(pid, level, dementia, now)
+            self.pathway.on_need_change(pid)
+        return float(self.need.worsening_delay_days(level, self.need_draw.exponential()))
+
+    def _onset(self, pid: int, level: int, dementia: bool, now: float) -> None:
+        self.metrics.add(now, int(self.people.prison[pid]), Flow.NEED_ONSETS)
+        if self.people.buddy[pid]:
+            self.buddies.lose(pid, now, moved=False)
+        self._set_level(pid, level, dementia, now)
+        self.pathway.on_need_onset(pid)
+
+    def _dementia_starts(self, pid: int, now: float) -> None:
+        level = int(self.people.level[pid])
+        new_level = self.need.level_with_dementia(level)
+        if level == NONE:
+            self._onset(pid, new_level, True, now)
+        else:
+            self._set_level(pid, new_level, True, now)
+            self.pathway.on_need_change(pid)
+

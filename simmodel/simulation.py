@@ -1,0 +1,150 @@
+"""One replication: wire the parts of the model together and run them.
+
+Data flow: config -> estate -> slow lane (population, pathway, buddies, regime as
+SimPy processes) and fast lane (care, once per unlock window) -> monthly
+accumulators -> :class:`RunResult`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from .buddies import BuddySchemes
+from .care import CareLane
+from .config import Config
+from .estate import Estate, build_estate
+from .metrics import DAYS_PER_MONTH, Metrics, Stock
+from .need import BAND_LOWER_AGES, NeedModel
+from .pathway import DETECTED, PACKAGE, REFERRED, WAITING_PACKAGE, Pathway
+from .population import People, Population
+from .regime import Regime
+from .streams import Streams
+
+
+class CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts the events it processes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events_processed = 0
+
+    def step(self) -> None:
+        self.events_processed += 1
+        super().step()
+
+
+@dataclass
+class RunResult:
+    """Everything one replication produced."""
+
+    cfg: Config
+    estate: Estate
+    metrics: Metrics
+    end_population: int
+    wall_seconds: float
+    events_processed: int
+    task_hours_resolved: float
+    windows_resolved: int
+
+
+class Simulation:
+    """One replication of the model."""
+
+    def __init__(self, cfg: Config, replication: int | None = None) -> None:
+        self.cfg = cfg
+        rep = cfg.run.replication if replication is None else replication
+        self.streams = Streams(cfg.run.seed, rep)
+        self.env = CountingEnvironment()
+        self.estate = build_estate(cfg.estate, self.streams.generator("estate"))
+        warmup_months = int(round(cfg.run.warmup_years * 12))
+        self.months = warmup_months + max(int(round(cfg.run.years * 12)), 1)
+        self.report_start_day = warmup_months * DAYS_PER_MONTH
+        self.metrics = Metrics(self.months, self.estate.size, warmup_months)
+        self.people = People(int(cfg.population.initial_population * 1.5), self.estate.size)
+        self.need = NeedModel(cfg.need)
+        env, estate, people, streams, metrics = (
+            self.env,
+            self.estate,
+            self.people,
+            self.streams,
+            self.metrics,
+        )
+        self.population = Population(
+            env, cfg, estate, people, self.need, streams, metrics, self.report_start_day
+        )
+        self.pathway = Pathway(env, cfg, estate, people, streams, metrics)
+        self.buddies = BuddySchemes(env, cfg, estate, people, streams, metrics)
+        self.regime = Regime(env, cfg, estate.size, streams)
+        self.care = CareLane(env, cfg, estate, people, self.buddies, self.regime, streams, metrics)
+        self.population.pathway = self.pathway
+        self.population.buddies = self.buddies
+        self.pathway.buddies = self.buddies
+
+    def run(self) -> RunResult:
+        """Simulate the warm-up and the reported years; return the accumulators."""
+        started = time.perf_counter()
+        env = self.env
+        self.population.create_stock()
+        self.buddies.start()
+        self.regime.start()
+        env.process(self.population.daily())
+        env.process(self.care.run())
+        env.process(self._month_ends())
+        if self.metrics.first_reported_month == 0:
+            self.metrics.start_population = int(self.people.in_prison.sum())
+        env.run(until=self.months * DAYS_PER_MONTH + 1e-6)
+        return RunResult(
+            cfg=self.cfg,
+            estate=self.estate,
+            metrics=self.metrics,
+            end_population=int(self.people.in_prison.sum()),
+            wall_seconds=time.perf_counter() - started,
+            events_processed=env.events_processed,
+            task_hours_resolved=self.care.task_hours_resolved,
+            windows_resolved=self.care.windows_resolved,
+        )
+
+    def _month_ends(self) -> Generator[simpy.Event, None, None]:
+        for month in range(self.months):
+            yield self.env.timeout((month + 1) * DAYS_PER_MONTH - self.env.now)
+            self.snapshot(month)
+            if month + 1 == self.metrics.first_reported_month:
+                self.metrics.start_population = int(self.people.in_prison.sum())
+
+    def snapshot(self, month: int) -> None:
+        """Record month-end stocks per prison (vectorised over everyone in custody)."""
+        people, n = self.people, self.estate.size
+        stocks = self.metrics.stocks[month]
+        ids = people.in_custody()
+        prison = people.prison[ids]
+        ages = (self.env.now - people.birth[ids]) / 365.0
+        bands = np.searchsorted(BAND_LOWER_AGES, ages, side="right") - 1
+        stocks[:, Stock.POPULATION] = np.bincount(prison, minlength=n)
+        for band in range(len(BAND_LOWER_AGES)):
+            stocks[:, Stock.AGE_BAND_0 + band] = np.bincount(prison[bands == band], minlength=n)
+        need_ids = np.fromiter(people.need_ids, dtype=np.int64, count=len(people.need_ids))
+        p = people.prison[need_ids]
+        state = people.state[need_ids]
+
+        def count(mask: np.ndarray) -> np.ndarray:
+            return np.bincount(p[mask], minlength=n)
+
+        stocks[:, Stock.WITH_NEED] = np.bincount(p, minlength=n)
+        stocks[:, Stock.WITH_PERSONAL_NEED] = count(people.p_hours[need_ids] > 0)
+        stocks[:, Stock.WITH_DEMENTIA] = count(people.dementia[need_ids])
+        stocks[:, Stock.DETECTED] = count(state >= DETECTED)
+        stocks[:, Stock.WAITING_ASSESSMENT] = count(state == REFERRED)
+        stocks[:, Stock.WAITING_PACKAGE] = count(state == WAITING_PACKAGE)
+        stocks[:, Stock.WITH_PACKAGE] = count(state == PACKAGE)
+        stocks[:, Stock.BUDDIES_ACTIVE] = self.buddies.active_counts()
+        stocks[:, Stock.BUDDY_POSTS] = self.buddies.posts
+
+
+def run_replication(cfg: Config, replication: int | None = None) -> RunResult:
+    """Build and run one replication."""
+    return Simulation(cfg, replication).run()
