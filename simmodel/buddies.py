@@ -189,4 +189,3 @@ class BuddySchemes:
                     self.lose(members[i], env.now, moved=False)
                     if k < burnt:
                         self.metrics.add(env.now, int(prison), Flow.BUDDY_LOSSES_BURNOUT)
-

@@ -53,7 +53,7 @@ class NeedTotals:
 
 
 def need_totals(people: People, prisons: int) -> NeedTotals:
-    """Add up the need of everyone in custody, prison by prison."""
+    """Add up the need of everyone in custody, prison by prison (one bincount)."""
     ids = np.fromiter(people.need_ids, dtype=np.int64, count=len(people.need_ids))
     prison = people.prison[ids]
     np_h = people.np_hours[ids]
@@ -61,23 +61,21 @@ def need_totals(people: People, prisons: int) -> NeedTotals:
     state = people.state[ids]
     known = state >= DETECTED
     has_package = state == PACKAGE
-    planned = np.where(has_package, np.minimum(people.package_hours[ids], p_h), 0.0)
+    planned = np.minimum(people.package_hours[ids], p_h) * has_package
     waiting = (p_h > 0) & ~has_package
-
-    def per_prison(weights: np.ndarray) -> np.ndarray:
-        return np.bincount(prison, weights=weights, minlength=prisons)
-
-    return NeedTotals(
-        np_known=per_prison(np.where(known, np_h, 0.0)),
-        np_unknown=per_prison(np.where(known, 0.0, np_h)),
-        p_planned=per_prison(planned),
-        p_unplanned_pkg=per_prison(np.where(has_package, p_h - planned, 0.0)),
-        p_no_package=per_prison(np.where(has_package, 0.0, p_h)),
-        people_np_only=per_prison(((np_h > 0) & (p_h <= 0)).astype(float)),
-        people_personal=per_prison((p_h > 0).astype(float)),
-        people_waiting=per_prison(waiting.astype(float)),
-        wait_since_sum=per_prison(np.where(waiting, people.wait_since[ids], 0.0)),
-    )
+    rows = np.empty((9, len(ids)))
+    rows[0] = np_h * known
+    rows[1] = np_h - rows[0]
+    rows[2] = planned
+    rows[3] = p_h * has_package - planned
+    rows[4] = p_h * ~has_package
+    rows[5] = (np_h > 0) & (p_h <= 0)
+    rows[6] = p_h > 0
+    rows[7] = waiting
+    rows[8] = np.where(waiting, people.wait_since[ids], 0.0)
+    index = (np.arange(9)[:, None] * prisons + prison[None, :]).ravel()
+    totals = np.bincount(index, weights=rows.ravel(), minlength=9 * prisons).reshape(9, prisons)
+    return NeedTotals(*totals)
 
 
 class CareLane:
@@ -121,8 +119,19 @@ class CareLane:
             * self.share_per_window
         )
         self.totals = need_totals(people, self.prisons)
+        self._task_hours = np.array(
+            [[care.nonpersonal_task_hours]] * 2 + [[care.personal_task_hours]] * 3
+        )  # one row per kind of task in _hours_due
+        self._due_cache: tuple[NeedTotals, np.ndarray] | None = None
         self.task_hours_resolved = 0.0  # all care task-hours handled (benchmark figure)
         self.windows_resolved = 0
+
+    def _hours_due(self, t: NeedTotals) -> np.ndarray:
+        """Weekly hours by kind of task (rows) and prison (columns), cached per totals."""
+        if self._due_cache is None or self._due_cache[0] is not t:
+            hours = np.stack([t.np_known, t.np_unknown, t.p_planned, t.p_unplanned_pkg, t.p_no_package])
+            self._due_cache = (t, np.maximum(hours, 0.0))
+        return self._due_cache[1]
 
     def run(self) -> Generator[simpy.Event, None, None]:
         """Wake at the start of every unlock window; daily bookkeeping in the first."""
@@ -169,9 +178,11 @@ class CareLane:
         factor = self.regime.factor
         unlocked = regime.recipient_unlocked_share * (factor > 0)
 
+        # tasks due in this window, drawn in one call (rows: kind of task)
+        due = rng.poisson(self._hours_due(t) * share / self._task_hours)
+        due_known, due_unknown, due_planned, due_unplanned, due_no_package = due
+
         # -- non-personal tasks: buddies, then informal help
-        due_known = rng.poisson(t.np_known * share / np_task)
-        due_unknown = rng.poisson(t.np_unknown * share / np_task)
         open_known = rng.binomial(due_known, unlocked)
         open_unknown = rng.binomial(due_unknown, unlocked)
         reachable_unknown = rng.binomial(open_unknown, b.reach_unrecorded_share)
@@ -194,9 +205,6 @@ class CareLane:
         self.buddies.capacity_hours += buddy_hours
 
         # -- personal tasks: professionals (with a package) or prison healthcare
-        due_planned = rng.poisson(t.p_planned * share / p_task)
-        due_unplanned = rng.poisson(t.p_unplanned_pkg * share / p_task)
-        due_no_package = rng.poisson(t.p_no_package * share / p_task)
         slots = self.professional_per_window / p_task
         professional_slots = np.floor(slots + rng.random(self.prisons)).astype(np.int64)
         attended = np.minimum(due_planned, professional_slots)
@@ -214,9 +222,7 @@ class CareLane:
         scale = care.overstep_delay_scale_days
         p_long = care.overstep_max_probability_per_window * (1.0 - np.exp(-late_days / scale))
         p_short = care.overstep_max_probability_per_window * (1.0 - np.exp(-share * 7.0 / scale))
-        exposed = rng.binomial(
-            waiting.astype(np.int64), unlocked * (1.0 - care.healthcare_default_share)
-        )
+        exposed = rng.binomial(waiting.astype(np.int64), unlocked * (1.0 - care.healthcare_default_share))
         missed = due_planned - done_professional
         overstep = rng.binomial(exposed, np.clip(p_long * self.overstep_factor, 0.0, 1.0))
         overstep += rng.binomial(missed, np.clip(p_short * self.overstep_factor, 0.0, 1.0))
@@ -243,4 +249,3 @@ class CareLane:
         flows[:, Flow.COST_HEALTHCARE] += done_healthcare * p_task * cfg.costs.healthcare_hourly_cost
         self.task_hours_resolved += float(due_np.sum() * np_task + due_p.sum() * p_task)
         self.windows_resolved += 1
-

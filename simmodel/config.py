@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 PRISON_TYPES = ("local", "cat_b", "cat_c", "open", "high_security", "women")
 SCHEME_TYPES = ("none", "formal_untrained", "formal_trained")
@@ -200,6 +200,7 @@ class BuddiesConfig:
     trained_burnout_factor: float = _rate()
     trained_dismissal_factor: float = _rate()
     trained_overstep_factor: float = _rate()
+    kept_on_transfer_share: float = _share()
     detection_delay_factor: float = _num(0, 10, lo_open=True)
     reach_unrecorded_share: float = _share()
     priority: str = _choice(PRIORITY_RULES)
@@ -333,14 +334,10 @@ def check_ranges(cfg: DictConfig | Config) -> None:
     _walk(node, "")
     shares = node.population.stock_age_shares.as_tuple()
     if not math.isclose(sum(shares), 1.0, abs_tol=0.01):
-        raise ConfigError(
-            f"population.stock_age_shares add up to {sum(shares):.3f}: they must add up to 1."
-        )
+        raise ConfigError(f"population.stock_age_shares add up to {sum(shares):.3f}: they must add up to 1.")
     levels = node.need.level_shares_at_onset.as_tuple()
     if not math.isclose(sum(levels), 1.0, abs_tol=0.01):
-        raise ConfigError(
-            f"need.level_shares_at_onset add up to {sum(levels):.3f}: they must add up to 1."
-        )
+        raise ConfigError(f"need.level_shares_at_onset add up to {sum(levels):.3f}: they must add up to 1.")
     if node.regime.windows_per_day * node.regime.window_hours > 24:
         raise ConfigError(
             "regime.windows_per_day x regime.window_hours is more than 24 hours: "

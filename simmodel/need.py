@@ -79,7 +79,9 @@ class NeedModel:
         """Share of the day-0 stock with dementia at these ages."""
         c = self.cfg
         return np.select(
-            [age >= 70, age >= 50], [c.dementia_stock_prevalence_70_plus, c.dementia_stock_prevalence_50_69], 0.0
+            [age >= 70, age >= 50],
+            [c.dementia_stock_prevalence_70_plus, c.dementia_stock_prevalence_50_69],
+            0.0,
         )
 
     def onset_delay_days(self, age: np.ndarray | float, e: np.ndarray | float) -> np.ndarray:

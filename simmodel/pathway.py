@@ -54,8 +54,7 @@ class Pathway:
         self.metrics = metrics
         n_assessors = self.cfg.assessors_per_prison
         self.assessors = [
-            simpy.Resource(env, capacity=n_assessors) if n_assessors > 0 else None
-            for _ in range(estate.size)
+            simpy.Resource(env, capacity=n_assessors) if n_assessors > 0 else None for _ in range(estate.size)
         ]
         self.eligibility = (0.0, *self.cfg.eligibility_by_level.as_tuple())
         self.procs: dict[int, simpy.Process] = {}
@@ -64,6 +63,8 @@ class Pathway:
     # ------------------------------------------------------------ hooks from population
     def on_arrival(self, pid: int, known: bool) -> None:
         """A person arrives with need, found at reception screening or not."""
+        if known:
+            self.metrics.add(self.env.now, int(self.people.prison[pid]), Flow.DETECTIONS)
         self._start(pid, DETECTED if known else UNDETECTED)
 
     def on_need_onset(self, pid: int) -> None:
@@ -79,20 +80,23 @@ class Pathway:
         self._stop(pid)
 
     def on_transfer(self, pid: int) -> None:
-        """The person moved prison: the new prison may not learn of their need."""
+        """The person moved prison: the new prison may not learn of their need.
+
+        A need not yet known stays unknown (its detection clock runs on). A known need
+        is lost with probability ``info_loss_on_transfer``; if kept, a referral joins
+        the new local authority's queue and a package carries on.
+        """
         people = self.people
         state = int(people.state[pid])
-        was_active = pid in self.procs
-        self._stop(pid)
+        if state == UNDETECTED:
+            return
         if self.draw.bernoulli(self.cfg.info_loss_on_transfer):
             people.package_hours[pid] = 0.0
             if people.p_hours[pid] > 0.0:
                 people.wait_since[pid] = self.env.now
             self._start(pid, UNDETECTED)
-        elif state == DETECTED and not was_active:
-            return  # known, not referred: stays so
-        elif state != NOT_ELIGIBLE:
-            self._start(pid, state)
+        elif state == REFERRED:
+            self._start(pid, REFERRED)
 
     # --------------------------------------------------------------------- processes
     def _start(self, pid: int, state: int) -> None:

@@ -132,6 +132,7 @@ class Population:
         self.cfg = cfg.population
         self.initial_detected_share = cfg.pathway.initial_detected_share
         self.screening_sensitivity = cfg.pathway.screening_sensitivity
+        self.kept_buddy_share = cfg.buddies.kept_on_transfer_share
         self.estate = estate
         self.people = people
         self.need = need
@@ -373,7 +374,9 @@ class Population:
         people.need_day[ids] = now + np.where(
             level == NONE, need.onset_delay_days(age, exp[:, 1]), need.worsening_delay_days(level, exp[:, 1])
         )
-        people.dementia_day[ids] = np.where(dementia, math.inf, now + need.dementia_delay_days(age, exp[:, 2]))
+        people.dementia_day[ids] = np.where(
+            dementia, math.inf, now + need.dementia_delay_days(age, exp[:, 2])
+        )
         people.transfer_day[ids] = now + self._transfer_delays(prison, now + stay, now)
         people.in_prison += np.bincount(prison, minlength=self.estate.size)
         with_need = ids[level != NONE]
@@ -382,7 +385,9 @@ class Population:
         if reception:
             self.metrics.add_vector(now, Flow.RECEPTIONS, np.bincount(prison, minlength=self.estate.size))
             self.metrics.add_vector(
-                now, Flow.ARRIVALS_WITH_NEED, np.bincount(people.prison[with_need], minlength=self.estate.size)
+                now,
+                Flow.ARRIVALS_WITH_NEED,
+                np.bincount(people.prison[with_need], minlength=self.estate.size),
             )
         for pid, is_known in zip(with_need.tolist(), known[level != NONE].tolist(), strict=True):
             self.pathway.on_arrival(pid, is_known)
@@ -445,7 +450,13 @@ class Population:
             self._dementia_starts(pid, now)
         rest = ids[staying & (p.prison[ids] >= 0)]
         nxt = np.minimum.reduce(
-            [p.release_day[rest], p.death_day[rest], p.need_day[rest], p.dementia_day[rest], p.transfer_day[rest]]
+            [
+                p.release_day[rest],
+                p.death_day[rest],
+                p.need_day[rest],
+                p.dementia_day[rest],
+                p.transfer_day[rest],
+            ]
         )
         later = nxt >= end
         self._schedule(rest[later])
@@ -474,6 +485,8 @@ class Population:
     def _move(self, ids: np.ndarray, now: float) -> None:
         p, n = self.people, self.estate.size
         dest = self._destinations(ids, now)
+        held = p.buddy[ids] & (self.move_rng.random(len(ids)) < self.kept_buddy_share)
+        dest = np.where(held, p.prison[ids], dest)  # the prison keeps its buddy
         self._leave(ids[dest < 0], Flow.LEFT_ESTATE, now)
         go = (dest >= 0) & (dest != p.prison[ids])
         movers, dest_go = ids[go], dest[go]
@@ -534,4 +547,3 @@ class Population:
         else:
             self._set_level(pid, new_level, True, now)
             self.pathway.on_need_change(pid)
-

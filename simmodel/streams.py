@@ -39,7 +39,7 @@ class Stream:
     event, so they hand out pre-drawn floats from a list.
     """
 
-    __slots__ = ("gen", "_u", "_ui", "_e", "_ei", "_n", "_ni")
+    __slots__ = ("_e", "_ei", "_n", "_ni", "_u", "_ui", "gen")
 
     def __init__(self, gen: np.random.Generator) -> None:
         self.gen = gen

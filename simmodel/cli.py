@@ -1,0 +1,198 @@
+"""Command line: ``python -m simmodel [scenario=NAME] [key=value ...]``.
+
+Every run is checked before Hydra creates a results folder: the overrides are
+composed with Hydra's compose API and range-checked. A mistake stops the run with
+one line naming the key and what is allowed, exit code 2, no traceback, and
+nothing written to ``results/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import sys
+from dataclasses import fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException, MissingConfigException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from . import results
+from .config import Config, ConfigError, check_ranges, register_configs
+from .simulation import run_replication
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+EXIT_BAD_INPUT = 2
+_HYDRA_FLAGS = ("--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc")
+_MULTIRUN_FLAGS = ("--multirun", "-m")
+
+log = logging.getLogger("simmodel")
+
+
+# ----------------------------------------------------------------- error messages
+def _options(group: str) -> list[str]:
+    folder = CONFIG_DIR / group
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def _schema_keys(dotted: str) -> list[str] | None:
+    """Keys allowed under a dotted path of the schema ('' for the root)."""
+    node: Any = Config
+    for part in filter(None, dotted.split(".")):
+        match = {f.name: f for f in fields(node)}.get(part)
+        if match is None:
+            return None
+        node = match.type if isinstance(match.type, type) else None
+        if node is None:
+            default = match.default_factory() if callable(match.default_factory) else None  # type: ignore[misc]
+            node = type(default) if is_dataclass(default) else None
+        if node is None or not is_dataclass(node):
+            return None
+    return [f.name for f in fields(node)]
+
+
+def _unknown_key_message(full_key: str) -> str:
+    parent, _, _ = full_key.rpartition(".")
+    allowed = _schema_keys(parent)
+    where = f"under '{parent}'" if parent else "at the top level"
+    hint = f" Keys allowed {where}: {', '.join(allowed)}." if allowed else ""
+    return f"Unknown key '{full_key}'.{hint}"
+
+
+def explain(exc: BaseException) -> str:
+    """One line a user can act on, from a composition or validation error."""
+    if isinstance(exc, ConfigError):
+        return str(exc)
+    text = str(exc)
+    cause = exc.__cause__ or exc.__context__
+    cause_text = str(cause) if cause else ""
+    if isinstance(exc, MissingConfigException):
+        found = re.search(r"Could not (?:find|load) '([^/']+)/([^']+)'", text)
+        if found:
+            group, name = found.groups()
+            plural = {"scenario": "scenarios"}.get(group, f"{group} options")
+            return f"Unknown {group} '{name}'. Available {plural}: {', '.join(_options(group))}."
+    key_match = re.search(r"full_key: (\S+)", cause_text or text)
+    full_key = key_match.group(1) if key_match else None
+    if "not in struct" in cause_text or re.search(r"Key '[^']+' not in", cause_text or text):
+        if full_key is None:
+            key = re.search(r"Key '([^']+)'", cause_text or text)
+            full_key = key.group(1) if key else "?"
+        source = re.match(r"In '([^'/]+)/([^']+)'", text)
+        suffix = f" (set in {source.group(1)} file '{source.group(2)}.yaml')" if source else ""
+        return _unknown_key_message(full_key) + suffix
+    if "could not be converted" in cause_text or "Value '" in cause_text:
+        value = re.search(r"Value '([^']*)'", cause_text)
+        wanted = re.search(r"converted to (\w+)", cause_text)
+        kinds = {"Float": "a number", "Integer": "a whole number", "Boolean": "true or false"}
+        kind = kinds.get(wanted.group(1), wanted.group(1)) if wanted else "a value of the right type"
+        return f"{full_key} = {value.group(1) if value else '?'!r} has the wrong type: use {kind}."
+    if "mapping values are not allowed" in text or "while parsing" in text or "while scanning" in text:
+        return f"A configuration file is not valid YAML: {' '.join(text.split())}"
+    if "Missing mandatory value" in text or "missing mandatory value" in text:
+        return f"{full_key} has no value: set it in the configuration or on the command line."
+    first = " ".join((text or cause_text).split())
+    return first if len(first) < 400 else first[:400] + "..."
+
+
+# -------------------------------------------------------------------- the checks
+def compose_config(overrides: list[str]) -> DictConfig:
+    """Compose the configuration for these overrides (Hydra compose API)."""
+    register_configs()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
+
+
+def to_config(cfg: DictConfig) -> Config:
+    """Validated, typed configuration; raises :class:`ConfigError`."""
+    check_ranges(cfg)
+    node = OmegaConf.to_object(cfg)
+    assert isinstance(node, Config)
+    return node
+
+
+def check_overrides(overrides: list[str]) -> Config:
+    """Compose and validate; raise ConfigError with a one-line message on any mistake."""
+    model_overrides = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
+    try:
+        return to_config(compose_config(model_overrides))
+    except ConfigError:
+        raise
+    except (HydraException, OmegaConfBaseException, ValueError, OSError) as exc:
+        raise ConfigError(explain(exc)) from exc
+    except Exception as exc:  # e.g. yaml errors from a malformed scenario file
+        raise ConfigError(explain(exc)) from exc
+    finally:
+        GlobalHydra.instance().clear()
+
+
+# ---------------------------------------------------------------------- the run
+def _remove_run_dir(run_dir: Path) -> None:
+    """Remove a run folder that holds nothing but Hydra's log, and empty parents."""
+    if not run_dir.is_dir():
+        return
+    if all(p.suffix == ".log" for p in run_dir.iterdir()):
+        shutil.rmtree(run_dir, ignore_errors=True)
+        parent = run_dir.parent
+        while parent.name and parent.name != "results" and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+
+
+def _run(cfg: DictConfig) -> None:
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        config = to_config(cfg)
+    except (ConfigError, OmegaConfBaseException) as exc:
+        _remove_run_dir(run_dir)
+        print(f"simmodel: error: {explain(exc)}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+    c = config
+    log.info(
+        "Simulating scenario '%s' on estate '%s': %g years after a %g-year warm-up, seed %d",
+        c.scenario,
+        c.estate.name,
+        c.run.years,
+        c.run.warmup_years,
+        c.run.seed,
+    )
+    result = run_replication(config)
+    paths = results.write_results(result, results.resolved_yaml(config), run_dir)
+    table = results.summary(result)
+    print()
+    print(
+        f"simmodel | scenario: {c.scenario} | estate: {c.estate.name} ({result.estate.size} prisons)"
+        f" | {c.run.years:g} years | seed {c.run.seed}"
+    )
+    print(results.console_table(table))
+    print(f"\nSimulated in {result.wall_seconds:.1f} s. Results: {paths['summary.csv'].parent}")
+
+
+@hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base="1.3")
+def _hydra_entry(cfg: DictConfig) -> None:
+    _run(cfg)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Check the command line, then hand over to Hydra for the run."""
+    args = sys.argv[1:] if argv is None else argv
+    register_configs()
+    if not any(a in _HYDRA_FLAGS or a.startswith("--cfg") for a in args) and not any(
+        a in _MULTIRUN_FLAGS for a in args
+    ):
+        try:
+            check_overrides([a for a in args if not a.startswith("-")])
+        except ConfigError as exc:
+            print(f"simmodel: error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    sys.argv = [sys.argv[0], *args]
+    _hydra_entry()
+    return 0

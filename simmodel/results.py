@@ -1,0 +1,321 @@
+"""Turn a run's accumulators into tables, write them atomically, and print a summary."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import OmegaConf
+
+from .config import AGE_BANDS, PRISON_TYPES, SCHEME_TYPES
+from .metrics import DAYS_PER_MONTH, FLOW_NAMES, PAYERS, STOCK_NAMES, Flow, Stock
+from .simulation import RunResult
+
+_STOCK_COLUMNS = {
+    "with_need": "people_with_need",
+    "with_personal_need": "people_with_personal_need",
+    "with_dementia": "people_with_dementia",
+}
+_INTERNAL_FLOWS = {"death_age_sum", "assessment_wait_days", "care_start_delay_days", "buddy_days"}
+
+
+# ------------------------------------------------------------------------ time series
+def timeseries(result: RunResult) -> pd.DataFrame:
+    """Monthly rows for the whole estate and for each prison (reported months only)."""
+    m, estate = result.metrics, result.estate
+    first = m.first_reported_month
+    flows = m.flows[first:]
+    stocks = m.stocks[first:]
+    months, prisons = flows.shape[:2]
+    # scope 0 = estate (sum over prisons), then one scope per prison
+    flows_all = np.concatenate([flows.sum(axis=1, keepdims=True), flows], axis=1)
+    stocks_all = np.concatenate([stocks.sum(axis=1, keepdims=True), stocks], axis=1)
+    n_scopes = prisons + 1
+    frame: dict[str, object] = {
+        "month": np.repeat(np.arange(1, months + 1), n_scopes),
+        "year": np.repeat((np.arange(months) + 1) / 12.0, n_scopes).round(4),
+        "scope": np.tile(["estate"] + ["prison"] * prisons, months),
+        "prison": np.tile(["All prisons", *estate.names], months),
+        "prison_type": np.tile(["all"] + [PRISON_TYPES[t] for t in estate.type], months),
+        "scheme": np.tile(["mixed"] + [SCHEME_TYPES[s] for s in estate.scheme], months),
+    }
+    flat_stocks = stocks_all.reshape(months * n_scopes, -1)
+    flat_flows = flows_all.reshape(months * n_scopes, -1)
+    for i, name in enumerate(STOCK_NAMES):
+        frame[_STOCK_COLUMNS.get(name, name)] = flat_stocks[:, i].astype(np.int64)
+    for i, name in enumerate(FLOW_NAMES):
+        if name not in _INTERNAL_FLOWS:
+            frame[name] = flat_flows[:, i].round(3)
+
+    def mean_of(total: int, count: int) -> np.ndarray:
+        num, den = flat_flows[:, total], flat_flows[:, count]
+        return np.divide(num, den, out=np.full(len(num), np.nan), where=den > 0).round(2)
+
+    frame["assessment_wait_days_mean"] = mean_of(Flow.ASSESSMENT_WAIT_DAYS, Flow.ASSESSMENTS)
+    frame["care_start_delay_days_mean"] = mean_of(Flow.CARE_START_DELAY_DAYS, Flow.CARE_STARTS)
+    for payer, lines in PAYERS.items():
+        frame[f"cost_{payer}"] = flat_flows[:, list(lines)].sum(axis=1).round(2)
+    frame["cost_total"] = sum(flat_flows[:, list(lines)].sum(axis=1) for lines in PAYERS.values()).round(2)
+    return pd.DataFrame(frame)
+
+
+# --------------------------------------------------------------------------- summary
+@dataclass(frozen=True)
+class Metric:
+    """One summary metric: its unit, a plain label, and how to compute it."""
+
+    name: str
+    unit: str
+    label: str
+    compute: Callable[[Totals], float]
+
+
+class Totals:
+    """Estate-wide totals over the reported period, with helpers for rates."""
+
+    def __init__(self, result: RunResult) -> None:
+        m = result.metrics
+        first = m.first_reported_month
+        self.flows = m.flows[first:].sum(axis=(0, 1))
+        stocks = m.stocks[first:].sum(axis=1)  # months x stocks
+        self.stock_mean = stocks.mean(axis=0)
+        self.months = stocks.shape[0]
+        self.years = self.months / 12.0
+        self.weeks = self.months * DAYS_PER_MONTH / 7.0
+        self.prisons_with_scheme = float((result.estate.scheme > 0).mean())
+        self.start_population = m.start_population
+        self.end_population = result.end_population
+
+    def per_year(self, flow: int) -> float:
+        return float(self.flows[flow] / self.years)
+
+    def per_week(self, flow: int) -> float:
+        return float(self.flows[flow] / self.weeks)
+
+    def ratio(self, num: float, den: float) -> float:
+        return float(num / den) if den > 0 else float("nan")
+
+    def stock(self, index: int) -> float:
+        return float(self.stock_mean[index])
+
+    def band_share(self, first_band: int) -> float:
+        bands = self.stock_mean[Stock.AGE_BAND_0 + first_band : Stock.AGE_BAND_0 + len(AGE_BANDS)]
+        return self.ratio(bands.sum(), self.stock(Stock.POPULATION))
+
+    def cost_per_year(self, payer: str | None) -> float:
+        payers = PAYERS.values() if payer is None else [PAYERS[payer]]
+        return float(sum(self.flows[list(lines)].sum() for lines in payers) / self.years)
+
+
+F, S = Flow, Stock
+METRICS: tuple[Metric, ...] = (
+    Metric("population", "people", "People in prison", lambda t: t.stock(S.POPULATION)),
+    Metric("population_50_plus_share", "share", "  aged 50 and over", lambda t: t.band_share(5)),
+    Metric("population_60_plus_share", "share", "  aged 60 and over", lambda t: t.band_share(6)),
+    Metric("population_70_plus_share", "share", "  aged 70 and over", lambda t: t.band_share(7)),
+    Metric("people_with_need", "people", "People with social care need", lambda t: t.stock(S.WITH_NEED)),
+    Metric(
+        "need_prevalence",
+        "share",
+        "  share of the population",
+        lambda t: t.ratio(t.stock(S.WITH_NEED), t.stock(S.POPULATION)),
+    ),
+    Metric(
+        "people_with_personal_need",
+        "people",
+        "  with personal care need",
+        lambda t: t.stock(S.WITH_PERSONAL_NEED),
+    ),
+    Metric("people_with_dementia", "people", "  with dementia", lambda t: t.stock(S.WITH_DEMENTIA)),
+    Metric("people_detected", "people", "  known to the prison", lambda t: t.stock(S.DETECTED)),
+    Metric(
+        "people_waiting_assessment",
+        "people",
+        "  waiting for assessment",
+        lambda t: t.stock(S.WAITING_ASSESSMENT),
+    ),
+    Metric("people_with_package", "people", "  with a care package", lambda t: t.stock(S.WITH_PACKAGE)),
+    Metric("receptions_per_year", "people/year", "Receptions", lambda t: t.per_year(F.RECEPTIONS)),
+    Metric("releases_per_year", "people/year", "Releases", lambda t: t.per_year(F.RELEASES)),
+    Metric("natural_deaths_per_year", "people/year", "Natural-cause deaths", lambda t: t.per_year(F.DEATHS)),
+    Metric(
+        "mean_age_at_death",
+        "years",
+        "  mean age at death",
+        lambda t: t.ratio(t.flows[F.DEATH_AGE_SUM], t.flows[F.DEATHS]),
+    ),
+    Metric(
+        "transfers_per_year", "moves/year", "Transfers between prisons", lambda t: t.per_year(F.TRANSFERS_OUT)
+    ),
+    Metric(
+        "need_onsets_per_year",
+        "people/year",
+        "New needs arising in prison",
+        lambda t: t.per_year(F.NEED_ONSETS),
+    ),
+    Metric("detections_per_year", "people/year", "Needs identified", lambda t: t.per_year(F.DETECTIONS)),
+    Metric(
+        "referrals_per_year",
+        "people/year",
+        "Referrals to the local authority",
+        lambda t: t.per_year(F.REFERRALS),
+    ),
+    Metric(
+        "assessments_per_year",
+        "assessments/year",
+        "Care Act assessments",
+        lambda t: t.per_year(F.ASSESSMENTS),
+    ),
+    Metric("eligible_per_year", "people/year", "  found eligible", lambda t: t.per_year(F.ELIGIBLE)),
+    Metric(
+        "assessment_wait_days_mean",
+        "days",
+        "  mean wait for assessment",
+        lambda t: t.ratio(t.flows[F.ASSESSMENT_WAIT_DAYS], t.flows[F.ASSESSMENTS]),
+    ),
+    Metric(
+        "care_start_delay_days_mean",
+        "days",
+        "  mean wait from eligibility to care",
+        lambda t: t.ratio(t.flows[F.CARE_START_DELAY_DAYS], t.flows[F.CARE_STARTS]),
+    ),
+    Metric("buddy_posts", "posts", "Buddy posts", lambda t: t.stock(S.BUDDY_POSTS)),
+    Metric("buddies_active", "people", "  buddies active", lambda t: t.stock(S.BUDDIES_ACTIVE)),
+    Metric(
+        "buddy_turnover_per_year",
+        "share/year",
+        "  buddy turnover",
+        lambda t: t.ratio(t.per_year(F.BUDDY_LOSSES), t.stock(S.BUDDIES_ACTIVE)),
+    ),
+    Metric("prisons_with_scheme_share", "share", "  prisons with a scheme", lambda t: t.prisons_with_scheme),
+    Metric(
+        "nonpersonal_need_hours_per_week",
+        "hours/week",
+        "Non-personal care needed",
+        lambda t: t.per_week(F.NP_NEED_HOURS),
+    ),
+    Metric(
+        "nonpersonal_met_by_buddies_hours_per_week",
+        "hours/week",
+        "  given by buddies",
+        lambda t: t.per_week(F.NP_MET_BUDDY_HOURS),
+    ),
+    Metric(
+        "nonpersonal_met_informally_hours_per_week",
+        "hours/week",
+        "  given by informal helpers",
+        lambda t: t.per_week(F.NP_MET_INFORMAL_HOURS),
+    ),
+    Metric(
+        "nonpersonal_unmet_hours_per_week", "hours/week", "  unmet", lambda t: t.per_week(F.NP_UNMET_HOURS)
+    ),
+    Metric(
+        "personal_need_hours_per_week",
+        "hours/week",
+        "Personal care needed",
+        lambda t: t.per_week(F.P_NEED_HOURS),
+    ),
+    Metric(
+        "personal_met_by_professionals_hours_per_week",
+        "hours/week",
+        "  given by care workers (package)",
+        lambda t: t.per_week(F.P_MET_PROFESSIONAL_HOURS),
+    ),
+    Metric(
+        "personal_met_by_healthcare_hours_per_week",
+        "hours/week",
+        "  given by prison healthcare",
+        lambda t: t.per_week(F.P_MET_HEALTHCARE_HOURS),
+    ),
+    Metric("personal_unmet_hours_per_week", "hours/week", "  unmet", lambda t: t.per_week(F.P_UNMET_HOURS)),
+    Metric(
+        "unmet_person_days_per_year",
+        "person-days/year",
+        "Person-days with some unmet need",
+        lambda t: t.per_year(F.UNMET_PERSON_DAYS),
+    ),
+    Metric(
+        "overstep_events_per_year",
+        "events/year",
+        "Buddies doing personal care (overstep)",
+        lambda t: t.per_year(F.OVERSTEP_EVENTS),
+    ),
+    Metric(
+        "cost_prison_per_year", "GBP/year", "Cost to the prison service", lambda t: t.cost_per_year("prison")
+    ),
+    Metric(
+        "cost_local_authority_per_year",
+        "GBP/year",
+        "Cost to local authorities",
+        lambda t: t.cost_per_year("local_authority"),
+    ),
+    Metric("cost_nhs_per_year", "GBP/year", "Cost to the NHS", lambda t: t.cost_per_year("nhs")),
+    Metric("cost_total_per_year", "GBP/year", "Total cost", lambda t: t.cost_per_year(None)),
+)
+
+
+def summary(result: RunResult) -> pd.DataFrame:
+    """One row per metric: ``metric, unit, mean`` (one replication: its value)."""
+    totals = Totals(result)
+    rows = [(m.name, m.unit, m.compute(totals)) for m in METRICS]
+    return pd.DataFrame(rows, columns=["metric", "unit", "mean"])
+
+
+def _format(value: float, unit: str) -> str:
+    if np.isnan(value):
+        return "n/a"
+    if unit.startswith("share"):
+        return f"{100 * value:.1f}%" + (" a year" if unit.endswith("/year") else "")
+    if unit.startswith("GBP"):
+        return f"£{value / 1e6:,.2f}m a year" if abs(value) >= 1e5 else f"£{value:,.0f} a year"
+    text = f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}"
+    return f"{text} {unit.replace('/year', ' a year').replace('/week', ' a week')}"
+
+
+def console_table(table: pd.DataFrame) -> str:
+    """The summary as a short, readable table."""
+    labels = {m.name: m.label for m in METRICS}
+    width = max(len(label) for label in labels.values()) + 2
+    lines = []
+    for row in table.itertuples(index=False):
+        lines.append(f"  {labels.get(row.metric, row.metric):<{width}}{_format(row.mean, row.unit)}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- writing
+def _write_atomic(path: Path, text: str) -> None:
+    """Write a file so that it is either complete or absent (temp file + rename)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_results(result: RunResult, cfg_yaml: str, out_dir: Path) -> dict[str, Path]:
+    """Write ``config.yaml``, ``timeseries.csv`` and ``summary.csv`` (last) to ``out_dir``.
+
+    Tables are built in memory before anything is written; each file is written
+    atomically, and ``summary.csv`` last, so its presence marks a complete run.
+    """
+    series = timeseries(result).to_csv(index=False)
+    table = summary(result).to_csv(index=False)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {name: out_dir / name for name in ("config.yaml", "timeseries.csv", "summary.csv")}
+    _write_atomic(paths["config.yaml"], cfg_yaml)
+    _write_atomic(paths["timeseries.csv"], series)
+    _write_atomic(paths["summary.csv"], table)
+    return paths
+
+
+def resolved_yaml(cfg: object) -> str:
+    """The resolved configuration as YAML."""
+    return OmegaConf.to_yaml(OmegaConf.structured(cfg), resolve=True)
