@@ -68,7 +68,7 @@ class BuddySchemes:
         """Fill posts on day 0 and start the recruitment and loss processes."""
         now = self.env.now
         for prison in np.flatnonzero(self.posts > 0):
-            target = int(round(self.posts[prison] * self.cfg.initial_fill_share))
+            target = round(self.posts[prison] * self.cfg.initial_fill_share)
             for pid in self.rng.permutation(self.people.members(int(prison))).tolist():
                 if len(self.active[prison]) >= target:
                     break
@@ -122,21 +122,22 @@ class BuddySchemes:
         c, env, m = self.cfg, self.env, self.metrics
         self.pipeline[prison] += 1
         self.candidates.add(pid)
+        generation = int(self.people.generation[pid])
         try:
             yield env.timeout(self.draw.exponential(c.interview_days_mean))
-            if not self._still_here(pid, prison):
+            if not self._still_here(pid, prison, generation):
                 return
             yield env.timeout(self.draw.exponential(c.vetting_days_mean))
             m.add(env.now, prison, Flow.COST_VETTING, self.costs.vetting_cost_per_candidate)
             passed = self.draw.bernoulli(c.vetting_pass_share)
-            if not (passed and self._still_here(pid, prison)):
+            if not (passed and self._still_here(pid, prison, generation)):
                 return
             if self.scheme[prison] == FORMAL_TRAINED:
                 wait = -env.now % c.training_interval_days  # next course start
                 yield env.timeout(wait + c.training_days)
                 m.add(env.now, prison, Flow.COST_TRAINING, self.costs.training_cost_per_trainee)
                 passed = self.draw.bernoulli(c.training_pass_share)
-                if not (passed and self._still_here(pid, prison)):
+                if not (passed and self._still_here(pid, prison, generation)):
                     return
                 m.add(env.now, prison, Flow.TRAINED)
             self._activate(pid, prison)
@@ -145,8 +146,14 @@ class BuddySchemes:
             self.pipeline[prison] -= 1
             self.candidates.discard(pid)
 
-    def _still_here(self, pid: int, prison: int) -> bool:
-        return self.people.prison[pid] == prison and self.people.level[pid] == NONE
+    def _still_here(self, pid: int, prison: int, generation: int) -> bool:
+        """The applicant is still in this prison (same person, not a reused id) without need."""
+        people = self.people
+        return (
+            people.generation[pid] == generation
+            and people.prison[pid] == prison
+            and people.level[pid] == NONE
+        )
 
     # ------------------------------------------------------------------------ losses
     def lose(self, pid: int, now: float, *, moved: bool) -> None:

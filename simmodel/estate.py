@@ -66,7 +66,7 @@ def build_estate(cfg: EstateConfig, rng: np.random.Generator) -> Estate:
     capacity: list[int] = []
     older: list[bool] = []
     for type_name in PRISON_TYPES:
-        count = int(round(getattr(cfg.count, type_name)))
+        count = round(getattr(cfg.count, type_name))
         mean = getattr(cfg.capacity_mean, type_name)
         sd = getattr(cfg.capacity_sd, type_name)
         sizes = rng.normal(mean, sd, size=count).clip(max(50.0, 0.25 * mean), None)
@@ -74,11 +74,11 @@ def build_estate(cfg: EstateConfig, rng: np.random.Generator) -> Estate:
         for i in range(count):
             names.append(f"{_TYPE_LABEL[type_name]} {i + 1:02d}")
             types.append(TYPE_INDEX[type_name])
-            capacity.append(int(round(sizes[i])))
+            capacity.append(round(sizes[i]))
             older.append(bool(has_unit[i]))
     n = len(names)
     scheme = np.full(n, NO_SCHEME, dtype=np.int64)
-    with_scheme = rng.permutation(n)[: int(round(cfg.scheme_share * n))]
+    with_scheme = rng.permutation(n)[: round(cfg.scheme_share * n)]
     trained = rng.random(len(with_scheme)) < cfg.trained_share_of_schemes
     scheme[with_scheme] = np.where(trained, FORMAL_TRAINED, FORMAL_UNTRAINED)
     return Estate(

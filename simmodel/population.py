@@ -15,12 +15,13 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Generator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import simpy
+from scipy.optimize import nnls
 
-from .config import Config
+from .config import Config, PopulationConfig
 from .estate import LOCAL, WOMEN, Estate
 from .metrics import DAYS_PER_YEAR, Flow, Metrics
 from .need import BAND_50_59, BAND_LOWER_AGES, NONE, NeedModel, gompertz_delay_days
@@ -41,12 +42,16 @@ _UNIFORMS_PER_PERSON = 8
 
 
 class People:
-    """State of every person simulated so far, as arrays indexed by person id.
+    """State of everyone in custody, as arrays indexed by person id.
 
-    Arrays grow by doubling; ``prison`` is -1 for people who have left.
+    ``prison`` is -1 for ids not in use. Ids of people who leave are recycled, so
+    the arrays stay about the size of the population however long the run
+    (memory is flat over simulated years); ``generation`` tells a reused id from
+    its earlier holder. Arrays grow by doubling when needed.
     """
 
-    _FIELDS: dict[str, tuple[type, float]] = {
+    _FIELDS: ClassVar[dict[str, tuple[type, float]]] = {
+        "generation": (np.int64, 0),  # times this id has been given to a new person
         "prison": (np.int64, -1),
         "birth": (np.float64, 0.0),  # simulated day of birth (negative for the stock)
         "female": (np.bool_, False),
@@ -65,6 +70,7 @@ class People:
         "transfer_day": (np.float64, math.inf),
     }
 
+    generation: np.ndarray
     prison: np.ndarray
     birth: np.ndarray
     female: np.ndarray
@@ -87,12 +93,30 @@ class People:
         self.capacity = max(capacity, 16)
         for name, (dtype, fill) in self._FIELDS.items():
             setattr(self, name, np.full(self.capacity, fill, dtype=dtype))
+        self.free: list[int] = []  # ids of people who have left, for reuse
         self.in_prison = np.zeros(prisons, dtype=np.int64)  # people in custody per prison
         self.need_ids: set[int] = set()  # people in custody with any need
         self.need_dirty = True  # need_ids, hours or pathway states changed since last look
 
     def new_ids(self, n: int) -> np.ndarray:
-        """Reserve ``n`` new consecutive person ids, growing the arrays if needed."""
+        """Ids for ``n`` new people: recycled ids first, then new ones."""
+        reused = min(n, len(self.free))
+        old = np.array(self.free[len(self.free) - reused :], dtype=np.int64)
+        del self.free[len(self.free) - reused :]
+        if reused:
+            self.generation[old] += 1
+            self.state[old] = 0
+            self.package_hours[old] = 0.0
+            self.buddy[old] = False
+        return np.concatenate([old, self._fresh_ids(n - reused)])
+
+    def release_ids(self, ids: np.ndarray) -> None:
+        """Mark ids as no longer in custody and free them for reuse."""
+        self.prison[ids] = -1
+        self.free.extend(ids.tolist())
+
+    def _fresh_ids(self, n: int) -> np.ndarray:
+        """Reserve ``n`` never-used ids, growing the arrays if needed."""
         needed = self.count + n
         if needed > self.capacity:
             new_capacity = max(needed, 2 * self.capacity)
@@ -112,6 +136,35 @@ class People:
     def members(self, prison: int) -> np.ndarray:
         """Ids of everyone in one prison."""
         return np.flatnonzero(self.prison[: self.count] == prison)
+
+
+def reception_age_mix(cfg: PopulationConfig, draws_per_band: int = 4000) -> np.ndarray:
+    """Share of receptions in each age band that keeps the stock's age structure steady.
+
+    People age while they serve, so the stock is older than the receptions feeding
+    it. A person received in band ``b`` spends, on average, ``M[b, k]`` years in
+    stock band ``k`` (Monte Carlo over their age within the band and their stay).
+    The mix ``w`` solves ``M.T @ w = stock shares`` by non-negative least squares.
+    A fixed seed keeps this calibration step out of the model's random streams.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence(0))
+    bands = len(_BAND_LOWER)
+    target = np.array(cfg.stock_age_shares.as_tuple())
+    factor = np.array(cfg.stay_factor_by_band.as_tuple())
+    years_in = np.zeros((bands, bands))
+    edges = np.append(_BAND_LOWER[1:], np.inf)
+    for b in range(bands):
+        band = np.full(draws_per_band, b)
+        start = Population._ages_in_band_static(band, rng.random(draws_per_band))
+        stay = cfg.stay_median_days * factor[b] * np.exp(cfg.stay_sigma * rng.standard_normal(draws_per_band))
+        end = start + np.minimum(stay, cfg.stay_max_years * DAYS_PER_YEAR) / DAYS_PER_YEAR
+        for k in range(bands):
+            overlap = np.minimum(end, edges[k]) - np.maximum(start, _BAND_LOWER[k])
+            years_in[b, k] = np.clip(overlap, 0.0, None).mean()
+    weights, _ = nnls(years_in.T, target / target.sum())
+    if weights.sum() <= 0:  # degenerate configuration: fall back to the stock shares
+        return target / target.sum()
+    return weights / weights.sum()
 
 
 class Population:
@@ -156,6 +209,7 @@ class Population:
         self.for_men = ~women if (~women).any() else everywhere
         self.has_locals = bool(self.is_local.any())
         self.np_table, self.p_table = need.hours_table()
+        self.reception_mix = reception_age_mix(self.cfg)
         self.calendar: defaultdict[int, list[int]] = defaultdict(list)
         self._targets_day = -1
         self._targets: dict[tuple[str, bool], tuple[np.ndarray, np.ndarray]] = {}
@@ -275,6 +329,11 @@ class Population:
         self._add(prison, age, female, remaining, level, dementia, known, exp, reception=False)
 
     def _ages_in_band(self, band: np.ndarray, u: np.ndarray) -> np.ndarray:
+        return self._ages_in_band_static(band, u)
+
+    @staticmethod
+    def _ages_in_band_static(band: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Ages (years) within each band: uniform, or a 5-year exponential tail over 70."""
         width = _BAND_WIDTH[band]
         over70 = np.minimum(-_MEAN_YEARS_OVER_70 * np.log1p(-u), _OLDEST_AGE - 70.0)
         return _BAND_LOWER[band] + np.where(width > 0, u * width, over70)
@@ -308,15 +367,10 @@ class Population:
 
     # ------------------------------------------------------------------- receptions
     def _reception_band_weights(self, now: float) -> np.ndarray:
-        """Cumulative age-band weights of receptions.
-
-        Stock shares divided by each band's relative stay give the reception mix
-        that keeps the stock's age structure (M/G/inf: stock = arrivals x stay).
-        """
+        """Cumulative age-band weights of receptions, with the trend for ages 50+."""
         c = self.cfg
-        stock = np.array(c.stock_age_shares.as_tuple())
         grow = (1.0 + c.older_receptions_growth_per_year) ** self.years_since_report_start(now)
-        weights = stock / self.stay_factor
+        weights = self.reception_mix.copy()
         weights[BAND_50_59:] *= grow
         return np.cumsum(weights)
 
@@ -480,7 +534,7 @@ class Population:
             p.need_ids.discard(pid)
             p.need_dirty = True
         p.in_prison -= np.bincount(prisons, minlength=n)
-        p.prison[ids] = -1
+        p.release_ids(ids)
 
     def _move(self, ids: np.ndarray, now: float) -> None:
         p, n = self.people, self.estate.size

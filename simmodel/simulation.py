@@ -61,8 +61,8 @@ class Simulation:
         self.streams = Streams(cfg.run.seed, rep)
         self.env = CountingEnvironment()
         self.estate = build_estate(cfg.estate, self.streams.generator("estate"))
-        warmup_months = int(round(cfg.run.warmup_years * 12))
-        self.months = warmup_months + max(int(round(cfg.run.years * 12)), 1)
+        warmup_months = round(cfg.run.warmup_years * 12)
+        self.months = warmup_months + max(round(cfg.run.years * 12), 1)
         self.report_start_day = warmup_months * DAYS_PER_MONTH
         self.metrics = Metrics(self.months, self.estate.size, warmup_months)
         self.people = People(int(cfg.population.initial_population * 1.5), self.estate.size)
