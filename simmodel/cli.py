@@ -20,6 +20,7 @@ import hydra
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -181,15 +182,38 @@ def _hydra_entry(cfg: DictConfig) -> None:
     _run(cfg)
 
 
+def sweep_variants(overrides: list[str]) -> list[list[str]]:
+    """Override lists that together use every value of every swept key once.
+
+    A sweep ``a=1,2 b=x,y,z`` gives three lists, so each value is checked without
+    composing every combination.
+    """
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as exc:
+        raise ConfigError(explain(exc)) from exc
+    choices = []
+    for override in parsed:
+        key = override.get_key_element()
+        if override.is_sweep_override():
+            values = list(override.sweep_string_iterator())
+        else:
+            values = [override.get_value_element_as_str()]
+        choices.append([f"{key}={value}" for value in values] or [f"{key}="])
+    longest = max((len(c) for c in choices), default=1)
+    return [[c[min(i, len(c) - 1)] for c in choices] for i in range(longest)]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Check the command line, then hand over to Hydra for the run."""
+    """Check the command line (every swept value too), then hand over to Hydra."""
     args = sys.argv[1:] if argv is None else argv
     register_configs()
-    if not any(a in _HYDRA_FLAGS or a.startswith("--cfg") for a in args) and not any(
-        a in _MULTIRUN_FLAGS for a in args
-    ):
+    if not any(a in _HYDRA_FLAGS or a.startswith("--cfg") for a in args):
+        overrides = [a for a in args if not a.startswith("-")]
         try:
-            check_overrides([a for a in args if not a.startswith("-")])
+            multirun = any(a in _MULTIRUN_FLAGS for a in args)
+            for variant in sweep_variants(overrides) if multirun else [overrides]:
+                check_overrides(variant)
         except ConfigError as exc:
             print(f"simmodel: error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
