@@ -111,17 +111,19 @@ class BuddySchemes:
                 yield env.timeout(_RETRY_DAYS)
                 continue
             yield env.timeout(self.draw.exponential(c.application_days_mean))
+            if len(self.active[prison]) + self.pipeline[prison] >= self.posts[prison]:
+                continue  # the vacancy was filled meanwhile
             pid = self._find_applicant(prison, env.now)
             if pid < 0:
                 yield env.timeout(_RETRY_DAYS)
                 continue
+            self.pipeline[prison] += 1  # counted now, so the next loop sees the post as taken
+            self.candidates.add(pid)
             env.process(self._candidate(prison, pid))
 
     def _candidate(self, prison: int, pid: int) -> Generator[simpy.Event, None, None]:
-        """One applicant through interview, vetting and training."""
+        """One applicant through interview, vetting and training (already in the pipeline)."""
         c, env, m = self.cfg, self.env, self.metrics
-        self.pipeline[prison] += 1
-        self.candidates.add(pid)
         generation = int(self.people.generation[pid])
         try:
             yield env.timeout(self.draw.exponential(c.interview_days_mean))

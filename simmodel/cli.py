@@ -33,6 +33,7 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 EXIT_BAD_INPUT = 2
 _HYDRA_FLAGS = ("--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc")
 _MULTIRUN_FLAGS = ("--multirun", "-m")
+_GROUPS = ("population", "need", "pathway", "buddies", "regime", "care", "costs", "run", "estate", "scenario")
 
 log = logging.getLogger("simmodel")
 
@@ -123,6 +124,12 @@ def to_config(cfg: DictConfig) -> Config:
 def check_overrides(overrides: list[str]) -> Config:
     """Compose and validate; raise ConfigError with a one-line message on any mistake."""
     model_overrides = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
+    for override in model_overrides:
+        if override.startswith("+"):
+            key = override.lstrip("+").split("=", 1)[0]
+            parent, _, leaf = key.rpartition(".")
+            if leaf not in (_schema_keys(parent) or []) and key.split("@")[0] not in _GROUPS:
+                raise ConfigError(_unknown_key_message(key) + " Keys cannot be added with '+'.")
     try:
         return to_config(compose_config(model_overrides))
     except ConfigError:

@@ -343,6 +343,10 @@ def check_ranges(cfg: DictConfig | Config) -> None:
             "regime.windows_per_day x regime.window_hours is more than 24 hours: "
             "the unlock windows of a day must fit in the day."
         )
+    if not node.estate.prisons and sum(node.estate.count.as_tuple()) < 1:
+        raise ConfigError(
+            "estate has no prisons: list them in estate.prisons or set estate.count for at least one type."
+        )
     names = [p.name for p in node.estate.prisons]
     if len(set(names)) != len(names):
         raise ConfigError("estate.prisons: each prison needs a different name.")

@@ -97,7 +97,8 @@ class Simulation:
         env.process(self._month_ends())
         if self.metrics.first_reported_month == 0:
             self.metrics.start_population = int(self.people.in_prison.sum())
-        env.run(until=self.months * DAYS_PER_MONTH + 1e-6)
+        env.run(until=self.months * DAYS_PER_MONTH)  # events at the horizon itself do not run
+        self.snapshot(self.months - 1)
         return RunResult(
             cfg=self.cfg,
             estate=self.estate,
@@ -110,7 +111,7 @@ class Simulation:
         )
 
     def _month_ends(self) -> Generator[simpy.Event, None, None]:
-        for month in range(self.months):
+        for month in range(self.months - 1):  # the last month-end is taken after the run
             yield self.env.timeout((month + 1) * DAYS_PER_MONTH - self.env.now)
             self.snapshot(month)
             if month + 1 == self.metrics.first_reported_month:

@@ -14,7 +14,10 @@ from simmodel.config import ConfigError
 
 #: (overrides, words the one-line message must contain)
 CASES = {
-    "unknown scenario": (["scenario=no_such_scenario"], ["scenario", "no_such_scenario", "ageing", "baseline"]),
+    "unknown scenario": (
+        ["scenario=no_such_scenario"],
+        ["scenario", "no_such_scenario", "ageing", "baseline"],
+    ),
     "unknown top-level key": (["nope=1"], ["nope"]),
     "unknown nested key": (["buddies.nope=1"], ["buddies.nope"]),
     "wrong type": (["buddies.pay_per_week=abc"], ["buddies.pay_per_week", "abc"]),
@@ -93,7 +96,9 @@ def test_malformed_scenario_yaml(scenario_file, empty_cwd: Path, capsys: pytest.
     assert list(empty_cwd.iterdir()) == []
 
 
-def test_scenario_with_unknown_key(scenario_file, empty_cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_scenario_with_unknown_key(
+    scenario_file, empty_cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     name = scenario_file(
         "badkey",
         "# @package _global_\nscenario: badkey\npopulation:\n  not_a_key: 3\n",
@@ -125,21 +130,26 @@ def test_check_overrides_accepts_good_input() -> None:
     assert cfg.buddies.priority == "proportional"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="model bug: '+key=value' adds an unknown key that struct mode never rejects; "
-    "check_overrides accepts it and the run silently ignores it",
-)
 def test_added_unknown_key_is_rejected() -> None:
     with pytest.raises(ConfigError, match=r"population\.extra"):
         check_overrides(["estate=single_prison", "+population.extra=1"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="model bug: an estate with no prisons passes the checks, then the run crashes "
-    "with a numpy traceback (exit 1) and leaves results/<scenario>/<time>/simmodel.log",
-)
 def test_estate_without_prisons_is_rejected() -> None:
     with pytest.raises(ConfigError, match=r"estate"):
         check_overrides(["estate=single_prison", "estate.prisons=[]"])
+
+
+@pytest.mark.parametrize(
+    ("sweep", "key"),
+    [
+        ("buddies.pay_per_week=10,abc", "buddies.pay_per_week"),
+        ("population.female_share=0.1,1.5", "female_share"),
+    ],
+)
+def test_bad_value_in_a_multirun_sweep_exits_2(
+    sweep: str, key: str, empty_cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_main(["-m", "estate=single_prison", "run.years=0.25", sweep], capsys)
+    assert_one_line_error(code, out, err, [key])
+    assert list(empty_cwd.iterdir()) == []

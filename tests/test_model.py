@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TINY_ESTATE, make_config, run
+from conftest import TINY_ESTATE, run
 
 from simmodel import results
 from simmodel.config import AGE_BANDS
@@ -52,8 +52,14 @@ def assert_people_conserved(result: RunResult) -> None:
     assert start > 0
     expected = start + f[Flow.RECEPTIONS] - f[Flow.RELEASES] - f[Flow.DEATHS] - f[Flow.LEFT_ESTATE]
     assert expected == result.end_population
-    # month-end stocks agree with the people counted in custody at the end
-    assert result.metrics.stocks[-1, :, Stock.POPULATION].sum() == result.end_population
+
+
+def net_change_weights() -> np.ndarray:
+    """Weights turning a prison's flows into its change in population."""
+    w = np.zeros(max(v for k, v in vars(Flow).items() if k.isupper()) + 1)
+    w[[Flow.RECEPTIONS, Flow.TRANSFERS_IN]] = 1
+    w[[Flow.RELEASES, Flow.DEATHS, Flow.TRANSFERS_OUT, Flow.LEFT_ESTATE]] = -1
+    return w
 
 
 def test_people_conserved_single_prison(baseline_result: RunResult) -> None:
@@ -74,21 +80,22 @@ def test_people_conserved_with_transfers(tiny_estate_result: RunResult) -> None:
     assert f[Flow.TRANSFERS_OUT] > 0, "people should move between prisons in this estate"
     assert f[Flow.TRANSFERS_IN] == f[Flow.TRANSFERS_OUT]
     assert_people_conserved(result)
-    # per prison: the month-end population follows its own flows
-    m = result.metrics
-    flows = m.flows.sum(axis=0)
-    end = m.stocks[-1, :, Stock.POPULATION]
-    start = m.stocks[0, :, Stock.POPULATION] - m.flows[0].dot(_net_change_vector())
-    assert np.array_equal(start + flows.dot(_net_change_vector()), end)
 
 
-def _net_change_vector() -> np.ndarray:
-    """Weights turning a prison's flows into its change in population."""
-    w = np.zeros(len(Flow.__dict__))
-    w = np.zeros(max(v for k, v in vars(Flow).items() if k.isupper()) + 1)
-    w[[Flow.RECEPTIONS, Flow.TRANSFERS_IN]] = 1
-    w[[Flow.RELEASES, Flow.DEATHS, Flow.TRANSFERS_OUT, Flow.LEFT_ESTATE]] = -1
-    return w
+@pytest.mark.parametrize("which", ["baseline", "tiny_estate"])
+def test_each_prison_changes_by_its_own_flows_every_month(which: str, request: pytest.FixtureRequest) -> None:
+    # between two month-end snapshots, a prison's population changes by its receptions
+    # and transfers in, less its releases, deaths and transfers out (the last month is
+    # left to test_last_month_end_population_is_the_end_population)
+    m = request.getfixturevalue(f"{which}_result").metrics
+    assert m.months >= 12
+    change = np.diff(m.stocks[:, :, Stock.POPULATION], axis=0)[:-1]
+    assert np.array_equal(change, m.flows[1:-1] @ net_change_weights())
+
+
+def test_last_month_end_population_is_the_end_population(tiny_estate_result: RunResult) -> None:
+    m = tiny_estate_result.metrics
+    assert m.stocks[-1, :, Stock.POPULATION].sum() == tiny_estate_result.end_population
 
 
 # ----------------------------------------------------------------- limiting cases
@@ -161,9 +168,13 @@ def test_met_plus_unmet_equals_need_every_month_and_prison(result: RunResult) ->
     f = result.metrics.flows
     np_need, p_need = f[..., Flow.NP_NEED_HOURS], f[..., Flow.P_NEED_HOURS]
     assert np_need.sum() > 0 and p_need.sum() > 0
-    np_sum = f[..., Flow.NP_MET_BUDDY_HOURS] + f[..., Flow.NP_MET_INFORMAL_HOURS] + f[..., Flow.NP_UNMET_HOURS]
+    np_sum = (
+        f[..., Flow.NP_MET_BUDDY_HOURS] + f[..., Flow.NP_MET_INFORMAL_HOURS] + f[..., Flow.NP_UNMET_HOURS]
+    )
     p_sum = (
-        f[..., Flow.P_MET_PROFESSIONAL_HOURS] + f[..., Flow.P_MET_HEALTHCARE_HOURS] + f[..., Flow.P_UNMET_HOURS]
+        f[..., Flow.P_MET_PROFESSIONAL_HOURS]
+        + f[..., Flow.P_MET_HEALTHCARE_HOURS]
+        + f[..., Flow.P_UNMET_HOURS]
     )
     assert np.allclose(np_sum, np_need)
     assert np.allclose(p_sum, p_need)
@@ -183,6 +194,21 @@ def test_buddies_active_never_exceed_posts(result: RunResult) -> None:
 def test_buddies_active_never_exceed_posts_when_posts_are_plentiful() -> None:
     stocks = run("buddies.posts_per_1000_prisoners=200", "buddies.initial_fill_share=1").metrics.stocks
     assert stocks[..., Stock.BUDDIES_ACTIVE].max() > 12  # more than the default posts
+    assert (stocks[..., Stock.BUDDIES_ACTIVE] <= stocks[..., Stock.BUDDY_POSTS]).all()
+
+
+def test_buddies_active_never_exceed_posts_with_fast_recruitment() -> None:
+    # few posts (2), a fast pipeline and high quitting: vacancies open and fill often
+    stocks = run(
+        "run.seed=1",
+        "buddies.posts_per_1000_prisoners=2",
+        "buddies.application_days_mean=1",
+        "buddies.interview_days_mean=1",
+        "buddies.vetting_days_mean=1",
+        "buddies.vetting_pass_share=1",
+        "buddies.quit_rate_per_year=3",
+    ).metrics.stocks
+    assert stocks[..., Stock.BUDDY_POSTS].max() == 2
     assert (stocks[..., Stock.BUDDIES_ACTIVE] <= stocks[..., Stock.BUDDY_POSTS]).all()
 
 
@@ -253,7 +279,9 @@ def test_summary_values_match_the_accumulators(summary_csv: pd.DataFrame, baseli
     stocks = m.stocks[m.first_reported_month :, :, Stock.POPULATION].sum(axis=1)
     assert values["population"] == pytest.approx(stocks.mean())
     years = (m.months - m.first_reported_month) / 12
-    assert values["receptions_per_year"] == pytest.approx(reported_totals(baseline_result)[Flow.RECEPTIONS] / years)
+    assert values["receptions_per_year"] == pytest.approx(
+        reported_totals(baseline_result)[Flow.RECEPTIONS] / years
+    )
     assert 0 < values["need_prevalence"] < 1
 
 
@@ -308,7 +336,7 @@ def test_age_band_columns_add_up_to_population(which: str, request: pytest.Fixtu
     assert (ts[bands].sum(axis=1) == ts["population"]).all()
 
 
-def test_run_replication_accepts_a_replication_argument() -> None:
+def test_run_replication_accepts_a_replication_argument(make_config) -> None:
     cfg = make_config("run.years=0.25", "run.seed=5")
     a = run_replication(cfg, replication=3)
     b = run("run.years=0.25", "run.seed=5", "run.replication=3")
@@ -322,14 +350,14 @@ def test_national_half_year_accounting() -> None:
     assert result.estate.size > 100
     assert_people_conserved(result)
     f = result.metrics.flows
-    np_sum = f[..., Flow.NP_MET_BUDDY_HOURS] + f[..., Flow.NP_MET_INFORMAL_HOURS] + f[..., Flow.NP_UNMET_HOURS]
+    np_sum = (
+        f[..., Flow.NP_MET_BUDDY_HOURS] + f[..., Flow.NP_MET_INFORMAL_HOURS] + f[..., Flow.NP_UNMET_HOURS]
+    )
     assert np.allclose(np_sum, f[..., Flow.NP_NEED_HOURS])
-    s = result.metrics.stocks
-    assert (s[..., Stock.BUDDIES_ACTIVE] <= s[..., Stock.BUDDY_POSTS]).all()
-    assert (s[-1, :, Stock.POPULATION] > 0).all(), "every prison should hold people"
+    assert (result.metrics.stocks[-1, :, Stock.POPULATION] > 0).all(), "every prison should hold people"
 
 
-def test_tiny_estate_overrides_are_the_documented_ones() -> None:
+def test_tiny_estate_overrides_are_the_documented_ones(make_config) -> None:
     cfg = make_config(*TINY_ESTATE)
     assert sum(cfg.estate.count.as_tuple()) == 8
     assert cfg.population.initial_population == 3000

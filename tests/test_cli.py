@@ -1,0 +1,76 @@
+"""The command line end to end: a short run writes its three files and prints a summary."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from simmodel.cli import main
+
+
+@pytest.fixture
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run from tmp_path, and restore sys.argv, which cli.main sets for Hydra."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["simmodel"])
+    return tmp_path
+
+
+def test_end_to_end_run_writes_results(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = isolated / "run"
+    code = main(["estate=single_prison", "run.years=0.25", "run.warmup_years=0", f"hydra.run.dir={run_dir}"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "Traceback" not in out + err
+    for name in ("config.yaml", "timeseries.csv", "summary.csv"):
+        assert (run_dir / name).is_file(), name
+    assert not list(run_dir.glob(".*.tmp")), "atomic writes leave no temporary files"
+    assert not (isolated / "results").exists(), "hydra.run.dir should replace results/..."
+
+    assert "People in prison" in out
+    assert "Total cost" in out
+    assert "scenario: baseline" in out
+
+    cfg = OmegaConf.load(run_dir / "config.yaml")
+    assert cfg.scenario == "baseline"
+    assert cfg.estate.name == "single_prison"
+    assert cfg.run.years == 0.25
+
+    summary = pd.read_csv(run_dir / "summary.csv")
+    assert list(summary.columns) == ["metric", "unit", "mean"]
+    assert summary.set_index("metric").loc["population", "mean"] > 0
+    series = pd.read_csv(run_dir / "timeseries.csv")
+    assert sorted(series.loc[series["scope"] == "estate", "month"]) == [1, 2, 3]
+
+
+def test_end_to_end_scenario_is_recorded(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = isolated / "ageing"
+    args = ["scenario=ageing", "estate=single_prison", "run.years=0.25", "run.warmup_years=0"]
+    assert main([*args, f"hydra.run.dir={run_dir}"]) == 0
+    capsys.readouterr()
+    cfg = OmegaConf.load(run_dir / "config.yaml")
+    assert cfg.scenario == "ageing"
+    assert cfg.population.older_receptions_growth_per_year > 0
+
+
+def test_python_m_simmodel_bad_input_exits_2(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "simmodel", "buddies.nope=1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("simmodel: error:")
+    assert "buddies.nope" in lines[0]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert list(tmp_path.iterdir()) == [], "nothing should be written for bad input"
