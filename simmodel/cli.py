@@ -33,7 +33,6 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 EXIT_BAD_INPUT = 2
 _HYDRA_FLAGS = ("--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc")
 _MULTIRUN_FLAGS = ("--multirun", "-m")
-_GROUPS = ("population", "need", "pathway", "buddies", "regime", "care", "costs", "run", "estate", "scenario")
 
 log = logging.getLogger("simmodel")
 
@@ -128,7 +127,7 @@ def check_overrides(overrides: list[str]) -> Config:
         if override.startswith("+"):
             key = override.lstrip("+").split("=", 1)[0]
             parent, _, leaf = key.rpartition(".")
-            if leaf not in (_schema_keys(parent) or []) and key.split("@")[0] not in _GROUPS:
+            if leaf not in (_schema_keys(parent) or []) and not (CONFIG_DIR / key.split("@")[0]).is_dir():
                 raise ConfigError(_unknown_key_message(key) + " Keys cannot be added with '+'.")
     try:
         return to_config(compose_config(model_overrides))

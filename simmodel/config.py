@@ -42,6 +42,11 @@ def _rate() -> Any:
     return _num(0.0, None)
 
 
+def _zero_or_more() -> Any:
+    """A non-negative number that defaults to zero (a type not used in an estate)."""
+    return field(default=0.0, metadata={"lo": 0.0, "hi": None, "lo_open": False})
+
+
 def _choice(options: tuple[str, ...]) -> Any:
     return field(default=MISSING, metadata={"choices": options})
 
@@ -79,12 +84,12 @@ class LevelValues:
 class TypeValues:
     """One value per prison type (zero where a type is not used)."""
 
-    local: float = field(default=0.0, metadata={"lo": 0.0, "hi": None, "lo_open": False})
-    cat_b: float = field(default=0.0, metadata={"lo": 0.0, "hi": None, "lo_open": False})
-    cat_c: float = field(default=0.0, metadata={"lo": 0.0, "hi": None, "lo_open": False})
-    open: float = field(default=0.0, metadata={"lo": 0.0, "hi": None, "lo_open": False})
-    high_security: float = field(default=0.0, metadata={"lo": 0.0, "hi": None, "lo_open": False})
-    women: float = field(default=0.0, metadata={"lo": 0.0, "hi": None, "lo_open": False})
+    local: float = _zero_or_more()
+    cat_b: float = _zero_or_more()
+    cat_c: float = _zero_or_more()
+    open: float = _zero_or_more()
+    high_security: float = _zero_or_more()
+    women: float = _zero_or_more()
 
     def as_tuple(self) -> tuple[float, ...]:
         return tuple(getattr(self, t) for t in PRISON_TYPES)

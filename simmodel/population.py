@@ -155,7 +155,7 @@ def reception_age_mix(cfg: PopulationConfig, draws_per_band: int = 4000) -> np.n
     edges = np.append(_BAND_LOWER[1:], np.inf)
     for b in range(bands):
         band = np.full(draws_per_band, b)
-        start = Population._ages_in_band_static(band, rng.random(draws_per_band))
+        start = Population._ages_in_band(band, rng.random(draws_per_band))
         stay = cfg.stay_median_days * factor[b] * np.exp(cfg.stay_sigma * rng.standard_normal(draws_per_band))
         end = start + np.minimum(stay, cfg.stay_max_years * DAYS_PER_YEAR) / DAYS_PER_YEAR
         for k in range(bands):
@@ -328,11 +328,8 @@ class Population:
         prison = self._stock_prisons(rng, age, female, remaining)
         self._add(prison, age, female, remaining, level, dementia, known, exp, reception=False)
 
-    def _ages_in_band(self, band: np.ndarray, u: np.ndarray) -> np.ndarray:
-        return self._ages_in_band_static(band, u)
-
     @staticmethod
-    def _ages_in_band_static(band: np.ndarray, u: np.ndarray) -> np.ndarray:
+    def _ages_in_band(band: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Ages (years) within each band: uniform, or a 5-year exponential tail over 70."""
         width = _BAND_WIDTH[band]
         over70 = np.minimum(-_MEAN_YEARS_OVER_70 * np.log1p(-u), _OLDEST_AGE - 70.0)
