@@ -8,6 +8,7 @@ nothing written to ``results/``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import shutil
@@ -27,7 +28,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from . import results
 from .config import Config, ConfigError, check_ranges, register_configs
-from .simulation import run_replication
+from .replications import Ensemble, run_replications
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 EXIT_BAD_INPUT = 2
@@ -35,6 +36,19 @@ _HYDRA_FLAGS = ("--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "
 _MULTIRUN_FLAGS = ("--multirun", "-m")
 
 log = logging.getLogger("simmodel")
+
+
+def sweep_folder(overrides: list[str]) -> str:
+    """Folder for a multirun: ``results/multirun/`` + its overrides, readable, + a short hash.
+
+    The same sweep command always gives the same folder, so running it again
+    resumes it (complete jobs are skipped); a different command never shares one.
+    """
+    items = sorted(o for o in overrides if not o.lstrip("+~").startswith("hydra"))
+    text = " ".join(items)
+    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", "__".join(items).replace("=", "-"))[:80] or "defaults"
+    return f"results/multirun/{readable}_{digest}"
 
 
 # ----------------------------------------------------------------- error messages
@@ -154,8 +168,15 @@ def _remove_run_dir(run_dir: Path) -> None:
             parent = parent.parent
 
 
+def _is_complete(run_dir: Path, cfg_yaml: str) -> bool:
+    """True if ``run_dir`` holds a finished run of exactly this configuration."""
+    summary, saved = run_dir / results.COMPLETION_FILE, run_dir / "config.yaml"
+    return summary.is_file() and saved.is_file() and saved.read_text(encoding="utf-8") == cfg_yaml
+
+
 def _run(cfg: DictConfig) -> None:
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
         config = to_config(cfg)
     except (ConfigError, OmegaConfBaseException) as exc:
@@ -163,24 +184,58 @@ def _run(cfg: DictConfig) -> None:
         print(f"simmodel: error: {explain(exc)}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
     c = config
+    cfg_yaml = results.resolved_yaml(config)
+    overrides = [o for o in hydra_cfg.overrides.task if not o.lstrip("+~").startswith("hydra")]
+    if _is_complete(run_dir, cfg_yaml):
+        print(f"simmodel: {run_dir} already holds this run's results; skipped.")
+        return
     log.info(
-        "Simulating scenario '%s' on estate '%s': %g years after a %g-year warm-up, seed %d",
+        "Simulating scenario '%s', funding '%s', on estate '%s': %g years after a %g-year warm-up, "
+        "seed %d, %d replication(s)",
         c.scenario,
+        c.funding.name,
         c.estate.name,
         c.run.years,
         c.run.warmup_years,
         c.run.seed,
+        c.run.replications,
     )
-    result = run_replication(config)
-    paths = results.write_results(result, results.resolved_yaml(config), run_dir)
-    table = results.summary(result)
+    ensemble = run_replications(config)
+    table = ensemble.summary()
+    info = {"scenario": c.scenario, "funding": c.funding.name, "overrides": overrides, **ensemble.run_info()}
+    paths = results.write_files(
+        run_dir,
+        {
+            "config.yaml": cfg_yaml,
+            "run_info.yaml": OmegaConf.to_yaml(OmegaConf.create(info)),
+            "timeseries.csv": ensemble.timeseries().to_csv(index=False),
+            "replications.csv": ensemble.replications_table().to_csv(index=False),
+            "summary.csv": table.to_csv(index=False),
+        },
+    )
     print()
     print(
-        f"simmodel | scenario: {c.scenario} | estate: {c.estate.name} ({result.estate.size} prisons)"
-        f" | {c.run.years:g} years | seed {c.run.seed}"
+        f"simmodel | scenario: {c.scenario} | funding: {c.funding.name} | estate: {c.estate.name} "
+        f"({ensemble.estate.size} prisons) | {c.run.years:g} years | seed {c.run.seed}"
     )
     print(results.console_table(table))
-    print(f"\nSimulated in {result.wall_seconds:.1f} s. Results: {paths['summary.csv'].parent}")
+    print(f"\n{_precision_line(ensemble)}")
+    print(f"Simulated in {ensemble.wall_seconds:.1f} s. Results: {paths['summary.csv'].parent}")
+
+
+def _precision_line(ensemble: Ensemble) -> str:
+    """How many replications were used and, under precision-based stopping, whether it worked."""
+    n = ensemble.n
+    cores = ensemble.jobs
+    text = f"{n} replication{'s' if n != 1 else ''} on {cores} core{'s' if cores != 1 else ''}."
+    if ensemble.target_met is None:
+        return text + (" Intervals need at least 2 replications." if n < 2 else "")
+    widths = ", ".join(f"{k} {100 * v:.1f}%" for k, v in ensemble.half_widths.items())
+    verdict = "met" if ensemble.target_met else "NOT met (run.max_replications reached)"
+    return (
+        f"{text} Precision target {100 * ensemble.target_half_width:g}% of the mean: {verdict}. "
+        f"Half-widths: {widths or 'n/a'}."
+    )
 
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base="1.3")
@@ -223,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         except ConfigError as exc:
             print(f"simmodel: error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
+        if multirun and not any(a.startswith("hydra.sweep.dir=") for a in args):
+            args = [*args, f"hydra.sweep.dir={sweep_folder(overrides)}"]
     sys.argv = [sys.argv[0], *args]
     _hydra_entry()
     return 0

@@ -266,7 +266,40 @@ class RunConfig:
     years: float = _num(0, 100, lo_open=True)
     warmup_years: float = _num(0, 20)
     seed: int = _num(0, 2**63 - 1)
-    replication: int = _num(0, 1_000_000)
+    replications: int = _num(1, 10_000)
+    first_replication: int = _num(0, 1_000_000)
+    jobs: int = _num(0, 1024)
+    target_half_width: float = _num(0, 1)
+    max_replications: int = _num(1, 10_000)
+    progress: bool = True
+
+
+@dataclass
+class FundingConfig:
+    """A funding option: its effects on the model and its own cost lines (£ a year).
+
+    Effects are factors (1 = no change) or additions (0 = no change) applied to the
+    model's parameters by :func:`simmodel.funding.apply_funding`.
+    """
+
+    name: str = MISSING
+    description: str = ""
+    buddy_posts_factor: float = _num(0, 10)
+    extra_scheme_share: float = _share()
+    train_all_schemes: bool = MISSING
+    screening_sensitivity_add: float = _share()
+    detection_delay_factor: float = _num(0, 10, lo_open=True)
+    referral_share_add: float = _share()
+    referral_delay_factor: float = _num(0, 10)
+    recruitment_delay_factor: float = _num(0, 10)
+    extra_assessors_per_prison: int = _num(0, 100)
+    professional_hours_factor: float = _num(0, 10)
+    extra_window_hours: float = _num(0, 12)
+    coordinator_fte_per_prison: float = _num(0, 10)
+    coordinator_cost_per_fte_year: float = _rate()
+    extra_officer_hours_per_prison_per_week: float = _rate()
+    assessor_retainer_per_year: float = _rate()
+    programme_cost_per_scheme_per_year: float = _rate()
 
 
 @dataclass
@@ -283,6 +316,7 @@ class Config:
     regime: RegimeConfig = field(default_factory=RegimeConfig)
     care: CareConfig = field(default_factory=CareConfig)
     costs: CostsConfig = field(default_factory=CostsConfig)
+    funding: FundingConfig = field(default_factory=FundingConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
 
@@ -343,10 +377,15 @@ def check_ranges(cfg: DictConfig | Config) -> None:
     levels = node.need.level_shares_at_onset.as_tuple()
     if not math.isclose(sum(levels), 1.0, abs_tol=0.01):
         raise ConfigError(f"need.level_shares_at_onset add up to {sum(levels):.3f}: they must add up to 1.")
-    if node.regime.windows_per_day * node.regime.window_hours > 24:
+    if node.regime.windows_per_day * (node.regime.window_hours + node.funding.extra_window_hours) > 24:
         raise ConfigError(
-            "regime.windows_per_day x regime.window_hours is more than 24 hours: "
-            "the unlock windows of a day must fit in the day."
+            "regime.windows_per_day x (regime.window_hours + funding.extra_window_hours) is more than "
+            "24 hours: the unlock windows of a day must fit in the day."
+        )
+    if node.run.target_half_width > 0 and node.run.max_replications < node.run.replications:
+        raise ConfigError(
+            f"run.max_replications ({node.run.max_replications}) is less than run.replications "
+            f"({node.run.replications}): precision-based stopping starts from run.replications."
         )
     if not node.estate.prisons and sum(node.estate.count.as_tuple()) < 1:
         raise ConfigError(

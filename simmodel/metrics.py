@@ -61,6 +61,8 @@ class Flow:
     COST_REVIEW = 41
     COST_PERSONAL_CARE = 42
     COST_HEALTHCARE = 43
+    COST_FUNDING_PRISON = 44  # the funding option's own lines paid by the prison service
+    COST_FUNDING_LA = 45  # ... and by local authorities
 
 
 class Stock:
@@ -96,8 +98,14 @@ PAYERS: dict[str, tuple[int, ...]] = {
         Flow.COST_TRAINING,
         Flow.COST_VETTING,
         Flow.COST_SETUP,
+        Flow.COST_FUNDING_PRISON,
     ),
-    "local_authority": (Flow.COST_ASSESSMENT, Flow.COST_REVIEW, Flow.COST_PERSONAL_CARE),
+    "local_authority": (
+        Flow.COST_ASSESSMENT,
+        Flow.COST_REVIEW,
+        Flow.COST_PERSONAL_CARE,
+        Flow.COST_FUNDING_LA,
+    ),
     "nhs": (Flow.COST_HEALTHCARE,),
 }
 

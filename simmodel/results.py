@@ -21,6 +21,8 @@ _STOCK_COLUMNS = {
     "with_personal_need": "people_with_personal_need",
     "with_dementia": "people_with_dementia",
 }
+#: The label columns of timeseries.csv; every other column is a number.
+TIMESERIES_ID_COLUMNS = ("month", "year", "scope", "prison", "prison_type", "scheme")
 _INTERNAL_FLOWS = {"death_age_sum", "assessment_wait_days", "care_start_delay_days", "buddy_days"}
 
 
@@ -234,6 +236,12 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric("personal_unmet_hours_per_week", "hours/week", "  unmet", lambda t: t.per_week(F.P_UNMET_HOURS)),
     Metric(
+        "unmet_hours_per_week",
+        "hours/week",
+        "Unmet care, both kinds",
+        lambda t: t.per_week(F.NP_UNMET_HOURS) + t.per_week(F.P_UNMET_HOURS),
+    ),
+    Metric(
         "unmet_person_days_per_year",
         "person-days/year",
         "Person-days with some unmet need",
@@ -256,6 +264,12 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric("cost_nhs_per_year", "GBP/year", "Cost to the NHS", lambda t: t.cost_per_year("nhs")),
     Metric("cost_total_per_year", "GBP/year", "Total cost", lambda t: t.cost_per_year(None)),
+    Metric(
+        "cost_funding_option_per_year",
+        "GBP/year",
+        "  of which the funding option's own lines",
+        lambda t: t.per_year(F.COST_FUNDING_PRISON) + t.per_year(F.COST_FUNDING_LA),
+    ),
 )
 
 
@@ -266,29 +280,40 @@ def summary(result: RunResult) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["metric", "unit", "mean"])
 
 
-def _format(value: float, unit: str) -> str:
+def _format(value: float, unit: str, like: float | None = None) -> str:
+    """``value`` in plain words; ``like`` picks the scale (so an interval matches its mean)."""
     if np.isnan(value):
         return "n/a"
+    scale = abs(value if like is None else like)
     if unit.startswith("share"):
         return f"{100 * value:.1f}%" + (" a year" if unit.endswith("/year") else "")
     if unit.startswith("GBP"):
-        return f"£{value / 1e6:,.2f}m a year" if abs(value) >= 1e5 else f"£{value:,.0f} a year"
-    text = f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}"
+        return f"£{value / 1e6:,.2f}m a year" if scale >= 1e5 else f"£{value:,.0f} a year"
+    text = f"{value:,.1f}" if scale < 100 else f"{value:,.0f}"
     return f"{text} {unit.replace('/year', ' a year').replace('/week', ' a week')}"
 
 
 def console_table(table: pd.DataFrame) -> str:
-    """The summary as a short, readable table."""
+    """The summary as a short, readable table, with the 95% CI when there is one."""
     labels = {m.name: m.label for m in METRICS}
     width = max(len(label) for label in labels.values()) + 2
+    has_ci = "ci_low" in table.columns and bool(table["ci_low"].notna().any())
+    values = [_format(row.mean, row.unit) for row in table.itertuples(index=False)]
+    value_width = max(len(v) for v in values) + 2
     lines = []
-    for row in table.itertuples(index=False):
-        lines.append(f"  {labels.get(row.metric, row.metric):<{width}}{_format(row.mean, row.unit)}")
+    if has_ci:
+        lines.append(f"  {'':<{width}}{'mean':<{value_width}}95% confidence interval")
+    for row, value in zip(table.itertuples(index=False), values, strict=True):
+        line = f"  {labels.get(row.metric, row.metric):<{width}}{value:<{value_width}}"
+        if has_ci and not np.isnan(row.ci_low):
+            low, high = (_format(v, row.unit, row.mean).split(" ")[0] for v in (row.ci_low, row.ci_high))
+            line += f"{low} to {high}"
+        lines.append(line.rstrip())
     return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- writing
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
     """Write a file so that it is either complete or absent (temp file + rename)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -300,20 +325,35 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def write_results(result: RunResult, cfg_yaml: str, out_dir: Path) -> dict[str, Path]:
-    """Write ``config.yaml``, ``timeseries.csv`` and ``summary.csv`` (last) to ``out_dir``.
+#: Written last: its presence marks a complete run.
+COMPLETION_FILE = "summary.csv"
 
-    Tables are built in memory before anything is written; each file is written
-    atomically, and ``summary.csv`` last, so its presence marks a complete run.
+
+def write_files(out_dir: Path, files: dict[str, str]) -> dict[str, Path]:
+    """Write each ``name: text`` to ``out_dir`` atomically, ``summary.csv`` last.
+
+    Callers build every text in memory first, so a failure while building leaves
+    nothing behind, and a run folder with ``summary.csv`` is complete.
     """
-    series = timeseries(result).to_csv(index=False)
-    table = summary(result).to_csv(index=False)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {name: out_dir / name for name in ("config.yaml", "timeseries.csv", "summary.csv")}
-    _write_atomic(paths["config.yaml"], cfg_yaml)
-    _write_atomic(paths["timeseries.csv"], series)
-    _write_atomic(paths["summary.csv"], table)
+    order = sorted(files, key=lambda name: name == COMPLETION_FILE)
+    paths = {}
+    for name in order:
+        paths[name] = out_dir / name
+        write_atomic(paths[name], files[name])
     return paths
+
+
+def write_results(result: RunResult, cfg_yaml: str, out_dir: Path) -> dict[str, Path]:
+    """Write one replication's ``config.yaml``, ``timeseries.csv`` and ``summary.csv``."""
+    return write_files(
+        out_dir,
+        {
+            "config.yaml": cfg_yaml,
+            "timeseries.csv": timeseries(result).to_csv(index=False),
+            "summary.csv": summary(result).to_csv(index=False),
+        },
+    )
 
 
 def resolved_yaml(cfg: object) -> str:

@@ -18,7 +18,8 @@ from .buddies import BuddySchemes
 from .care import CareLane
 from .config import Config
 from .estate import Estate, build_estate
-from .metrics import DAYS_PER_MONTH, Metrics, Stock
+from .funding import apply_funding, fund_estate, yearly_cost_per_prison
+from .metrics import DAYS_PER_MONTH, Flow, Metrics, Stock
 from .need import BAND_LOWER_AGES, NeedModel
 from .pathway import DETECTED, PACKAGE, REFERRED, WAITING_PACKAGE, Pathway
 from .population import People, Population
@@ -43,6 +44,7 @@ class RunResult:
     """Everything one replication produced."""
 
     cfg: Config
+    replication: int
     estate: Estate
     metrics: Metrics
     end_population: int
@@ -53,14 +55,21 @@ class RunResult:
 
 
 class Simulation:
-    """One replication of the model."""
+    """One replication of the model.
+
+    ``cfg`` is the configuration as the user gave it; the parts of the model run with
+    the funding option's effects applied (:func:`simmodel.funding.apply_funding`).
+    """
 
     def __init__(self, cfg: Config, replication: int | None = None) -> None:
-        self.cfg = cfg
-        rep = cfg.run.replication if replication is None else replication
+        self.given_cfg = cfg
+        self.cfg = cfg = apply_funding(cfg)
+        rep = cfg.run.first_replication if replication is None else replication
+        self.replication = rep
         self.streams = Streams(cfg.run.seed, rep)
         self.env = CountingEnvironment()
-        self.estate = build_estate(cfg.estate, self.streams.generator("estate"))
+        estate = build_estate(cfg.estate, self.streams.generator("estate"))
+        self.estate = fund_estate(estate, cfg.funding, self.streams.generator("funding"))
         warmup_months = round(cfg.run.warmup_years * 12)
         self.months = warmup_months + max(round(cfg.run.years * 12), 1)
         self.report_start_day = warmup_months * DAYS_PER_MONTH
@@ -99,8 +108,12 @@ class Simulation:
             self.metrics.start_population = int(self.people.in_prison.sum())
         env.run(until=self.months * DAYS_PER_MONTH)  # events at the horizon itself do not run
         self.snapshot(self.months - 1)
+        prison_service, local_authority = yearly_cost_per_prison(self.cfg, self.estate)
+        self.metrics.flows[:, :, Flow.COST_FUNDING_PRISON] += prison_service / 12.0
+        self.metrics.flows[:, :, Flow.COST_FUNDING_LA] += local_authority / 12.0
         return RunResult(
-            cfg=self.cfg,
+            cfg=self.given_cfg,
+            replication=self.replication,
             estate=self.estate,
             metrics=self.metrics,
             end_population=int(self.people.in_prison.sum()),

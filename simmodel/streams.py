@@ -5,7 +5,9 @@ Every stream has a fixed spawn key ``(replication, stream_id)``, so:
 * the same ``run.seed`` gives the same draws (reproducible);
 * adding a stream never shifts the draws of another;
 * two scenarios run with the same seed see the same draws for the same purpose
-  (common random numbers), so their difference reflects the policy, not noise.
+  (common random numbers), so their difference reflects the policy, not noise;
+* the streams in :data:`SHARED_STREAMS` (the estate) are the same in every
+  replication: replications vary chance, not the prisons being modelled.
 
 Draws come from pre-filled buffers: numpy is ~6x faster per variate in batches
 (``../shared/engineering.md``). Never use ``random.seed`` or ``np.random.seed``.
@@ -27,7 +29,13 @@ STREAM_IDS: dict[str, int] = {
     "regime": 7,  # restricted-regime and lockdown spells
     "care": 8,  # the fast lane: tasks and their allocation in each window
     "stock": 9,  # the day-0 population
+    "funding": 10,  # which prisons a funding option gives a new scheme
 }
+
+#: Streams that describe the world rather than chance: every replication uses
+#: replication 0's key, so all replications (and every scenario and funding option)
+#: simulate the same prisons, and per-prison results can be averaged across replications.
+SHARED_STREAMS = frozenset({"estate", "funding"})
 
 _BATCH = 8192
 
@@ -104,7 +112,8 @@ class Streams:
 
     def generator(self, name: str) -> np.random.Generator:
         """A fresh numpy Generator for stream ``name`` (fixed spawn key)."""
-        key = (self.replication, STREAM_IDS[name])
+        replication = 0 if name in SHARED_STREAMS else self.replication
+        key = (replication, STREAM_IDS[name])
         return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=key))
 
     def __getitem__(self, name: str) -> Stream:

@@ -85,9 +85,16 @@ def test_ageing_changes_population_growth() -> None:
 SOURCE_TOKENS = ("[S", "seed_facts", "public_figures", "HSMC07", "W25", "QA23", "assumption")
 #: Run controls are choices of the user, not model inputs with a source.
 RUN_CONTROLS = {
-    ("run/default.yaml", "years"),
-    ("run/default.yaml", "seed"),
-    ("run/default.yaml", "replication"),
+    ("run/default.yaml", key)
+    for key in (
+        "years",
+        "seed",
+        "replications",
+        "first_replication",
+        "jobs",
+        "target_half_width",
+        "max_replications",
+    )
 }
 _NUMERIC = re.compile(
     r"^(?P<indent>\s*)(?:-\s+)?(?P<key>[A-Za-z_]\w*):\s*"

@@ -40,8 +40,8 @@ def test_different_seed_gives_different_results() -> None:
 
 
 def test_different_replication_gives_different_results() -> None:
-    a = run("run.seed=7", "run.years=0.5", "run.replication=0")
-    b = run("run.seed=7", "run.years=0.5", "run.replication=1")
+    a = run("run.seed=7", "run.years=0.5", "run.first_replication=0")
+    b = run("run.seed=7", "run.years=0.5", "run.first_replication=1")
     assert not np.array_equal(a.metrics.flows, b.metrics.flows)
 
 
@@ -339,7 +339,7 @@ def test_age_band_columns_add_up_to_population(which: str, request: pytest.Fixtu
 def test_run_replication_accepts_a_replication_argument(make_config) -> None:
     cfg = make_config("run.years=0.25", "run.seed=5")
     a = run_replication(cfg, replication=3)
-    b = run("run.years=0.25", "run.seed=5", "run.replication=3")
+    b = run("run.years=0.25", "run.seed=5", "run.first_replication=3")
     assert np.array_equal(a.metrics.flows, b.metrics.flows)
 
 

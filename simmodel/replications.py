@@ -1,0 +1,306 @@
+"""Replications: run them (in parallel), stop on precision, and summarise across them.
+
+Replication ``i`` always draws from the streams keyed ``(i, stream)``, whichever process
+runs it and in whatever order, and results are combined in replication order, so a
+parallel run gives exactly the numbers of a sequential one.
+
+Precision-based stopping (``run.target_half_width > 0``) uses the smallest number of
+replications ``n >= run.replications`` at which the 95% confidence interval of every
+key metric is within the target share of its mean (or ``run.max_replications``).
+Replications run ahead in parallel past that ``n`` are discarded, so the answer does
+not depend on ``run.jobs``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from tqdm import tqdm
+
+from . import results
+from .config import Config
+from .estate import Estate
+from .simulation import run_replication
+
+#: Metrics whose precision decides when to stop adding replications.
+KEY_METRICS = (
+    "nonpersonal_unmet_hours_per_week",
+    "personal_unmet_hours_per_week",
+    "cost_total_per_year",
+)
+CONFIDENCE = 0.95
+
+
+@dataclass
+class ReplicationOutput:
+    """What one replication sends back: summary values and its monthly table (numbers only)."""
+
+    replication: int
+    values: np.ndarray  # one value per results.METRICS
+    series: np.ndarray  # timeseries rows x value columns
+    series_columns: list[str]
+    estate: Estate
+    id_frame: pd.DataFrame  # the timeseries' label columns (month, prison, ...)
+    wall_seconds: float
+    events_processed: int
+    windows_resolved: int
+    task_hours_resolved: float
+
+
+def simulate(cfg: Config, replication: int) -> ReplicationOutput:
+    """Run replication ``replication`` and reduce it to what the ensemble keeps."""
+    result = run_replication(cfg, replication)
+    series = results.timeseries(result)
+    value_columns = [c for c in series.columns if c not in results.TIMESERIES_ID_COLUMNS]
+    return ReplicationOutput(
+        replication=replication,
+        values=results.summary(result)["mean"].to_numpy(dtype=float),
+        series=series[value_columns].to_numpy(dtype=float),
+        series_columns=value_columns,
+        estate=result.estate,
+        id_frame=series[list(results.TIMESERIES_ID_COLUMNS)],
+        wall_seconds=result.wall_seconds,
+        events_processed=result.events_processed,
+        windows_resolved=result.windows_resolved,
+        task_hours_resolved=result.task_hours_resolved,
+    )
+
+
+# ------------------------------------------------------------------ statistics
+def t_interval(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and 95% t confidence interval of the mean along ``axis`` (NaN for n < 2)."""
+    values = np.asarray(values, dtype=float)
+    n = values.shape[axis]
+    mean = values.mean(axis=axis)
+    if n < 2:
+        nan = np.full_like(mean, np.nan)
+        return mean, nan, nan
+    half = stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * values.std(axis=axis, ddof=1) / np.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def relative_half_widths(values: np.ndarray) -> np.ndarray:
+    """95% CI half-width over |mean|, one per column of ``values`` (replications x metrics)."""
+    mean, low, high = t_interval(values)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(mean != 0, (high - low) / 2 / np.abs(mean), 0.0)
+
+
+# --------------------------------------------------------------------- ensemble
+@dataclass
+class Ensemble:
+    """The replications of one run, in replication order, and how they were run."""
+
+    cfg: Config
+    outputs: list[ReplicationOutput]
+    jobs: int
+    wall_seconds: float
+    target_half_width: float
+    target_met: bool | None  # None when precision-based stopping is off
+    half_widths: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.outputs)
+
+    @property
+    def estate(self) -> Estate:
+        return self.outputs[0].estate
+
+    @property
+    def values(self) -> np.ndarray:
+        """Summary values, replications x metrics."""
+        return np.vstack([o.values for o in self.outputs])
+
+    def summary(self) -> pd.DataFrame:
+        """``metric, unit, mean, ci_low, ci_high, p5, p95, n`` across replications."""
+        values = self.values
+        mean, low, high = t_interval(values)
+        p5, p95 = np.percentile(values, [5, 95], axis=0)
+        return pd.DataFrame(
+            {
+                "metric": [m.name for m in results.METRICS],
+                "unit": [m.unit for m in results.METRICS],
+                "mean": mean,
+                "ci_low": low,
+                "ci_high": high,
+                "p5": p5,
+                "p95": p95,
+                "n": self.n,
+            }
+        )
+
+    def replications_table(self) -> pd.DataFrame:
+        """One row per replication and metric: ``replication, metric, unit, value``."""
+        names = [m.name for m in results.METRICS]
+        units = [m.unit for m in results.METRICS]
+        return pd.DataFrame(
+            {
+                "replication": np.repeat([o.replication for o in self.outputs], len(names)),
+                "metric": names * self.n,
+                "unit": units * self.n,
+                "value": self.values.ravel(),
+            }
+        )
+
+    def timeseries(self) -> pd.DataFrame:
+        """Monthly rows, mean across replications; estate rows also get a 95% CI per column.
+
+        The CI columns are named ``<column>_ci_low`` and ``<column>_ci_high`` and are empty
+        on the rows of single prisons.
+        """
+        first = self.outputs[0]
+        columns = first.series_columns
+        total = np.zeros_like(first.series)
+        for output in self.outputs:  # replication order: the same sums in any run
+            total += output.series
+        frame = first.id_frame.copy()
+        mean = total / self.n
+        estate_rows = (frame["scope"] == "estate").to_numpy()
+        _, low, high = t_interval(np.stack([o.series[estate_rows] for o in self.outputs]))
+        values = pd.DataFrame(mean, columns=columns, index=frame.index)
+        bounds = {}
+        for i, column in enumerate(columns):
+            for suffix, source in (("ci_low", low), ("ci_high", high)):
+                bound = np.full(len(frame), np.nan)
+                bound[estate_rows] = source[:, i]
+                bounds[f"{column}_{suffix}"] = bound
+        frame = pd.concat([frame, values, pd.DataFrame(bounds, index=frame.index)], axis=1)
+        return frame.round(3)
+
+    def run_info(self) -> dict[str, object]:
+        """How the run went: replications used, precision reached, timings."""
+        info: dict[str, object] = {
+            "replications_used": self.n,
+            "replication_numbers": [o.replication for o in self.outputs],
+            "jobs": self.jobs,
+            "wall_seconds": round(self.wall_seconds, 2),
+            "simulation_seconds_per_replication": round(
+                float(np.mean([o.wall_seconds for o in self.outputs])), 2
+            ),
+        }
+        if self.target_met is not None:
+            info["target_half_width"] = self.target_half_width
+            info["target_met"] = self.target_met
+            info["half_widths"] = {k: round(v, 4) for k, v in self.half_widths.items()}
+        return info
+
+
+def available_cores() -> int:
+    """Cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class _Stopping:
+    """Decides, in replication order, how many replications the run uses."""
+
+    def __init__(self, cfg: Config) -> None:
+        run = cfg.run
+        self.target = run.target_half_width
+        self.minimum = run.replications
+        self.maximum = max(run.max_replications, run.replications) if self.target > 0 else run.replications
+        self.key_columns = [i for i, m in enumerate(results.METRICS) if m.name in KEY_METRICS]
+        self.checked = self.minimum - 1  # counts below the minimum are never a stopping point
+        self.met: bool | None = None
+        self.half_widths: dict[str, float] = {}
+
+    def decide(self, values: list[np.ndarray]) -> int | None:
+        """The number of replications to use, once the leading ``values`` settle it."""
+        while self.checked < min(len(values), self.maximum):
+            n = self.checked = self.checked + 1
+            if n < self.minimum:
+                continue
+            if self.target <= 0:
+                return n
+            widths = relative_half_widths(np.vstack(values[:n])[:, self.key_columns]) if n > 1 else None
+            if widths is not None:
+                self.half_widths = {KEY_METRICS[j]: float(w) for j, w in enumerate(widths)}
+            self.met = widths is not None and bool(np.all(widths <= self.target))
+            if self.met or n == self.maximum:
+                return n
+        return None
+
+
+def run_replications(cfg: Config) -> Ensemble:
+    """Run ``cfg.run.replications`` replications (more under precision-based stopping)."""
+    started = time.perf_counter()
+    stopping = _Stopping(cfg)
+    first = cfg.run.first_replication
+    workers = min(cfg.run.jobs or available_cores(), stopping.maximum)
+    bar = tqdm(
+        total=stopping.minimum,
+        desc=f"{cfg.scenario}/{cfg.funding.name}",
+        unit="replication",
+        disable=None if cfg.run.progress else True,  # None: quiet when not a terminal
+        leave=False,
+    )
+    done: dict[int, ReplicationOutput] = {}
+    try:
+        for output in _outputs(cfg, workers, stopping, done):
+            done[output.replication - first] = output
+            bar.update(1)
+            if stopping.target > 0 and bar.total < stopping.maximum and len(done) >= bar.total:
+                bar.total = min(bar.total + max(workers, 1), stopping.maximum)
+                bar.refresh()
+    finally:
+        bar.close()
+    used = stopping.checked
+    outputs = [done[i] for i in range(used)]
+    return Ensemble(
+        cfg=cfg,
+        outputs=outputs,
+        jobs=workers,
+        wall_seconds=time.perf_counter() - started,
+        target_half_width=stopping.target,
+        target_met=stopping.met if stopping.target > 0 else None,
+        half_widths=stopping.half_widths,
+    )
+
+
+def _leading(done: dict[int, ReplicationOutput]) -> list[np.ndarray]:
+    """Summary values of replications 0, 1, ... up to the first one not yet done."""
+    values = []
+    while len(values) in done:
+        values.append(done[len(values)].values)
+    return values
+
+
+def _outputs(
+    cfg: Config, workers: int, stopping: _Stopping, done: dict[int, ReplicationOutput]
+) -> Iterator[ReplicationOutput]:
+    """Yield replications as they finish until ``stopping`` has decided."""
+    first = cfg.run.first_replication
+    if workers <= 1:
+        for i in range(stopping.maximum):
+            yield simulate(cfg, first + i)
+            if stopping.decide(_leading(done)) is not None:
+                return
+        return
+    context = multiprocessing.get_context("spawn")  # fresh interpreters: no inherited threads or state
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: set[Future[ReplicationOutput]] = set()
+        next_index = 0
+        try:
+            while True:
+                while next_index < stopping.maximum and len(pending) < workers:
+                    pending.add(pool.submit(simulate, cfg, first + next_index))
+                    next_index += 1
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in sorted(finished, key=lambda f: f.result().replication):
+                    yield future.result()
+                if stopping.decide(_leading(done)) is not None:
+                    return
+        finally:
+            for future in pending:
+                future.cancel()
