@@ -32,6 +32,7 @@ from .replications import Ensemble, run_replications
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
 _HYDRA_FLAGS = ("--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc")
 _MULTIRUN_FLAGS = ("--multirun", "-m")
 
@@ -200,9 +201,20 @@ def _run(cfg: DictConfig) -> None:
         c.run.seed,
         c.run.replications,
     )
-    ensemble = run_replications(config)
+    try:
+        ensemble = run_replications(config)
+    except KeyboardInterrupt:
+        _remove_run_dir(run_dir)
+        print("\nsimmodel: interrupted before any replication finished; nothing written.", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
     table = ensemble.summary()
-    info = {"scenario": c.scenario, "funding": c.funding.name, "overrides": overrides, **ensemble.run_info()}
+    info = {
+        "scenario": c.scenario,
+        "funding": c.funding.name,
+        "overrides": overrides,
+        "interrupted": ensemble.interrupted,
+        **ensemble.run_info(),
+    }
     paths = results.write_files(
         run_dir,
         {
@@ -221,6 +233,13 @@ def _run(cfg: DictConfig) -> None:
     print(results.console_table(table))
     print(f"\n{_precision_line(ensemble)}")
     print(f"Simulated in {ensemble.wall_seconds:.1f} s. Results: {paths['summary.csv'].parent}")
+    if ensemble.interrupted:
+        print(
+            f"simmodel: interrupted; the {ensemble.n} replication(s) finished before it are saved "
+            "(run_info.yaml says interrupted: true).",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_INTERRUPTED)
 
 
 def _precision_line(ensemble: Ensemble) -> str:

@@ -8,7 +8,8 @@ Precision-based stopping (``run.target_half_width > 0``) uses the smallest numbe
 replications ``n >= run.replications`` at which the 95% confidence interval of every
 key metric is within the target share of its mean (or ``run.max_replications``).
 Replications run ahead in parallel past that ``n`` are discarded, so the answer does
-not depend on ``run.jobs``.
+not depend on ``run.jobs``. After Ctrl-C, the replications finished so far (in order,
+without gaps) are kept and the ensemble is marked interrupted.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ class Ensemble:
     target_half_width: float
     target_met: bool | None  # None when precision-based stopping is off
     half_widths: dict[str, float] = field(default_factory=dict)
+    interrupted: bool = False  # stopped by Ctrl-C: holds the replications finished before it
 
     @property
     def n(self) -> int:
@@ -246,6 +248,7 @@ def run_replications(cfg: Config) -> Ensemble:
         leave=False,
     )
     done: dict[int, ReplicationOutput] = {}
+    interrupted = False
     try:
         for output in _outputs(cfg, workers, stopping, done):
             done[output.replication - first] = output
@@ -253,9 +256,13 @@ def run_replications(cfg: Config) -> Ensemble:
             if stopping.target > 0 and bar.total < stopping.maximum and len(done) >= bar.total:
                 bar.total = min(bar.total + max(workers, 1), stopping.maximum)
                 bar.refresh()
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         bar.close()
-    used = stopping.checked
+    used = len(_leading(done)) if interrupted else stopping.checked
+    if used == 0:
+        raise KeyboardInterrupt("interrupted before any replication finished")
     outputs = [done[i] for i in range(used)]
     return Ensemble(
         cfg=cfg,
@@ -263,8 +270,9 @@ def run_replications(cfg: Config) -> Ensemble:
         jobs=workers,
         wall_seconds=time.perf_counter() - started,
         target_half_width=stopping.target,
-        target_met=stopping.met if stopping.target > 0 else None,
+        target_met=stopping.met if stopping.target > 0 and not interrupted else None,
         half_widths=stopping.half_widths,
+        interrupted=interrupted,
     )
 
 
