@@ -22,7 +22,8 @@ def main(overrides: list[str]) -> None:
     parent_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
     print(f"scenario                    {cfg.scenario} / {cfg.estate.name} ({ensemble.estate.size} prisons)")
-    print(f"simulated years             {cfg.run.years + cfg.run.warmup_years:g} ({cfg.run.warmup_years:g} warm-up)")
+    years, warmup = cfg.run.years + cfg.run.warmup_years, cfg.run.warmup_years
+    print(f"simulated years             {years:g} ({warmup:g} warm-up)")
     print(f"replications                {ensemble.n}")
     print(f"processes                   {ensemble.jobs}")
     print(f"wall seconds, all           {ensemble.wall_seconds:.1f}")
