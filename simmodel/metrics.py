@@ -78,7 +78,9 @@ class Stock:
     WITH_PACKAGE = 7
     BUDDIES_ACTIVE = 8
     BUDDY_POSTS = 9
-    AGE_BAND_0 = 10  # followed by one entry per age band
+    WITH_DEMENTIA_50_PLUS = 10  # people aged 50 and over with dementia
+    WITH_DEMENTIA_70_PLUS = 11
+    AGE_BAND_0 = 12  # followed by one entry per age band
 
 
 def _names(cls: type) -> tuple[str, ...]:

@@ -20,6 +20,8 @@ _STOCK_COLUMNS = {
     "with_need": "people_with_need",
     "with_personal_need": "people_with_personal_need",
     "with_dementia": "people_with_dementia",
+    "with_dementia_50_plus": "people_with_dementia_50_plus",
+    "with_dementia_70_plus": "people_with_dementia_70_plus",
 }
 #: The label columns of timeseries.csv; every other column is a number.
 TIMESERIES_ID_COLUMNS = ("month", "year", "scope", "prison", "prison_type", "scheme")
@@ -105,9 +107,12 @@ class Totals:
     def stock(self, index: int) -> float:
         return float(self.stock_mean[index])
 
+    def band_count(self, first_band: int) -> float:
+        """Mean people in age band ``first_band`` and every older band."""
+        return float(self.stock_mean[Stock.AGE_BAND_0 + first_band : Stock.AGE_BAND_0 + len(AGE_BANDS)].sum())
+
     def band_share(self, first_band: int) -> float:
-        bands = self.stock_mean[Stock.AGE_BAND_0 + first_band : Stock.AGE_BAND_0 + len(AGE_BANDS)]
-        return self.ratio(bands.sum(), self.stock(Stock.POPULATION))
+        return self.ratio(self.band_count(first_band), self.stock(Stock.POPULATION))
 
     def cost_per_year(self, payer: str | None) -> float:
         payers = PAYERS.values() if payer is None else [PAYERS[payer]]
@@ -134,6 +139,18 @@ METRICS: tuple[Metric, ...] = (
         lambda t: t.stock(S.WITH_PERSONAL_NEED),
     ),
     Metric("people_with_dementia", "people", "  with dementia", lambda t: t.stock(S.WITH_DEMENTIA)),
+    Metric(
+        "dementia_prevalence_50_plus",
+        "share",
+        "    share of people aged 50+",
+        lambda t: t.ratio(t.stock(S.WITH_DEMENTIA_50_PLUS), t.band_count(5)),
+    ),
+    Metric(
+        "dementia_prevalence_70_plus",
+        "share",
+        "    share of people aged 70+",
+        lambda t: t.ratio(t.stock(S.WITH_DEMENTIA_70_PLUS), t.band_count(7)),
+    ),
     Metric("people_detected", "people", "  known to the prison", lambda t: t.stock(S.DETECTED)),
     Metric(
         "people_waiting_assessment",

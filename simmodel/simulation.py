@@ -151,6 +151,10 @@ class Simulation:
         stocks[:, Stock.WITH_NEED] = np.bincount(p, minlength=n)
         stocks[:, Stock.WITH_PERSONAL_NEED] = count(people.p_hours[need_ids] > 0)
         stocks[:, Stock.WITH_DEMENTIA] = count(people.dementia[need_ids])
+        dementia = people.dementia[need_ids]
+        need_ages = (self.env.now - people.birth[need_ids]) / 365.0
+        stocks[:, Stock.WITH_DEMENTIA_50_PLUS] = count(dementia & (need_ages >= 50))
+        stocks[:, Stock.WITH_DEMENTIA_70_PLUS] = count(dementia & (need_ages >= 70))
         stocks[:, Stock.DETECTED] = count(state >= DETECTED)
         stocks[:, Stock.WAITING_ASSESSMENT] = count(state == REFERRED)
         stocks[:, Stock.WAITING_PACKAGE] = count(state == WAITING_PACKAGE)
