@@ -174,9 +174,10 @@ def comparison_table(jobs: list[Job], dimension: str) -> tuple[pd.DataFrame, lis
                         "ci_high": high,
                     }
                 )
-            cost = job.values("cost_total_per_year").loc[common].to_numpy() - ref.values(
-                "cost_total_per_year"
-            ).loc[common].to_numpy()
+            cost = (
+                job.values("cost_total_per_year").loc[common].to_numpy()
+                - ref.values("cost_total_per_year").loc[common].to_numpy()
+            )
             averted = (
                 ref.values("unmet_hours_per_week").loc[common].to_numpy()
                 - job.values("unmet_hours_per_week").loc[common].to_numpy()
