@@ -14,6 +14,7 @@ import re
 import shutil
 import sys
 from dataclasses import fields, is_dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from .replications import Ensemble, run_replications
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
+EXIT_WRITE_FAILED = 1
 _HYDRA_FLAGS = ("--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc")
 _MULTIRUN_FLAGS = ("--multirun", "-m")
 
@@ -169,10 +171,10 @@ def _remove_run_dir(run_dir: Path) -> None:
             parent = parent.parent
 
 
-def _is_complete(run_dir: Path, cfg_yaml: str) -> bool:
-    """True if ``run_dir`` holds a finished run of exactly this configuration."""
-    summary, saved = run_dir / results.COMPLETION_FILE, run_dir / "config.yaml"
-    return summary.is_file() and saved.is_file() and saved.read_text(encoding="utf-8") == cfg_yaml
+def _already_done(run_dir: Path, cfg_yaml: str) -> bool:
+    """True if ``run_dir`` holds a complete run of exactly this configuration."""
+    saved = run_dir / "config.yaml"
+    return results.is_complete(run_dir) and saved.is_file() and saved.read_text(encoding="utf-8") == cfg_yaml
 
 
 def _run(cfg: DictConfig) -> None:
@@ -187,9 +189,18 @@ def _run(cfg: DictConfig) -> None:
     c = config
     cfg_yaml = results.resolved_yaml(config)
     overrides = [o for o in hydra_cfg.overrides.task if not o.lstrip("+~").startswith("hydra")]
-    if _is_complete(run_dir, cfg_yaml):
+    if _already_done(run_dir, cfg_yaml):
         print(f"simmodel: {run_dir} already holds this run's results; skipped.")
         return
+    details: dict[str, object] = {
+        "scenario": c.scenario,
+        "funding": c.funding.name,
+        "estate": c.estate.name,
+        "seed": c.run.seed,
+        "overrides": overrides,
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record("running", details)})
     log.info(
         "Simulating scenario '%s', funding '%s', on estate '%s': %g years after a %g-year warm-up, "
         "seed %d, %d replication(s)",
@@ -204,25 +215,26 @@ def _run(cfg: DictConfig) -> None:
     try:
         ensemble = run_replications(config)
     except KeyboardInterrupt:
-        _remove_run_dir(run_dir)
-        print("\nsimmodel: interrupted before any replication finished; nothing written.", file=sys.stderr)
+        details["replications_used"] = 0
+        _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record("interrupted", details)})
+        print("\nsimmodel: interrupted before any replication finished; nothing saved.", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        details["error"] = f"{type(exc).__name__}: {exc}"
+        _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record("failed", details)})
+        raise
     table = ensemble.summary()
-    info = {
-        "scenario": c.scenario,
-        "funding": c.funding.name,
-        "overrides": overrides,
-        "interrupted": ensemble.interrupted,
-        **ensemble.run_info(),
-    }
-    paths = results.write_files(
+    details["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    details.update(ensemble.run_info())
+    status = "interrupted" if ensemble.interrupted else "complete"
+    paths = _write_or_exit(
         run_dir,
         {
             "config.yaml": cfg_yaml,
-            "run_info.yaml": OmegaConf.to_yaml(OmegaConf.create(info)),
             "timeseries.csv": ensemble.timeseries().to_csv(index=False),
             "replications.csv": ensemble.replications_table().to_csv(index=False),
             "summary.csv": table.to_csv(index=False),
+            results.RUN_RECORD: results.run_record(status, details),
         },
     )
     print()
@@ -236,10 +248,20 @@ def _run(cfg: DictConfig) -> None:
     if ensemble.interrupted:
         print(
             f"simmodel: interrupted; the {ensemble.n} replication(s) finished before it are saved "
-            "(run_info.yaml says interrupted: true).",
+            '(run.json says "interrupted").',
             file=sys.stderr,
         )
         sys.exit(EXIT_INTERRUPTED)
+
+
+def _write_or_exit(run_dir: Path, files: dict[str, str]) -> dict[str, Path]:
+    """Write result files; on a disk or permission error, say so in one line and exit 1."""
+    try:
+        return results.write_files(run_dir, files)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        print(f"simmodel: error: cannot write results to {run_dir}: {reason}.", file=sys.stderr)
+        sys.exit(EXIT_WRITE_FAILED)
 
 
 def _precision_line(ensemble: Ensemble) -> str:

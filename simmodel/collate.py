@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from .funding import WEEKS_PER_YEAR
 from .replications import t_interval
-from .results import COMPLETION_FILE, write_atomic
+from .results import is_complete, read_run_record, write_atomic
 
 #: What each swept dimension is compared against.
 REFERENCES = {"funding": "status_quo", "scenario": "baseline"}
@@ -67,14 +67,15 @@ def _overrides(items: list[str]) -> dict[str, str]:
 
 
 def load_jobs(sweep_dir: Path) -> list[Job]:
-    """Every complete job in ``sweep_dir`` (a folder with summary.csv and run_info.yaml)."""
+    """Every complete job in ``sweep_dir``; jobs not complete are named on the console."""
     jobs = []
     folders = sorted((p for p in sweep_dir.iterdir() if p.is_dir()), key=lambda p: (len(p.name), p.name))
     for folder in folders:
-        if not (folder / COMPLETION_FILE).is_file() or not (folder / "run_info.yaml").is_file():
+        info = read_run_record(folder)
+        if not is_complete(folder):
+            status = info.get("status", "no run.json")
+            print(f"simmodel: job {folder.name} is not complete ({status}); left out of the collation.")
             continue
-        info = OmegaConf.to_container(OmegaConf.load(folder / "run_info.yaml"))
-        assert isinstance(info, dict)
         overrides = _overrides(list(info.get("overrides", [])))
         overrides.setdefault("scenario", str(info["scenario"]))
         overrides.setdefault("funding", str(info["funding"]))
@@ -82,7 +83,7 @@ def load_jobs(sweep_dir: Path) -> list[Job]:
             Job(
                 name=folder.name,
                 overrides=overrides,
-                summary=pd.read_csv(folder / COMPLETION_FILE),
+                summary=pd.read_csv(folder / "summary.csv"),
                 replications=pd.read_csv(folder / "replications.csv"),
             )
         )

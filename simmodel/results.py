@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import os
+import platform
+import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -342,23 +348,76 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-#: Written last: its presence marks a complete run.
-COMPLETION_FILE = "summary.csv"
+#: The run's record (status, seed, versions, commit, timings), written first with status
+#: "running" and rewritten last with "complete", "interrupted" or "failed".
+RUN_RECORD = "run.json"
 
 
 def write_files(out_dir: Path, files: dict[str, str]) -> dict[str, Path]:
-    """Write each ``name: text`` to ``out_dir`` atomically, ``summary.csv`` last.
+    """Write each ``name: text`` to ``out_dir`` atomically, ``run.json`` last.
 
     Callers build every text in memory first, so a failure while building leaves
-    nothing behind, and a run folder with ``summary.csv`` is complete.
+    nothing half-written; a folder whose ``run.json`` says "complete" holds every file.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    order = sorted(files, key=lambda name: name == COMPLETION_FILE)
+    order = sorted(files, key=lambda name: name == RUN_RECORD)
     paths = {}
     for name in order:
         paths[name] = out_dir / name
         write_atomic(paths[name], files[name])
     return paths
+
+
+def read_run_record(run_dir: Path) -> dict[str, Any]:
+    """The folder's ``run.json``, or an empty dict if there is none or it is unreadable."""
+    try:
+        record = json.loads((run_dir / RUN_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def is_complete(run_dir: Path) -> bool:
+    """True if ``run_dir`` holds a finished run (its record says so and its files are there)."""
+    return read_run_record(run_dir).get("status") == "complete" and (run_dir / "summary.csv").is_file()
+
+
+@functools.cache
+def _provenance() -> dict[str, Any]:
+    """Versions of Python and the packages that shape results, and the git commit."""
+    versions = {"python": platform.python_version()}
+    for package in ("simmodel", "simpy", "numpy", "scipy", "pandas", "hydra-core", "omegaconf"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    repo = Path(__file__).resolve().parent.parent
+    commit, dirty = None, None
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        changes = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+        dirty = bool(changes.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass  # not a git checkout, or git missing: the record says null
+    return {"versions": versions, "git_commit": commit, "git_uncommitted_changes": dirty}
+
+
+def run_record(status: str, details: dict[str, Any]) -> str:
+    """``run.json``: the status, the given details, versions and the git commit, as JSON."""
+    record = {"status": status, **details, **_provenance()}
+    return json.dumps(record, indent=2, default=str) + "\n"
 
 
 def write_results(result: RunResult, cfg_yaml: str, out_dir: Path) -> dict[str, Path]:

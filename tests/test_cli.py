@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
+from simmodel import results
 from simmodel.cli import main
 
 
@@ -46,6 +48,32 @@ def test_end_to_end_run_writes_results(isolated: Path, capsys: pytest.CaptureFix
     assert summary.set_index("metric").loc["population", "mean"] > 0
     series = pd.read_csv(run_dir / "timeseries.csv")
     assert sorted(series.loc[series["scope"] == "estate", "month"]) == [1, 2, 3]
+
+    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert record["status"] == "complete"
+    assert record["seed"] == cfg.run.seed
+    assert record["replications_used"] == cfg.run.replications
+    assert record["versions"]["numpy"] and record["versions"]["python"]
+    assert "git_commit" in record and record["wall_seconds"] > 0
+    assert record["started"] <= record["finished"]
+
+
+def test_unwritable_results_folder_gives_one_clear_line(
+    isolated: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk-full or permission error while writing: one line naming the folder, exit 1."""
+
+    def no_space(path: Path, text: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(results, "write_atomic", no_space)
+    run_dir = isolated / "run"
+    with pytest.raises(SystemExit) as stopped:
+        main(["estate=single_prison", "run.years=0.25", "run.warmup_years=0", f"hydra.run.dir={run_dir}"])
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err
+    assert f"cannot write results to {run_dir}: No space left on device" in err
+    assert "Traceback" not in err
 
 
 def test_end_to_end_scenario_is_recorded(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
