@@ -53,29 +53,46 @@ class NeedTotals:
 
 
 def need_totals(people: People, prisons: int) -> NeedTotals:
-    """Add up the need of everyone in custody, prison by prison (one bincount)."""
-    ids = np.fromiter(people.need_ids, dtype=np.int64, count=len(people.need_ids))
+    """Add up the need of everyone in custody, prison by prison.
+
+    Hot path (once a simulated day, ~7,000 people with need): six gathers, then one
+    bincount per total. Each total is summed person by person (never taken as a
+    difference of two totals), so a total that is a whole number of tasks stays
+    exact: the Poisson draw switches method at a mean of 10, so rounding matters.
+    """
+    ids = people.need_ids.array()
     prison = people.prison[ids]
     np_h = people.np_hours[ids]
     p_h = people.p_hours[ids]
     state = people.state[ids]
     known = state >= DETECTED
     has_package = state == PACKAGE
-    planned = np.minimum(people.package_hours[ids], p_h) * has_package
-    waiting = (p_h > 0) & ~has_package
-    rows = np.empty((9, len(ids)))
-    rows[0] = np_h * known
-    rows[1] = np_h - rows[0]
-    rows[2] = planned
-    rows[3] = p_h * has_package - planned
-    rows[4] = p_h * ~has_package
-    rows[5] = (np_h > 0) & (p_h <= 0)
-    rows[6] = p_h > 0
-    rows[7] = waiting
-    rows[8] = np.where(waiting, people.wait_since[ids], 0.0)
-    index = (np.arange(9)[:, None] * prisons + prison[None, :]).ravel()
-    totals = np.bincount(index, weights=rows.ravel(), minlength=9 * prisons).reshape(9, prisons)
-    return NeedTotals(*totals)
+    p_package = p_h * has_package
+    planned = np.minimum(people.package_hours[ids], p_h)
+    planned *= has_package
+    personal = p_h > 0
+    waiting = personal & ~has_package
+
+    def total(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(prison, weights=weights, minlength=prisons)
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(prison[mask], minlength=prisons).astype(float)
+
+    np_known = np_h * known
+    return NeedTotals(
+        np_known=total(np_known),
+        np_unknown=total(np_h - np_known),
+        p_planned=total(planned),
+        p_unplanned_pkg=total(p_package - planned),
+        p_no_package=total(p_h * ~has_package),
+        people_np_only=count((np_h > 0) & ~personal),
+        people_personal=count(personal),
+        people_waiting=count(waiting),
+        wait_since_sum=np.bincount(
+            prison[waiting], weights=people.wait_since[ids[waiting]], minlength=prisons
+        ),
+    )
 
 
 class CareLane:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Generator
+from collections.abc import Generator, Iterable, Iterator
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -39,6 +39,61 @@ _MEAN_YEARS_OVER_70 = 5.0
 _HEADROOM_FLOOR = 0.02
 #: Draws per reception, fixed so common random numbers stay aligned across scenarios.
 _UNIFORMS_PER_PERSON = 8
+
+
+class IdSet:
+    """A set of person ids that can also be read as a numpy array without a copy.
+
+    Hot path: the care lane reads :meth:`array` once a simulated day (a set would
+    need ``np.fromiter``, about 3x the cost of the day's need totals). Members are
+    kept in a numpy array; removing one moves the last member into its place, so
+    the array's order is arbitrary (as a set's is).
+    """
+
+    __slots__ = ("_ids", "_n", "_pos")
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._ids = np.empty(max(capacity, 16), dtype=np.int64)
+        self._n = 0
+        self._pos: dict[int, int] = {}  # id -> its index in _ids
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __contains__(self, pid: object) -> bool:
+        return pid in self._pos
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._ids[: self._n].tolist())
+
+    def add(self, pid: int) -> None:
+        if pid in self._pos:
+            return
+        if self._n == len(self._ids):
+            self._ids = np.concatenate([self._ids, np.empty(len(self._ids), dtype=np.int64)])
+        self._ids[self._n] = pid
+        self._pos[pid] = self._n
+        self._n += 1
+
+    def update(self, pids: Iterable[int]) -> None:
+        for pid in pids:
+            self.add(pid)
+
+    def discard(self, pid: int) -> None:
+        pos = self._pos.pop(pid, None)
+        if pos is None:
+            return
+        self._n -= 1
+        last = int(self._ids[self._n])
+        if last != pid:
+            self._ids[pos] = last
+            self._pos[last] = pos
+
+    def array(self) -> np.ndarray:
+        """The members as a read-only view (valid until the set next changes)."""
+        view = self._ids[: self._n]
+        view.flags.writeable = False
+        return view
 
 
 class People:
@@ -95,7 +150,7 @@ class People:
             setattr(self, name, np.full(self.capacity, fill, dtype=dtype))
         self.free: list[int] = []  # ids of people who have left, for reuse
         self.in_prison = np.zeros(prisons, dtype=np.int64)  # people in custody per prison
-        self.need_ids: set[int] = set()  # people in custody with any need
+        self.need_ids = IdSet(capacity // 8)  # people in custody with any need
         self.need_dirty = True  # need_ids, hours or pathway states changed since last look
 
     def new_ids(self, n: int) -> np.ndarray:
