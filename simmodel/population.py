@@ -506,15 +506,25 @@ class Population:
         )
 
     # ------------------------------------------------------------------ the calendar
-    def _schedule(self, ids: np.ndarray) -> None:
-        """File each person under the day of their next lifecycle event."""
+    def _next_event_day(self, ids: np.ndarray) -> np.ndarray:
+        """Simulated day (float) of each person's next lifecycle event (hot path)."""
         p = self.people
-        nxt = np.minimum.reduce(
-            [p.release_day[ids], p.death_day[ids], p.need_day[ids], p.dementia_day[ids], p.transfer_day[ids]]
-        )
+        nxt = np.minimum(p.release_day[ids], p.death_day[ids])
+        np.minimum(nxt, p.need_day[ids], out=nxt)
+        np.minimum(nxt, p.dementia_day[ids], out=nxt)
+        return np.minimum(nxt, p.transfer_day[ids], out=nxt)
+
+    def _schedule(self, ids: np.ndarray, nxt: np.ndarray | None = None) -> None:
+        """File each person under the day of their next lifecycle event.
+
+        ``nxt``: their next event days if already known. Hot path: one dict append
+        per person; days are finite and not negative, so truncation is the floor.
+        """
+        if nxt is None:
+            nxt = self._next_event_day(ids)
         calendar = self.calendar
-        for pid, day in zip(ids.tolist(), np.floor(nxt).tolist(), strict=True):
-            calendar[int(day)].append(pid)
+        for pid, day in zip(ids.tolist(), nxt.astype(np.int64).tolist(), strict=True):
+            calendar[day].append(pid)
 
     def daily(self) -> Generator[simpy.Event, None, None]:
         """Once a simulated day: receptions, then every lifecycle event due that day."""
@@ -555,17 +565,9 @@ class Population:
             p.dementia_day[pid] = math.inf
             self._dementia_starts(pid, now)
         rest = ids[staying & (p.prison[ids] >= 0)]
-        nxt = np.minimum.reduce(
-            [
-                p.release_day[rest],
-                p.death_day[rest],
-                p.need_day[rest],
-                p.dementia_day[rest],
-                p.transfer_day[rest],
-            ]
-        )
+        nxt = self._next_event_day(rest)
         later = nxt >= end
-        self._schedule(rest[later])
+        self._schedule(rest[later], nxt[later])
         return rest[~later].tolist()
 
     # ---------------------------------------------------------------- leaving, moving
