@@ -50,6 +50,7 @@ class BuddySchemes:
         posts = np.ceil(self.cfg.posts_per_1000_prisoners * estate.capacity / 1000.0)
         self.posts = np.where(formal, posts, 0).astype(np.int64)
         self.active: list[set[int]] = [set() for _ in range(estate.size)]
+        self._counts = np.zeros(estate.size, dtype=np.int64)  # len(active[p]), kept in step
         self.pipeline = np.zeros(estate.size, dtype=np.int64)
         self.candidates: set[int] = set()
         # load = non-personal task hours buddies could reach / buddy hours, per month
@@ -60,8 +61,8 @@ class BuddySchemes:
         return len(self.active[prison])
 
     def active_counts(self) -> np.ndarray:
-        """Active buddies per prison."""
-        return np.fromiter((len(a) for a in self.active), dtype=np.int64, count=len(self.active))
+        """Active buddies per prison (a copy; hot path: read in every unlock window)."""
+        return self._counts.copy()
 
     # ------------------------------------------------------------------------ start
     def start(self) -> None:
@@ -89,7 +90,10 @@ class BuddySchemes:
 
     def _activate(self, pid: int, prison: int) -> None:
         self.people.buddy[pid] = True
-        self.active[prison].add(pid)
+        active = self.active[prison]
+        if pid not in active:
+            active.add(pid)
+            self._counts[prison] += 1
 
     # ------------------------------------------------------------------- recruitment
     def _find_applicant(self, prison: int, now: float) -> int:
@@ -162,7 +166,10 @@ class BuddySchemes:
         """A buddy stops: released, transferred, died (moved) or now needs care."""
         prison = int(self.people.prison[pid])
         self.people.buddy[pid] = False
-        self.active[prison].discard(pid)
+        active = self.active[prison]
+        if pid in active:
+            active.remove(pid)
+            self._counts[prison] -= 1
         self.metrics.add(now, prison, Flow.BUDDY_LOSSES)
         if moved:
             self.metrics.add(now, prison, Flow.BUDDY_LOSSES_MOVE)

@@ -30,7 +30,7 @@ import simpy
 from .buddies import BuddySchemes
 from .config import Config
 from .estate import FORMAL_TRAINED, NO_SCHEME, Estate
-from .metrics import Flow, Metrics
+from .metrics import DAYS_PER_MONTH, Flow, Metrics
 from .pathway import DETECTED, PACKAGE
 from .population import People
 from .regime import Regime
@@ -53,29 +53,65 @@ class NeedTotals:
 
 
 def need_totals(people: People, prisons: int) -> NeedTotals:
-    """Add up the need of everyone in custody, prison by prison (one bincount)."""
-    ids = np.fromiter(people.need_ids, dtype=np.int64, count=len(people.need_ids))
+    """Add up the need of everyone in custody, prison by prison.
+
+    Hot path (once a simulated day, ~7,000 people with need): six gathers, then one
+    bincount per total. Each total is summed person by person (never taken as a
+    difference of two totals), so a total that is a whole number of tasks stays
+    exact: the Poisson draw switches method at a mean of 10, so rounding matters.
+    """
+    ids = people.need_ids.array()
     prison = people.prison[ids]
     np_h = people.np_hours[ids]
     p_h = people.p_hours[ids]
     state = people.state[ids]
     known = state >= DETECTED
     has_package = state == PACKAGE
-    planned = np.minimum(people.package_hours[ids], p_h) * has_package
-    waiting = (p_h > 0) & ~has_package
-    rows = np.empty((9, len(ids)))
-    rows[0] = np_h * known
-    rows[1] = np_h - rows[0]
-    rows[2] = planned
-    rows[3] = p_h * has_package - planned
-    rows[4] = p_h * ~has_package
-    rows[5] = (np_h > 0) & (p_h <= 0)
-    rows[6] = p_h > 0
-    rows[7] = waiting
-    rows[8] = np.where(waiting, people.wait_since[ids], 0.0)
-    index = (np.arange(9)[:, None] * prisons + prison[None, :]).ravel()
-    totals = np.bincount(index, weights=rows.ravel(), minlength=9 * prisons).reshape(9, prisons)
-    return NeedTotals(*totals)
+    p_package = p_h * has_package
+    planned = np.minimum(people.package_hours[ids], p_h)
+    planned *= has_package
+    personal = p_h > 0
+    waiting = personal & ~has_package
+
+    def total(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(prison, weights=weights, minlength=prisons)
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(prison[mask], minlength=prisons).astype(float)
+
+    np_known = np_h * known
+    return NeedTotals(
+        np_known=total(np_known),
+        np_unknown=total(np_h - np_known),
+        p_planned=total(planned),
+        p_unplanned_pkg=total(p_package - planned),
+        p_no_package=total(p_h * ~has_package),
+        people_np_only=count((np_h > 0) & ~personal),
+        people_personal=count(personal),
+        people_waiting=count(waiting),
+        wait_since_sum=np.bincount(
+            prison[waiting], weights=people.wait_since[ids[waiting]], minlength=prisons
+        ),
+    )
+
+
+#: Flows the fast lane adds to in every window, in the order of its stacked values.
+_WINDOW_FLOWS = np.array(
+    [
+        Flow.NP_NEED_HOURS,
+        Flow.NP_MET_BUDDY_HOURS,
+        Flow.NP_MET_INFORMAL_HOURS,
+        Flow.NP_UNMET_HOURS,
+        Flow.P_NEED_HOURS,
+        Flow.P_MET_PROFESSIONAL_HOURS,
+        Flow.P_MET_HEALTHCARE_HOURS,
+        Flow.P_UNMET_HOURS,
+        Flow.OVERSTEP_EVENTS,
+        Flow.UNMET_PERSON_DAYS,
+        Flow.COST_PERSONAL_CARE,
+        Flow.COST_HEALTHCARE,
+    ]
+)
 
 
 class CareLane:
@@ -123,28 +159,66 @@ class CareLane:
             [[care.nonpersonal_task_hours]] * 2 + [[care.personal_task_hours]] * 3
         )  # one row per kind of task in _hours_due
         self._due_cache: tuple[NeedTotals, np.ndarray] | None = None
+        # constants of every window, computed once (same expressions as per window)
+        self._professional_slots = self.professional_per_window / care.personal_task_hours
+        p_short = care.overstep_max_probability_per_window * (
+            1.0 - np.exp(-self.share_per_window * 7.0 / care.overstep_delay_scale_days)
+        )
+        self._p_short = np.clip(p_short * self.overstep_factor, 0.0, 1.0)
+        # success probabilities of the three personal-care binomials drawn in one call;
+        # the last row (recipients unlocked, not covered by healthcare) is set per window
+        self._p_personal = np.empty((3, self.prisons))
+        self._p_personal[0] = 1.0 - care.missed_visit_share
+        self._p_personal[1] = care.healthcare_default_share
         self.task_hours_resolved = 0.0  # all care task-hours handled (benchmark figure)
         self.windows_resolved = 0
+        self._horizon = metrics.months * DAYS_PER_MONTH  # the run ends here (days)
+        # windows whose inputs are taken but whose tasks are not yet drawn:
+        # (start day, regime factor, active buddies) per window, all with self.totals
+        self._pending: list[tuple[float, np.ndarray, np.ndarray]] = []
 
-    def _hours_due(self, t: NeedTotals) -> np.ndarray:
-        """Weekly hours by kind of task (rows) and prison (columns), cached per totals."""
+    def _tasks_due_mean(self, t: NeedTotals) -> np.ndarray:
+        """Mean tasks due per window by kind of task (rows) and prison (columns).
+
+        Cached per totals object (totals change at most once a day).
+        """
         if self._due_cache is None or self._due_cache[0] is not t:
             hours = np.stack([t.np_known, t.np_unknown, t.p_planned, t.p_unplanned_pkg, t.p_no_package])
-            self._due_cache = (t, np.maximum(hours, 0.0))
+            mean = np.maximum(hours, 0.0) * self.share_per_window / self._task_hours
+            self._due_cache = (t, mean)
         return self._due_cache[1]
 
     def run(self) -> Generator[simpy.Event, None, None]:
-        """Wake at the start of every unlock window; daily bookkeeping in the first."""
+        """Wake at the start of every unlock window; daily bookkeeping in the first.
+
+        Each window's inputs (regime factor, active buddies, need totals) are taken
+        at its start; its tasks are drawn together with the day's other windows at
+        the start of the day's last window (one set of numpy calls per day instead
+        of one per window). A window is drawn at once instead if a month boundary
+        (when the buddy schemes read the month's load) or the end of the run comes
+        before the next window.
+        """
         env = self.env
         spacing = 1.0 / self.windows
         day = 0
         while True:
             for k in range(self.windows):
                 yield env.timeout(day + (k + 0.5) * spacing - env.now)
+                now = env.now
                 if k == 0:
-                    self._daily(env.now)
-                self.resolve_window(env.now)
+                    self._daily(now)
+                self._pending.append((now, self.regime.factor.copy(), self.buddies.active_counts()))
+                following = now + spacing  # start of the next window
+                if k == self.windows - 1 or self._boundary_between(now, following):
+                    self.resolve_windows()
             day += 1
+
+    def _boundary_between(self, now: float, following: float) -> bool:
+        """A month boundary or the end of the run lies in (now, following], with a margin
+        for the rounding of the monthly process's clock (days)."""
+        margin = 1e-6
+        months_now = int((now - margin) / DAYS_PER_MONTH)
+        return int((following + margin) / DAYS_PER_MONTH) != months_now or following >= self._horizon - margin
 
     # ------------------------------------------------------------------------- daily
     def _daily(self, now: float) -> None:
@@ -167,26 +241,37 @@ class CareLane:
 
     # ------------------------------------------------------------------------ window
     def resolve_window(self, now: float) -> None:
-        """Resolve every care task of one unlock window in every prison.
+        """Take the inputs of one unlock window starting at ``now`` and resolve it."""
+        self._pending.append((now, self.regime.factor.copy(), self.buddies.active_counts()))
+        self.resolve_windows()
 
-        Hot path: about 25 numpy calls over arrays of one entry per prison.
+    def resolve_windows(self) -> None:
+        """Resolve every care task of the pending unlock windows in every prison.
+
+        Hot path: numpy calls over arrays of (windows, prisons), once a day. Binomial
+        draws that do not depend on each other are made in one call.
         """
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
         cfg, rng, t, m = self.cfg, self.rng, self.totals, self.metrics
         b, care, regime = cfg.buddies, cfg.care, cfg.regime
-        share = self.share_per_window
         np_task, p_task = care.nonpersonal_task_hours, care.personal_task_hours
-        factor = self.regime.factor
+        w = len(pending)
+        shape = (w, self.prisons)
+        starts = np.array([p[0] for p in pending])[:, None]  # (windows, 1)
+        factor = np.stack([p[1] for p in pending])
+        active = np.stack([p[2] for p in pending])
         unlocked = regime.recipient_unlocked_share * (factor > 0)
 
-        # tasks due in this window, drawn in one call (rows: kind of task)
-        due = rng.poisson(self._hours_due(t) * share / self._task_hours)
-        due_known, due_unknown, due_planned, due_unplanned, due_no_package = due
+        # tasks due in each window, drawn in one call (axis 1: kind of task)
+        due = rng.poisson(np.broadcast_to(self._tasks_due_mean(t), (w, 5, self.prisons)))
+        due_known, due_unknown, due_planned, due_unplanned, due_no_package = due.transpose(1, 0, 2)
 
         # -- non-personal tasks: buddies, then informal help
-        open_known = rng.binomial(due_known, unlocked)
-        open_unknown = rng.binomial(due_unknown, unlocked)
+        opened = rng.binomial(due[:, :2], unlocked[:, None, :])
+        open_known, open_unknown = opened[:, 0], opened[:, 1]
         reachable_unknown = rng.binomial(open_unknown, b.reach_unrecorded_share)
-        active = self.buddies.active_counts()
         buddy_hours = active * np.minimum(b.hours_per_window, regime.window_hours * factor)
         capacity = np.floor(buddy_hours / np_task + 1e-9).astype(np.int64)
         if b.priority == "recorded_first":
@@ -194,58 +279,69 @@ class CareLane:
             met_unknown = np.minimum(reachable_unknown, capacity - met_known)
         else:  # proportional
             wanted = open_known + reachable_unknown
-            scale = np.divide(capacity, wanted, out=np.ones(len(wanted)), where=wanted > capacity)
+            scale = np.divide(capacity, wanted, out=np.ones(shape), where=wanted > capacity)
             met_known = np.floor(open_known * scale).astype(np.int64)
             met_unknown = np.minimum(reachable_unknown, capacity - met_known)
         left_open = open_known + open_unknown - met_known - met_unknown
         met_informal = rng.binomial(left_open, self.informal_share)
         due_np = due_known + due_unknown
         unmet_np = due_np - met_known - met_unknown - met_informal
-        self.buddies.demand_hours += (open_known + reachable_unknown) * np_task
-        self.buddies.capacity_hours += buddy_hours
+        demand = (open_known + reachable_unknown) * np_task
 
-        # -- personal tasks: professionals (with a package) or prison healthcare
-        slots = self.professional_per_window / p_task
-        professional_slots = np.floor(slots + rng.random(self.prisons)).astype(np.int64)
+        # -- personal tasks: professionals (with a package) or prison healthcare; people
+        #    waiting for personal care exposed to overstepping (drawn with them)
+        professional_slots = np.floor(self._professional_slots + rng.random(shape)).astype(np.int64)
         attended = np.minimum(due_planned, professional_slots)
-        done_professional = rng.binomial(attended, 1.0 - care.missed_visit_share)
-        done_healthcare = rng.binomial(due_no_package, care.healthcare_default_share)
+        waiting = t.people_waiting
+        p_personal = np.empty((w, 3, self.prisons))
+        p_personal[:, :2] = self._p_personal[:2]
+        p_personal[:, 2] = unlocked * (1.0 - care.healthcare_default_share)
+        waiting_n = np.broadcast_to(waiting.astype(np.int64), shape)
+        personal = rng.binomial(np.stack([attended, due_no_package, waiting_n], axis=1), p_personal)
+        done_professional, done_healthcare, exposed = personal.transpose(1, 0, 2)
         due_p = due_planned + due_unplanned + due_no_package
         unmet_p = due_p - done_professional - done_healthcare
 
         # -- overstepping: buddies or informal helpers doing late personal care
         helpers = (active > 0) | (self.informal_share > 0)
-        waiting = t.people_waiting
         late_days = np.divide(
-            waiting * now - t.wait_since_sum, waiting, out=np.zeros(self.prisons), where=waiting > 0
+            waiting * starts - t.wait_since_sum, waiting, out=np.zeros(shape), where=waiting > 0
         )
         scale = care.overstep_delay_scale_days
         p_long = care.overstep_max_probability_per_window * (1.0 - np.exp(-late_days / scale))
-        p_short = care.overstep_max_probability_per_window * (1.0 - np.exp(-share * 7.0 / scale))
-        exposed = rng.binomial(waiting.astype(np.int64), unlocked * (1.0 - care.healthcare_default_share))
         missed = due_planned - done_professional
-        overstep = rng.binomial(exposed, np.clip(p_long * self.overstep_factor, 0.0, 1.0))
-        overstep += rng.binomial(missed, np.clip(p_short * self.overstep_factor, 0.0, 1.0))
-        overstep = np.where(helpers, overstep, 0)
+        p_over = np.empty((w, 2, self.prisons))
+        p_over[:, 0] = np.clip(p_long * self.overstep_factor, 0.0, 1.0)
+        p_over[:, 1] = self._p_short
+        over = rng.binomial(np.stack([exposed, missed], axis=1), p_over)
+        overstep = np.where(helpers, over[:, 0] + over[:, 1], 0)
 
         # -- people with any unmet need (expected count if unmet tasks fall at random)
-        u_np = np.divide(unmet_np, due_np, out=np.zeros(self.prisons), where=due_np > 0)
-        u_p = np.divide(unmet_p, due_p, out=np.zeros(self.prisons), where=due_p > 0)
+        u_np = np.divide(unmet_np, due_np, out=np.zeros(shape), where=due_np > 0)
+        u_p = np.divide(unmet_p, due_p, out=np.zeros(shape), where=due_p > 0)
         people_unmet = t.people_np_only * u_np + t.people_personal * (1 - (1 - u_np) * (1 - u_p))
 
-        month = m.month(now)
-        flows = m.flows[month]
-        flows[:, Flow.NP_NEED_HOURS] += due_np * np_task
-        flows[:, Flow.NP_MET_BUDDY_HOURS] += (met_known + met_unknown) * np_task
-        flows[:, Flow.NP_MET_INFORMAL_HOURS] += met_informal * np_task
-        flows[:, Flow.NP_UNMET_HOURS] += unmet_np * np_task
-        flows[:, Flow.P_NEED_HOURS] += due_p * p_task
-        flows[:, Flow.P_MET_PROFESSIONAL_HOURS] += done_professional * p_task
-        flows[:, Flow.P_MET_HEALTHCARE_HOURS] += done_healthcare * p_task
-        flows[:, Flow.P_UNMET_HOURS] += unmet_p * p_task
-        flows[:, Flow.OVERSTEP_EVENTS] += overstep
-        flows[:, Flow.UNMET_PERSON_DAYS] += people_unmet / self.windows
-        flows[:, Flow.COST_PERSONAL_CARE] += done_professional * p_task * cfg.costs.personal_care_hourly_cost
-        flows[:, Flow.COST_HEALTHCARE] += done_healthcare * p_task * cfg.costs.healthcare_hourly_cost
-        self.task_hours_resolved += float(due_np.sum() * np_task + due_p.sum() * p_task)
-        self.windows_resolved += 1
+        values = np.stack(
+            [
+                due_np * np_task,
+                (met_known + met_unknown) * np_task,
+                met_informal * np_task,
+                unmet_np * np_task,
+                due_p * p_task,
+                done_professional * p_task,
+                done_healthcare * p_task,
+                unmet_p * p_task,
+                overstep,
+                people_unmet / self.windows,
+                done_professional * p_task * cfg.costs.personal_care_hourly_cost,
+                done_healthcare * p_task * cfg.costs.healthcare_hourly_cost,
+            ],
+            axis=2,
+        )  # (windows, prisons, flows)
+        resolved = due_np.sum(axis=1) * np_task + due_p.sum(axis=1) * p_task
+        for k in range(w):  # window by window, in time order, as they happened
+            m.flows[m.month(float(starts[k, 0]))][:, _WINDOW_FLOWS] += values[k]
+            self.buddies.demand_hours += demand[k]
+            self.buddies.capacity_hours += buddy_hours[k]
+            self.task_hours_resolved += float(resolved[k])
+        self.windows_resolved += w

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Generator
+from collections.abc import Generator, Iterable, Iterator
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -39,6 +39,61 @@ _MEAN_YEARS_OVER_70 = 5.0
 _HEADROOM_FLOOR = 0.02
 #: Draws per reception, fixed so common random numbers stay aligned across scenarios.
 _UNIFORMS_PER_PERSON = 8
+
+
+class IdSet:
+    """A set of person ids that can also be read as a numpy array without a copy.
+
+    Hot path: the care lane reads :meth:`array` once a simulated day (a set would
+    need ``np.fromiter``, about 3x the cost of the day's need totals). Members are
+    kept in a numpy array; removing one moves the last member into its place, so
+    the array's order is arbitrary (as a set's is).
+    """
+
+    __slots__ = ("_ids", "_n", "_pos")
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._ids = np.empty(max(capacity, 16), dtype=np.int64)
+        self._n = 0
+        self._pos: dict[int, int] = {}  # id -> its index in _ids
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __contains__(self, pid: object) -> bool:
+        return pid in self._pos
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._ids[: self._n].tolist())
+
+    def add(self, pid: int) -> None:
+        if pid in self._pos:
+            return
+        if self._n == len(self._ids):
+            self._ids = np.concatenate([self._ids, np.empty(len(self._ids), dtype=np.int64)])
+        self._ids[self._n] = pid
+        self._pos[pid] = self._n
+        self._n += 1
+
+    def update(self, pids: Iterable[int]) -> None:
+        for pid in pids:
+            self.add(pid)
+
+    def discard(self, pid: int) -> None:
+        pos = self._pos.pop(pid, None)
+        if pos is None:
+            return
+        self._n -= 1
+        last = int(self._ids[self._n])
+        if last != pid:
+            self._ids[pos] = last
+            self._pos[last] = pos
+
+    def array(self) -> np.ndarray:
+        """The members as a read-only view (valid until the set next changes)."""
+        view = self._ids[: self._n]
+        view.flags.writeable = False
+        return view
 
 
 class People:
@@ -95,7 +150,7 @@ class People:
             setattr(self, name, np.full(self.capacity, fill, dtype=dtype))
         self.free: list[int] = []  # ids of people who have left, for reuse
         self.in_prison = np.zeros(prisons, dtype=np.int64)  # people in custody per prison
-        self.need_ids: set[int] = set()  # people in custody with any need
+        self.need_ids = IdSet(capacity // 8)  # people in custody with any need
         self.need_dirty = True  # need_ids, hours or pathway states changed since last look
 
     def new_ids(self, n: int) -> np.ndarray:
@@ -451,15 +506,25 @@ class Population:
         )
 
     # ------------------------------------------------------------------ the calendar
-    def _schedule(self, ids: np.ndarray) -> None:
-        """File each person under the day of their next lifecycle event."""
+    def _next_event_day(self, ids: np.ndarray) -> np.ndarray:
+        """Simulated day (float) of each person's next lifecycle event (hot path)."""
         p = self.people
-        nxt = np.minimum.reduce(
-            [p.release_day[ids], p.death_day[ids], p.need_day[ids], p.dementia_day[ids], p.transfer_day[ids]]
-        )
+        nxt = np.minimum(p.release_day[ids], p.death_day[ids])
+        np.minimum(nxt, p.need_day[ids], out=nxt)
+        np.minimum(nxt, p.dementia_day[ids], out=nxt)
+        return np.minimum(nxt, p.transfer_day[ids], out=nxt)
+
+    def _schedule(self, ids: np.ndarray, nxt: np.ndarray | None = None) -> None:
+        """File each person under the day of their next lifecycle event.
+
+        ``nxt``: their next event days if already known. Hot path: one dict append
+        per person; days are finite and not negative, so truncation is the floor.
+        """
+        if nxt is None:
+            nxt = self._next_event_day(ids)
         calendar = self.calendar
-        for pid, day in zip(ids.tolist(), np.floor(nxt).tolist(), strict=True):
-            calendar[int(day)].append(pid)
+        for pid, day in zip(ids.tolist(), nxt.astype(np.int64).tolist(), strict=True):
+            calendar[day].append(pid)
 
     def daily(self) -> Generator[simpy.Event, None, None]:
         """Once a simulated day: receptions, then every lifecycle event due that day."""
@@ -500,17 +565,9 @@ class Population:
             p.dementia_day[pid] = math.inf
             self._dementia_starts(pid, now)
         rest = ids[staying & (p.prison[ids] >= 0)]
-        nxt = np.minimum.reduce(
-            [
-                p.release_day[rest],
-                p.death_day[rest],
-                p.need_day[rest],
-                p.dementia_day[rest],
-                p.transfer_day[rest],
-            ]
-        )
+        nxt = self._next_event_day(rest)
         later = nxt >= end
-        self._schedule(rest[later])
+        self._schedule(rest[later], nxt[later])
         return rest[~later].tolist()
 
     # ---------------------------------------------------------------- leaving, moving

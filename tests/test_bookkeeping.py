@@ -1,0 +1,70 @@
+"""Bookkeeping kept for speed agrees with the state it summarises.
+
+The need-id set, the per-prison buddy counts and the day-batched unlock windows
+are shortcuts of the hot path; these tests check them against a direct recount.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+from conftest import TINY_ESTATE, make_config
+
+from simmodel.metrics import DAYS_PER_MONTH, Flow
+from simmodel.need import NONE
+from simmodel.population import IdSet
+from simmodel.simulation import Simulation
+
+
+def test_id_set_behaves_like_a_set() -> None:
+    rng = random.Random(1)
+    ids, reference = IdSet(capacity=4), set()
+    for _ in range(5000):
+        pid = rng.randrange(300)
+        if rng.random() < 0.55:
+            ids.add(pid)
+            reference.add(pid)
+        else:
+            ids.discard(pid)
+            reference.discard(pid)
+        assert len(ids) == len(reference)
+    assert set(ids) == reference
+    assert sorted(ids.array().tolist()) == sorted(reference)
+    assert all(pid in ids for pid in reference)
+
+
+def _windows_before(horizon: float, per_day: int) -> int:
+    """Unlock windows that start before the end of the run (day + (k + 0.5) / per_day)."""
+    return sum(
+        1 for day in range(int(horizon) + 1) for k in range(per_day) if day + (k + 0.5) / per_day < horizon
+    )
+
+
+def test_shortcuts_match_a_recount_after_a_run() -> None:
+    sim = Simulation(make_config(*TINY_ESTATE, "run.years=0.5"))
+    result = sim.run()
+    people, buddies = sim.people, sim.buddies
+    in_custody = people.in_custody()
+    with_need = in_custody[people.level[in_custody] != NONE]
+    assert set(people.need_ids) == set(with_need.tolist())
+    assert buddies.active_counts().tolist() == [len(a) for a in buddies.active]
+    assert not sim.care._pending  # every window whose inputs were taken was drawn
+    expected = _windows_before(sim.months * DAYS_PER_MONTH, sim.cfg.regime.windows_per_day)
+    assert result.windows_resolved == expected
+
+
+def test_every_window_is_drawn_and_accounted_for_any_windows_per_day() -> None:
+    for per_day in (1, 3):
+        sim = Simulation(make_config(f"regime.windows_per_day={per_day}", "run.years=0.25"))
+        result = sim.run()
+        assert not sim.care._pending
+        assert result.windows_resolved == _windows_before(sim.months * DAYS_PER_MONTH, per_day)
+        f = result.metrics.flows
+        np.testing.assert_allclose(
+            f[..., Flow.NP_NEED_HOURS],
+            f[..., Flow.NP_MET_BUDDY_HOURS]
+            + f[..., Flow.NP_MET_INFORMAL_HOURS]
+            + f[..., Flow.NP_UNMET_HOURS],
+        )
+        assert np.all(f >= 0)
