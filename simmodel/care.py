@@ -30,6 +30,7 @@ import simpy
 from .buddies import BuddySchemes
 from .config import Config
 from .estate import FORMAL_TRAINED, NO_SCHEME, Estate
+from .invariants import check_window
 from .metrics import DAYS_PER_MONTH, Flow, Metrics
 from .pathway import DETECTED, PACKAGE
 from .population import People
@@ -172,6 +173,7 @@ class CareLane:
         self._p_personal[1] = care.healthcare_default_share
         self.task_hours_resolved = 0.0  # all care task-hours handled (benchmark figure)
         self.windows_resolved = 0
+        self.check_invariants = cfg.run.check_invariants  # debug mode: check every window
         self._horizon = metrics.months * DAYS_PER_MONTH  # the run ends here (days)
         # windows whose inputs are taken but whose tasks are not yet drawn:
         # (start day, regime factor, active buddies) per window, all with self.totals
@@ -301,6 +303,18 @@ class CareLane:
         done_professional, done_healthcare, exposed = personal.transpose(1, 0, 2)
         due_p = due_planned + due_unplanned + due_no_package
         unmet_p = due_p - done_professional - done_healthcare
+        if self.check_invariants:  # debug mode only
+            met_buddies = met_known + met_unknown
+            check_window(
+                float(starts[0, 0]),
+                factor,
+                capacity,
+                met_buddies,
+                (met_buddies, met_informal, unmet_np),
+                due_np,
+                (done_professional, done_healthcare, unmet_p),
+                due_p,
+            )
 
         # -- overstepping: buddies or informal helpers doing late personal care
         helpers = (active > 0) | (self.informal_share > 0)

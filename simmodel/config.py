@@ -272,6 +272,7 @@ class RunConfig:
     target_half_width: float = _num(0, 1)
     max_replications: int = _num(1, 10_000)
     progress: bool = True
+    check_invariants: bool = False
 
 
 @dataclass

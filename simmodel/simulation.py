@@ -8,7 +8,7 @@ accumulators -> :class:`RunResult`.
 from __future__ import annotations
 
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +19,7 @@ from .care import CareLane
 from .config import Config
 from .estate import Estate, build_estate
 from .funding import apply_funding, fund_estate, yearly_cost_per_prison
+from .invariants import EventChecker
 from .metrics import DAYS_PER_MONTH, Flow, Metrics, Stock
 from .need import BAND_LOWER_AGES, NeedModel
 from .pathway import DETECTED, PACKAGE, REFERRED, WAITING_PACKAGE, Pathway
@@ -28,15 +29,19 @@ from .streams import Streams
 
 
 class CountingEnvironment(simpy.Environment):
-    """A SimPy environment that counts the events it processes."""
+    """A SimPy environment that counts the events it processes (and, in debug mode,
+    calls ``after_step`` after each one)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.events_processed = 0
+        self.after_step: Callable[[], None] | None = None
 
     def step(self) -> None:
         self.events_processed += 1
         super().step()
+        if self.after_step is not None:
+            self.after_step()
 
 
 @dataclass
@@ -99,6 +104,8 @@ class Simulation:
         started = time.perf_counter()
         env = self.env
         self.population.create_stock()
+        if self.cfg.run.check_invariants:
+            env.after_step = EventChecker(self)
         self.buddies.start()
         self.regime.start()
         env.process(self.population.daily())
@@ -111,6 +118,8 @@ class Simulation:
         prison_service, local_authority = yearly_cost_per_prison(self.cfg, self.estate)
         self.metrics.flows[:, :, Flow.COST_FUNDING_PRISON] += prison_service / 12.0
         self.metrics.flows[:, :, Flow.COST_FUNDING_LA] += local_authority / 12.0
+        if env.after_step is not None:  # debug mode: check the finished run once more
+            env.after_step()
         return RunResult(
             cfg=self.given_cfg,
             replication=self.replication,
