@@ -273,6 +273,7 @@ class RunConfig:
     max_replications: int = _num(1, 10_000)
     progress: bool = True
     check_invariants: bool = False
+    deterministic: bool = False
 
 
 @dataclass

@@ -71,7 +71,7 @@ class Simulation:
         self.cfg = cfg = apply_funding(cfg)
         rep = cfg.run.first_replication if replication is None else replication
         self.replication = rep
-        self.streams = Streams(cfg.run.seed, rep)
+        self.streams = Streams(cfg.run.seed, rep, deterministic=cfg.run.deterministic)
         self.env = CountingEnvironment()
         estate = build_estate(cfg.estate, self.streams.generator("estate"))
         self.estate = fund_estate(estate, cfg.funding, self.streams.generator("funding"))

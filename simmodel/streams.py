@@ -102,16 +102,59 @@ class Stream:
         return lo
 
 
-class Streams:
-    """All named streams of one replication."""
+class CentralValues:
+    """Stands in for ``numpy.random.Generator`` in deterministic mode (``run.deterministic``).
 
-    def __init__(self, seed: int, replication: int) -> None:
+    Every draw is replaced by a central value, so a run can be checked by hand: uniforms
+    are 0.5, exponentials and normals their means, counts their rounded means, a choice
+    the category where the cumulative probability reaches one half, and a permutation
+    leaves the order alone. A yes/no event of probability p happens when p > 0.5.
+    """
+
+    def random(self, size: int | tuple[int, ...] | None = None) -> np.ndarray | float:
+        return 0.5 if size is None else np.full(size, 0.5)
+
+    def standard_exponential(self, size: int | tuple[int, ...] | None = None) -> np.ndarray | float:
+        return 1.0 if size is None else np.ones(size)
+
+    def standard_normal(self, size: int | tuple[int, ...] | None = None) -> np.ndarray | float:
+        return 0.0 if size is None else np.zeros(size)
+
+    def normal(self, loc: float = 0.0, scale: float = 1.0, size: int | None = None) -> np.ndarray | float:
+        return loc if size is None else np.full(size, float(loc))
+
+    def poisson(self, lam: np.ndarray | float) -> np.ndarray:
+        return np.floor(np.asarray(lam, dtype=float) + 0.5).astype(np.int64)
+
+    def binomial(self, n: np.ndarray | int, p: np.ndarray | float) -> np.ndarray:
+        return np.floor(np.asarray(n) * np.asarray(p) + 0.5).astype(np.int64)
+
+    def choice(self, a: int, size: int | None = None, p: np.ndarray | None = None) -> np.ndarray | int:
+        weights = np.full(a, 1.0 / a) if p is None else np.asarray(p, dtype=float)
+        middle = int(np.searchsorted(np.cumsum(weights), 0.5))
+        return middle if size is None else np.full(size, middle, dtype=np.int64)
+
+    def permutation(self, x: int | np.ndarray) -> np.ndarray:
+        return np.arange(x) if isinstance(x, int | np.integer) else np.asarray(x).copy()
+
+    def integers(self, low: int, high: int, size: int | tuple[int, ...] | None = None) -> np.ndarray | int:
+        middle = low + (high - low) // 2
+        return middle if size is None else np.full(size, middle, dtype=np.int64)
+
+
+class Streams:
+    """All named streams of one replication (central values only, if ``deterministic``)."""
+
+    def __init__(self, seed: int, replication: int, deterministic: bool = False) -> None:
         self.seed = seed
         self.replication = replication
+        self.deterministic = deterministic
         self._streams: dict[str, Stream] = {}
 
     def generator(self, name: str) -> np.random.Generator:
         """A fresh numpy Generator for stream ``name`` (fixed spawn key)."""
+        if self.deterministic:
+            return CentralValues()  # type: ignore[return-value]
         replication = 0 if name in SHARED_STREAMS else self.replication
         key = (replication, STREAM_IDS[name])
         return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=key))
