@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import shlex
 import shutil
 import sys
 from dataclasses import fields, is_dataclass
@@ -27,7 +28,7 @@ from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from . import results
+from . import report, results
 from .config import Config, ConfigError, check_ranges, register_configs
 from .replications import Ensemble, run_replications
 
@@ -224,6 +225,15 @@ def _run(cfg: DictConfig) -> None:
         _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record("failed", details)})
         raise
     table = ensemble.summary()
+    series = ensemble.timeseries()
+    command = "python -m simmodel " + " ".join(shlex.quote(o) for o in overrides)
+    resolved = report.flatten(OmegaConf.to_container(OmegaConf.structured(config), resolve=True))
+    report_html = report.run_report(config, table, series, ensemble.n, command.strip(), cfg_yaml, resolved)
+    try:
+        report.write_workbook(run_dir / "results.xlsx", report.run_workbook_sheets(table, series))
+    except OSError as exc:
+        print(f"simmodel: error: cannot write results to {run_dir}: {exc.strerror or exc}.", file=sys.stderr)
+        sys.exit(EXIT_WRITE_FAILED)
     details["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     details.update(ensemble.run_info())
     status = "interrupted" if ensemble.interrupted else "complete"
@@ -231,9 +241,10 @@ def _run(cfg: DictConfig) -> None:
         run_dir,
         {
             "config.yaml": cfg_yaml,
-            "timeseries.csv": ensemble.timeseries().to_csv(index=False),
+            "timeseries.csv": series.to_csv(index=False),
             "replications.csv": ensemble.replications_table().to_csv(index=False),
             "summary.csv": table.to_csv(index=False),
+            "report.html": report_html,
             results.RUN_RECORD: results.run_record(status, details),
         },
     )

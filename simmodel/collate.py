@@ -22,6 +22,7 @@ import pandas as pd
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from . import report
 from .funding import WEEKS_PER_YEAR
 from .replications import t_interval
 from .results import is_complete, read_run_record, write_atomic
@@ -257,7 +258,7 @@ def plot_frontier(points: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     groups = list(dict.fromkeys(points["group"]))
-    fig, axes = plt.subplots(1, len(groups), figsize=(6.5 * len(groups), 5), squeeze=False)
+    fig, axes = plt.subplots(1, len(groups), figsize=(max(8.0, 6.5 * len(groups)), 5.5), squeeze=False)
     for ax, group in zip(axes[0], groups, strict=True):
         sub = points[points["group"] == group].sort_values("cost")
         x, y = sub["cost"] / 1e6, sub["unmet"]
@@ -276,7 +277,7 @@ def plot_frontier(points: pd.DataFrame, path: Path) -> None:
         ax.legend(fontsize=8)
     fig.suptitle(
         "Cost against unmet need: mean and 95% CI of each option\n"
-        "(paired differences, much narrower thanks to common random numbers, are in comparison.csv)",
+        "(paired differences, narrower thanks to common random numbers: comparison.csv)",
         fontsize=10,
     )
     fig.tight_layout()
@@ -363,23 +364,29 @@ def collate(sweep_dir: Path) -> dict[str, Path]:
         print(f"simmodel: no complete jobs in {sweep_dir}: nothing to collate.")
         return {}
     written = {"sweep.csv": sweep_dir / "sweep.csv"}
-    write_atomic(written["sweep.csv"], sweep_table(jobs).to_csv(index=False))
+    write_atomic(written["sweep.csv"], sweep_table(jobs).to_csv(index=False))  # first: the raw table
     dimension = compared_dimension(jobs)
     print(f"\nsimmodel: collated {len(jobs)} jobs into {written['sweep.csv']}")
-    if dimension is None:
-        return written
-    table, notes = comparison_table(jobs, dimension)
-    for note in notes:
-        print(f"simmodel: {note}")
-    if table.empty:
-        return written
-    written["comparison.csv"] = sweep_dir / "comparison.csv"
-    write_atomic(written["comparison.csv"], table.to_csv(index=False))
-    points = frontier_points(jobs, dimension)
-    written["frontier.png"] = sweep_dir / "frontier.png"
-    plot_frontier(points, written["frontier.png"])
-    print(console_comparison(table, points))
-    print(f"\nComparison: {written['comparison.csv']}\nFrontier:   {written['frontier.png']}")
+    sweep = sweep_table(jobs)
+    table: pd.DataFrame | None = None
+    if dimension is not None:
+        table, notes = comparison_table(jobs, dimension)
+        for note in notes:
+            print(f"simmodel: {note}")
+    if table is not None and not table.empty and dimension is not None:
+        written["comparison.csv"] = sweep_dir / "comparison.csv"
+        write_atomic(written["comparison.csv"], table.to_csv(index=False))
+        points = frontier_points(jobs, dimension)
+        written["frontier.png"] = sweep_dir / "frontier.png"
+        plot_frontier(points, written["frontier.png"])
+        print(console_comparison(table, points))
+        print(f"\nComparison: {written['comparison.csv']}\nFrontier:   {written['frontier.png']}")
+    written["report.html"] = sweep_dir / "report.html"
+    html_text = report.sweep_report(sweep_dir, sweep, _varying(jobs), table, written.get("frontier.png"))
+    write_atomic(written["report.html"], html_text)
+    written["results.xlsx"] = sweep_dir / "results.xlsx"
+    report.write_workbook(written["results.xlsx"], report.sweep_workbook_sheets(sweep, table))
+    print(f"Report:     {written['report.html']}")
     return written
 
 

@@ -336,12 +336,20 @@ def console_table(table: pd.DataFrame) -> str:
 
 
 # --------------------------------------------------------------------------- writing
+def default_permissions(path: str | Path) -> None:
+    """Give a temporary file the permissions a new file would get (mkstemp makes it private)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write a file so that it is either complete or absent (temp file + rename)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
+        default_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,564 @@
+"""Reports people can read: ``report.html`` and ``results.xlsx`` for a run.
+
+The HTML file is self-contained (plots embedded as PNG data, no scripts, no network) and
+prints cleanly. It holds a headline box in plain words, plots with 95% bands across
+replications, a table per prison type (and the 10 prisons with most unmet need), the
+assumptions behind the result, and the command and configuration that reproduce it.
+The workbook holds the summary and the monthly series with units in the headers.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import Config
+from .metrics import DAYS_PER_MONTH
+from .results import METRICS, default_permissions
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+WEEKS_PER_MONTH = DAYS_PER_MONTH / 7.0
+
+#: Headline results: (metric, sentence with {value} and {low}-{high}).
+HEADLINES = (
+    ("nonpersonal_unmet_hours_per_week", "hours of non-personal care a week go unmet"),
+    ("personal_unmet_hours_per_week", "hours of personal care a week go unmet"),
+    ("people_with_need", "people in prison have a social care need"),
+    ("buddies_active", "buddies are at work"),
+    ("assessment_wait_days_mean", "days: the mean wait for a Care Act assessment"),
+    ("cost_total_per_year", "a year: the cost to the public purse"),
+)
+
+
+# ------------------------------------------------------------------- formatting
+def format_number(value: float, unit: str) -> str:
+    if not np.isfinite(value):
+        return "n/a"
+    if unit.startswith("GBP"):
+        return f"£{value / 1e6:,.2f}m" if abs(value) >= 1e5 else f"£{value:,.0f}"
+    if unit.startswith("share"):
+        return f"{100 * value:.1f}%"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.1f}"
+
+
+def headline_sentences(summary: pd.DataFrame) -> list[tuple[str, str]]:
+    """(metric, sentence) for the headline box, e.g. 'about 22,106 hours ... (21,757 to 22,456)'."""
+    table = summary.set_index("metric")
+    sentences = []
+    for metric, words in HEADLINES:
+        row = table.loc[metric]
+        value = format_number(row["mean"], row["unit"])
+        interval = ""
+        if "ci_low" in row and np.isfinite(row["ci_low"]):
+            low, high = (format_number(row[k], row["unit"]) for k in ("ci_low", "ci_high"))
+            interval = f" ({low} to {high})"
+        sentences.append((metric, f"about <b>{value}</b> {words}{interval}"))
+    return sentences
+
+
+# ------------------------------------------------------------------------ plots
+def _png(fig: object) -> str:
+    """A matplotlib figure as an inline ``<img>`` (base64 PNG), closed afterwards."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")  # type: ignore[attr-defined]
+    plt.close(fig)  # type: ignore[arg-type]
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="plot" src="data:image/png;base64,{data}">'
+
+
+def _band(ax: object, est: pd.DataFrame, column: str, label: str, scale: float = 1.0) -> None:
+    """A mean line with its 95% band (when the run has replications)."""
+    x = est["year"]
+    ax.plot(x, est[column] * scale, label=label)  # type: ignore[attr-defined]
+    low, high = f"{column}_ci_low", f"{column}_ci_high"
+    if low in est and est[low].notna().any():
+        ax.fill_between(x, est[low] * scale, est[high] * scale, alpha=0.2)  # type: ignore[attr-defined]
+
+
+def plots(series: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str, str]]:
+    """(title, inline image) for each plot of the run report."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    est = series[series["scope"] == "estate"]
+    per_week = 1.0 / WEEKS_PER_MONTH
+    out: list[tuple[str, str]] = []
+
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    bands = [c for c in est.columns if c.startswith("population_") and not c.endswith(("_low", "_high"))]
+    bands = [c for c in bands if re.match(r"population_\d", c)]
+    ax.stackplot(est["year"], *[est[c] for c in bands], labels=[c.split("_", 1)[1] for c in bands])
+    ax.set(xlabel="Year of the run", ylabel="People", title="Population by age band")
+    ax.legend(fontsize=7, ncol=4, loc="lower left")
+    out.append(("Population by age band", _png(fig)))
+
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for column, label in (
+        ("people_with_need", "with need"),
+        ("detected", "known to the prison"),
+        ("waiting_assessment", "waiting for assessment"),
+        ("with_package", "with a care package"),
+    ):
+        _band(ax, est, column, label)
+    ax.set(xlabel="Year of the run", ylabel="People (month end)", title="Need and the Care Act pathway")
+    ax.legend(fontsize=8)
+    out.append(("People with need, known, waiting and with a package", _png(fig)))
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=False)
+    kinds = (
+        ("Non-personal care", "np", ("met_buddy", "by buddies"), ("met_informal", "informally")),
+        ("Personal care", "p", ("met_professional", "care workers"), ("met_healthcare", "healthcare")),
+    )
+    for ax, (kind, prefix, *given) in zip(axes, kinds, strict=True):
+        parts = [("need", "needed"), *given, ("unmet", "unmet")]
+        for part, label in parts:
+            _band(ax, est, f"{prefix}_{part}_hours", label, per_week)
+        ax.set(xlabel="Year of the run", ylabel="Hours a week", title=kind)
+        ax.legend(fontsize=8)
+    out.append(("Care needed, given and unmet, hours a week", _png(fig)))
+
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    _band(ax, est, "buddy_posts", "posts")
+    _band(ax, est, "buddies_active", "active buddies")
+    _band(ax, est, "buddy_losses", "buddies lost in the month")
+    ax.set(xlabel="Year of the run", ylabel="Buddies", title="Buddy posts, active buddies and losses")
+    ax.legend(fontsize=8)
+    out.append(("Buddies", _png(fig)))
+
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    _band(ax, est, "assessment_wait_days_mean", "referral to assessment")
+    _band(ax, est, "care_start_delay_days_mean", "eligibility to first visit")
+    ax.set(xlabel="Year of the run", ylabel="Days (mean in the month)", title="Waiting times")
+    ax.legend(fontsize=8)
+    out.append(("Waiting times", _png(fig)))
+
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    _band(ax, est, "overstep_events", "overstep events")
+    ax.set(xlabel="Year of the run", ylabel="Events a month", title="Buddies or helpers giving personal care")
+    out.append(("Overstep events", _png(fig)))
+
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    table = summary.set_index("metric")
+    payers = [
+        ("cost_prison_per_year", "Prison service"),
+        ("cost_local_authority_per_year", "Local authorities"),
+        ("cost_nhs_per_year", "NHS"),
+    ]
+    means = np.array([table.loc[m, "mean"] for m, _ in payers]) / 1e6
+    errors = None
+    if table["ci_low"].notna().any():
+        low = np.array([table.loc[m, "ci_low"] for m, _ in payers]) / 1e6
+        high = np.array([table.loc[m, "ci_high"] for m, _ in payers]) / 1e6
+        errors = np.vstack([means - low, high - means])
+    colours = ["tab:blue", "tab:orange", "tab:green"]
+    ax.bar([label for _, label in payers], means, yerr=errors, capsize=4, color=colours)
+    ax.set(ylabel="£m a year", title="Cost a year by payer (95% CI)")
+    out.append(("Costs by payer", _png(fig)))
+    return out
+
+
+# ----------------------------------------------------------------------- tables
+def prison_tables(series: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Yearly means by prison type, and the 10 prisons with most unmet hours a week."""
+    prisons = series[series["scope"] == "prison"]
+    if prisons.empty:
+        return pd.DataFrame(), pd.DataFrame()
+    months = prisons["month"].nunique()
+    weeks = months * WEEKS_PER_MONTH
+    per_prison = prisons.groupby(["prison", "prison_type", "scheme"], sort=False).agg(
+        population=("population", "mean"),
+        with_need=("people_with_need", "mean"),
+        buddies=("buddies_active", "mean"),
+        np_unmet=("np_unmet_hours", "sum"),
+        p_unmet=("p_unmet_hours", "sum"),
+    )
+    per_prison[["np_unmet", "p_unmet"]] /= weeks
+    per_prison["unmet"] = per_prison["np_unmet"] + per_prison["p_unmet"]
+    columns = {
+        "population": "People",
+        "with_need": "With need",
+        "buddies": "Buddies active",
+        "np_unmet": "Non-personal unmet, h/week",
+        "p_unmet": "Personal unmet, h/week",
+        "unmet": "All unmet, h/week",
+    }
+    by_type = per_prison.groupby(level="prison_type").agg(
+        prisons=("population", "size"), **{k: (k, "sum") for k in columns}
+    )
+    by_type = by_type.rename(columns={"prisons": "Prisons", **columns})
+    top = per_prison.sort_values("unmet", ascending=False).head(10).reset_index()
+    top = top.rename(columns={"prison": "Prison", "prison_type": "Type", "scheme": "Scheme", **columns})
+    return by_type.reset_index().rename(columns={"prison_type": "Type"}), top
+
+
+def _html_table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, float_format=lambda v: f"{v:,.1f}", border=0, classes="data")
+
+
+# ------------------------------------------------------------------ assumptions
+_LINE = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Za-z_]\w*):\s*(?P<value>[^#]*?)\s*(?:#\s*(?P<comment>.*))?$")
+
+
+def sourced_parameters(files: Iterable[Path], prefixes: Iterable[str]) -> list[tuple[str, str, str]]:
+    """(dotted key, value as written, comment) for every number in these YAML files."""
+    rows = []
+    for path, prefix in zip(files, prefixes, strict=True):
+        stack: list[tuple[int, str, str]] = []  # enclosing mappings: indent, key, comment
+        for line in path.read_text(encoding="utf-8").splitlines():
+            match = _LINE.match(line)
+            if not match or line.lstrip().startswith("#"):
+                continue
+            indent = len(match["indent"])
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            key, comment = match["key"], match["comment"] or ""
+            if match["value"] == "":
+                stack.append((indent, key, comment))
+                continue
+            if not re.match(r"^[-+]?[\d.]", match["value"]):
+                continue
+            inherited = next((c for _, _, c in reversed(stack) if c), "")
+            dotted = ".".join([p for p in prefix.split(".") if p] + [k for _, k, _ in stack] + [key])
+            rows.append((dotted, match["value"], comment or inherited))
+    return rows
+
+
+def parameter_files(cfg: Config) -> list[tuple[Path, str]]:
+    """The YAML files this run's configuration came from, with the key prefix of each."""
+    groups = ["population", "need", "pathway", "buddies", "regime", "care", "costs"]
+    files = [(CONFIG_DIR / group / "default.yaml", group) for group in groups]
+    files.append((CONFIG_DIR / "funding" / "status_quo.yaml", "funding"))
+    if cfg.funding.name != "status_quo" and (CONFIG_DIR / "funding" / f"{cfg.funding.name}.yaml").is_file():
+        files.append((CONFIG_DIR / "funding" / f"{cfg.funding.name}.yaml", "funding"))
+    for global_file in (
+        CONFIG_DIR / "estate" / f"{cfg.estate.name}.yaml",
+        SCENARIO_DIR / f"{cfg.scenario}.yaml",
+    ):
+        if global_file.is_file():
+            files.append((global_file, ""))
+    return files
+
+
+def assumptions_table(cfg: Config, resolved: dict[str, object]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The parameters marked ``assumption`` (value used, comment with the range), and the sourced rest."""
+    files = parameter_files(cfg)
+    rows = sourced_parameters([p for p, _ in files], [k for _, k in files])
+    latest: dict[str, tuple[str, str]] = {}
+    for key, written, comment in rows:
+        latest[key] = (written, comment)  # later files (funding option, estate, scenario) win
+    records = []
+    for key, (written, comment) in latest.items():
+        value = resolved.get(key, written)
+        records.append({"Parameter": key, "Value used": value, "Source or range": comment})
+    frame = pd.DataFrame(records)
+    if frame.empty:
+        return frame, frame
+    is_assumption = frame["Source or range"].str.contains("assumption", case=False, na=False)
+    return frame[is_assumption], frame[~is_assumption]
+
+
+def flatten(node: object, prefix: str = "") -> dict[str, object]:
+    """Dotted keys to values of a nested dict (lists left out)."""
+    out: dict[str, object] = {}
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+    elif not isinstance(node, list):
+        out[prefix[:-1]] = node
+    return out
+
+
+# ------------------------------------------------------------------------ pages
+_STYLE = """
+body { font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; max-width: 1100px;
+       margin: 1.5em auto; padding: 0 1em; color: #1b1b1b; line-height: 1.4; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ccc; }
+.headline { border: 2px solid #1d70b8; background: #f3f8fc; padding: 0.8em 1.2em; border-radius: 6px; }
+.headline li { margin: 0.3em 0; }
+.meta { color: #555; }
+img { max-width: 100%; height: auto; display: block; margin: 0.6em 0; }
+table.data { border-collapse: collapse; font-size: 0.88em; margin: 0.6em 0; }
+table.data th, table.data td { border-bottom: 1px solid #ddd; padding: 3px 8px; text-align: right; }
+table.data th:first-child, table.data td:first-child { text-align: left; }
+pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
+@media print { .plot { page-break-inside: avoid; } details { display: block; } body { max-width: none; } }
+"""
+
+
+def page(title: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<body>{body}</body></html>\n"
+    )
+
+
+def run_report(
+    cfg: Config,
+    summary: pd.DataFrame,
+    series: pd.DataFrame,
+    replications: int,
+    command: str,
+    cfg_yaml: str,
+    resolved: dict[str, object],
+) -> str:
+    """The run's ``report.html`` as text."""
+    esc = html.escape
+    items = "".join(
+        f'<li data-metric="{metric}">{sentence}</li>' for metric, sentence in headline_sentences(summary)
+    )
+    body = [
+        f"<h1>simmodel: {esc(cfg.scenario)} scenario, {esc(cfg.funding.name)} funding</h1>",
+        f'<p class="meta">Estate <b>{esc(cfg.estate.name)}</b>, {cfg.run.years:g} years reported after a '
+        f"{cfg.run.warmup_years:g}-year warm-up, {replications} replication(s), seed {cfg.run.seed}. "
+        "Figures are means over the reported years and the replications; brackets give the 95% "
+        "confidence interval of the mean.</p>",
+        f'<div class="headline"><b>In a typical week of the run:</b><ul>{items}</ul></div>',
+        "<h2>Plots</h2>",
+    ]
+    for title, image in plots(series, summary):
+        body.append(f'<div class="plot"><h3>{esc(title)}</h3>{image}</div>')
+    by_type, top = prison_tables(series)
+    if not by_type.empty:
+        body += ["<h2>By prison type</h2>", _html_table(by_type)]
+        if len(top) > 1:
+            body += ["<h2>The 10 prisons with most unmet need</h2>", _html_table(top)]
+    body += ["<h2>All results</h2>", _summary_html(summary)]
+    assumed, sourced = assumptions_table(cfg, resolved)
+    body += [
+        "<h2>The assumptions behind these results</h2>",
+        "<p>No public figure exists for these parameters; each is a stated assumption with the range "
+        "a sensitivity analysis should cover. Change any of them on the command line.</p>",
+        _html_table(assumed),
+        "<details><summary>Parameters with a published source</summary>",
+        _html_table(sourced),
+        "</details>",
+        "<h2>Reproduce this run</h2>",
+        f"<pre>{esc(command)}</pre>",
+        f"<details><summary>Full configuration</summary><pre>{esc(cfg_yaml)}</pre></details>",
+    ]
+    return page(f"simmodel report: {cfg.scenario}", "\n".join(body))
+
+
+def _summary_html(summary: pd.DataFrame) -> str:
+    labels = {m.name: m.label.strip() for m in METRICS}
+    rows = []
+    for row in summary.itertuples(index=False):
+        interval = ""
+        if np.isfinite(row.ci_low):
+            interval = f"{format_number(row.ci_low, row.unit)} to {format_number(row.ci_high, row.unit)}"
+        rows.append(
+            {
+                "Result": labels.get(row.metric, row.metric),
+                "Mean": format_number(row.mean, row.unit),
+                "95% CI": interval,
+                "Unit": row.unit,
+                "Metric": row.metric,
+            }
+        )
+    return pd.DataFrame(rows).to_html(index=False, border=0, classes="data", escape=True)
+
+
+# --------------------------------------------------------------------- workbook
+def column_unit(column: str) -> str:
+    """The unit of a monthly series column, for workbook headers."""
+    if column in ("month",):
+        return "month number"
+    if column == "year":
+        return "years since reporting began"
+    if column.endswith("_mean") and "days" in column:
+        return "days"
+    if column.startswith("cost"):
+        return "GBP in the month"
+    if column.endswith("_hours"):
+        return "hours in the month"
+    if column in ("overstep_events",):
+        return "events in the month"
+    if column in ("unmet_person_days", "restricted_days"):
+        return "days in the month"
+    if column in ("scope", "prison", "prison_type", "scheme"):
+        return ""
+    return "people"
+
+
+def write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
+    """Write sheets to an .xlsx file atomically (temp file, then rename)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".xlsx")
+    os.close(fd)
+    try:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+            for name, frame in sheets.items():
+                frame.to_excel(writer, sheet_name=name[:31], index=False)
+        default_permissions(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run_workbook_sheets(summary: pd.DataFrame, series: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Summary and monthly series, units in the headers."""
+    summary_sheet = summary.rename(columns={c: c for c in summary.columns})
+    timeseries = series[[c for c in series.columns if not c.endswith(("_ci_low", "_ci_high"))]]
+    named = {c: f"{c} ({column_unit(c)})" if column_unit(c) else c for c in timeseries.columns}
+    return {"summary": summary_sheet, "timeseries": timeseries.rename(columns=named)}
+
+
+# ------------------------------------------------------------------ sweep report
+FOREST_METRICS = (
+    ("unmet_hours_per_week", "Unmet care, hours a week"),
+    ("nonpersonal_unmet_hours_per_week", "Non-personal unmet, hours a week"),
+    ("personal_unmet_hours_per_week", "Personal unmet, hours a week"),
+    ("cost_total_per_year", "Total cost, £ a year"),
+)
+TREND_METRICS = (
+    ("unmet_hours_per_week", "Unmet care, hours a week"),
+    ("cost_total_per_year", "Total cost, £ a year"),
+    ("buddies_active", "Buddies active"),
+)
+
+
+def forest_plot(comparison: pd.DataFrame) -> str:
+    """Paired differences against the reference, with 95% CIs, one panel per key metric."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    group_cols = [c for c in comparison.columns if c not in _COMPARISON_COLUMNS]
+    labels = comparison.apply(
+        lambda r: " / ".join([str(r[c]) for c in group_cols] + [str(r["option"])]), axis=1
+    )
+    comparison = comparison.assign(label=labels)
+    fig, axes = plt.subplots(
+        1, len(FOREST_METRICS), figsize=(4 * len(FOREST_METRICS), 1.6 + 0.45 * labels.nunique())
+    )
+    for ax, (metric, title) in zip(np.atleast_1d(axes), FOREST_METRICS, strict=True):
+        rows = comparison[comparison["metric"] == metric]
+        y = np.arange(len(rows))
+        low = (rows["difference"] - rows["ci_low"]).fillna(0).to_numpy()
+        high = (rows["ci_high"] - rows["difference"]).fillna(0).to_numpy()
+        ax.errorbar(rows["difference"], y, xerr=np.vstack([low, high]), fmt="o", capsize=3)
+        ax.axvline(0, color="0.5", lw=1)
+        ax.set_yticks(y, rows["label"] if ax is np.atleast_1d(axes)[0] else [""] * len(rows), fontsize=8)
+        ax.set_title(title, fontsize=9)
+        ax.grid(alpha=0.3, axis="x")
+    fig.suptitle("Difference against the reference (paired by replication, 95% CI)", fontsize=10)
+    fig.tight_layout()
+    return _png(fig)
+
+
+_COMPARISON_COLUMNS = {
+    "option",
+    "reference",
+    "metric",
+    "unit",
+    "option_mean",
+    "reference_mean",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "n_pairs",
+    "label",
+}
+
+
+def trend_plots(sweep: pd.DataFrame, swept: list[str]) -> list[tuple[str, str]]:
+    """How each key metric varies with each swept parameter (mean and 95% CI)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = []
+    for key in swept:
+        fig, axes = plt.subplots(1, len(TREND_METRICS), figsize=(4.2 * len(TREND_METRICS), 3.2))
+        for ax, (metric, title) in zip(axes, TREND_METRICS, strict=True):
+            rows = sweep[sweep["metric"] == metric].copy()
+            values = pd.to_numeric(rows[key], errors="coerce")
+            numeric = bool(values.notna().all())
+            rows["x"] = values if numeric else rows[key].astype(str)
+            rows = rows.sort_values("x") if numeric else rows
+            others = [k for k in swept if k != key]
+            for name, part in rows.groupby(others, sort=False) if others else [("", rows)]:
+                low = (part["mean"] - part["ci_low"]).fillna(0)
+                high = (part["ci_high"] - part["mean"]).fillna(0)
+                label = ", ".join(map(str, name if isinstance(name, tuple) else (name,)))
+                ax.errorbar(
+                    part["x"],
+                    part["mean"],
+                    yerr=[low, high],
+                    fmt="-o" if numeric else "o",
+                    capsize=3,
+                    label=label or None,
+                )
+            ax.set_title(title, fontsize=9)
+            ax.set_xlabel(key)
+            ax.tick_params(axis="x", labelrotation=0 if numeric else 30, labelsize=8)
+            ax.grid(alpha=0.3)
+            if others:
+                ax.legend(fontsize=7)
+        fig.tight_layout()
+        out.append((f"Results by {key}", _png(fig)))
+    return out
+
+
+def sweep_report(
+    sweep_dir: Path,
+    sweep: pd.DataFrame,
+    swept: list[str],
+    comparison: pd.DataFrame | None,
+    frontier_png: Path | None,
+) -> str:
+    """The sweep folder's ``report.html`` as text."""
+    esc = html.escape
+    jobs = sweep["job"].nunique()
+    body = [
+        f"<h1>simmodel sweep: {jobs} jobs</h1>",
+        f'<p class="meta">Folder {esc(str(sweep_dir))}. Swept: {esc(", ".join(swept) or "nothing")}. '
+        "Means across replications with 95% confidence intervals; differences are paired by "
+        "replication (common random numbers).</p>",
+    ]
+    if comparison is not None and not comparison.empty:
+        key = comparison[
+            comparison["metric"].isin([m for m, _ in FOREST_METRICS] + ["cost_per_unmet_hour_averted"])
+        ]
+        shown = key.drop(columns=["reference"]).copy()
+        for column in ("option_mean", "reference_mean", "difference", "ci_low", "ci_high"):
+            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:,.1f}")
+        reference = comparison["reference"].iloc[0]
+        body += [f"<h2>Each option against {esc(str(reference))}</h2>", _html_table(shown)]
+        body += ["<h2>Differences against the reference</h2>", forest_plot(comparison)]
+    if frontier_png is not None and frontier_png.is_file():
+        data = base64.b64encode(frontier_png.read_bytes()).decode("ascii")
+        body += [
+            "<h2>Cost against unmet need</h2>",
+            f'<img alt="frontier" src="data:image/png;base64,{data}">',
+        ]
+    for title, image in trend_plots(sweep, swept):
+        body.append(f'<div class="plot"><h3>{esc(title)}</h3>{image}</div>')
+    return page("simmodel sweep report", "\n".join(body))
+
+
+def sweep_workbook_sheets(sweep: pd.DataFrame, comparison: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """The sweep table and the comparison, with units in the headers."""
+    sheets = {"sweep": sweep}
+    if comparison is not None and not comparison.empty:
+        sheets["comparison"] = comparison
+    return sheets

@@ -1,0 +1,121 @@
+"""Reports: report.html (self-contained, checked in a real headless browser) and results.xlsx."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hydra.core.global_hydra import GlobalHydra
+
+from simmodel import report
+from simmodel.cli import main
+
+#: In CI the browser must be there (.ci/run installs it); elsewhere the browser test skips.
+REQUIRE_BROWSER = os.environ.get("SIMMODEL_REQUIRE_BROWSER") == "1"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A short two-replication run of the single-prison estate, through the command line."""
+    folder = tmp_path_factory.mktemp("report") / "run"
+    argv = sys.argv
+    try:
+        code = main(
+            [
+                "estate=single_prison",
+                "run.years=0.5",
+                "run.warmup_years=0",
+                "run.replications=2",
+                f"hydra.run.dir={folder}",
+            ]
+        )
+    finally:
+        sys.argv = argv
+        GlobalHydra.instance().clear()
+    assert code == 0
+    return folder
+
+
+def test_report_is_self_contained(run_dir: Path) -> None:
+    text = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "<script" not in text, "no scripts: the report must open anywhere"
+    sources = re.findall(r'(?:src|href)="([^"]+)"', text)
+    assert sources, "the report has images"
+    assert all(s.startswith("data:image/png;base64,") for s in sources), "no files or network needed"
+    assert len(re.findall(r"<img ", text)) >= 7, "one image per plot"
+
+
+def test_report_states_the_run_and_how_to_reproduce_it(run_dir: Path) -> None:
+    text = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "python -m simmodel estate=single_prison run.years=0.5" in text
+    assert "single_prison" in text and "2 replication(s)" in text
+    assert "By prison type" in text
+    # an assumption is listed with the value the run used
+    assert "buddies.hours_per_window" in text
+    assert "The assumptions behind these results" in text
+
+
+def test_headline_sentences_use_the_summary(run_dir: Path) -> None:
+    summary = pd.read_csv(run_dir / "summary.csv")
+    text = (run_dir / "report.html").read_text(encoding="utf-8")
+    for metric, sentence in report.headline_sentences(summary):
+        assert f'data-metric="{metric}">{sentence}</li>' in text
+
+
+def test_workbook_has_summary_and_series_with_units(run_dir: Path) -> None:
+    sheets = pd.read_excel(run_dir / "results.xlsx", sheet_name=None)
+    assert set(sheets) == {"summary", "timeseries"}
+    summary = pd.read_csv(run_dir / "summary.csv")
+    assert list(sheets["summary"]["metric"]) == list(summary["metric"])
+    columns = list(sheets["timeseries"].columns)
+    assert "population (people)" in columns
+    assert "np_unmet_hours (hours in the month)" in columns
+    assert "cost_total (GBP in the month)" in columns
+    assert len(sheets["timeseries"]) == len(pd.read_csv(run_dir / "timeseries.csv"))
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER) and not REQUIRE_BROWSER,
+    reason="Chromium and chromedriver not installed (.ci/run installs them)",
+)
+def test_report_renders_in_a_headless_browser(run_dir: Path) -> None:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    assert CHROMIUM and CHROMEDRIVER, "install chromium and chromium-driver"
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,2000"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        driver.get((run_dir / "report.html").as_uri())
+        assert driver.title.startswith("simmodel report")
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
+        images = driver.find_elements(By.TAG_NAME, "img")
+        assert len(images) >= 7
+        for image in images:
+            width, height, shown = driver.execute_script(
+                "const r = arguments[0].getBoundingClientRect();"
+                "return [arguments[0].naturalWidth, arguments[0].naturalHeight, r.width * r.height];",
+                image,
+            )
+            assert width > 0 and height > 0 and shown > 0, "every image decodes and is displayed"
+        summary = pd.read_csv(run_dir / "summary.csv").set_index("metric")
+        for item in driver.find_elements(By.CSS_SELECTOR, "li[data-metric]"):
+            row = summary.loc[item.get_attribute("data-metric")]
+            shown_text = item.text
+            assert report.format_number(row["mean"], row["unit"]) in shown_text
+            assert report.format_number(row["ci_low"], row["unit"]) in shown_text
+    finally:
+        driver.quit()
