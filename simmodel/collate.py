@@ -201,19 +201,7 @@ def comparison_table(jobs: list[Job], dimension: str) -> tuple[pd.DataFrame, lis
                     "ci_high": r_high,
                 }
             )
-    columns = [
-        *others,
-        "option",
-        "reference",
-        "metric",
-        "unit",
-        "option_mean",
-        "reference_mean",
-        "difference",
-        "ci_low",
-        "ci_high",
-        "n_pairs",
-    ]
+    columns = [*others, *report.COMPARISON_COLUMNS]
     return pd.DataFrame(rows, columns=columns), notes
 
 
@@ -291,7 +279,7 @@ def console_comparison(table: pd.DataFrame, points: pd.DataFrame) -> str:
     """A short table: change in unmet hours and cost against the reference, per option."""
     if table.empty:
         return ""
-    group_cols = [c for c in table.columns if c not in _COMPARISON_FIXED]
+    group_cols = [c for c in table.columns if c not in report.COMPARISON_COLUMNS]
     lines = []
     for group_key, sub in table.groupby(group_cols, sort=False) if group_cols else [((), table)]:
         keys = group_key if isinstance(group_key, tuple) else (group_key,)
@@ -322,20 +310,6 @@ def console_comparison(table: pd.DataFrame, points: pd.DataFrame) -> str:
                 f"{'yes' if len(eff) and bool(eff.iloc[0]) else 'no'}"
             )
     return "\n".join(lines)
-
-
-_COMPARISON_FIXED = {
-    "option",
-    "reference",
-    "metric",
-    "unit",
-    "option_mean",
-    "reference_mean",
-    "difference",
-    "ci_low",
-    "ci_high",
-    "n_pairs",
-}
 
 
 def _money(value: float, sign: bool = False) -> str:

@@ -421,6 +421,19 @@ def run_workbook_sheets(summary: pd.DataFrame, series: pd.DataFrame) -> dict[str
 
 
 # ------------------------------------------------------------------ sweep report
+#: The columns of comparison.csv after the ones naming the group (the other swept keys).
+COMPARISON_COLUMNS = (
+    "option",
+    "reference",
+    "metric",
+    "unit",
+    "option_mean",
+    "reference_mean",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "n_pairs",
+)
 FOREST_METRICS = (
     ("unmet_hours_per_week", "Unmet care, hours a week"),
     ("nonpersonal_unmet_hours_per_week", "Non-personal unmet, hours a week"),
@@ -441,7 +454,7 @@ def forest_plot(comparison: pd.DataFrame) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    group_cols = [c for c in comparison.columns if c not in _COMPARISON_COLUMNS]
+    group_cols = [c for c in comparison.columns if c not in COMPARISON_COLUMNS]
     labels = comparison.apply(
         lambda r: " / ".join([str(r[c]) for c in group_cols] + [str(r["option"])]), axis=1
     )
@@ -462,21 +475,6 @@ def forest_plot(comparison: pd.DataFrame) -> str:
     fig.suptitle("Difference against the reference (paired by replication, 95% CI)", fontsize=10)
     fig.tight_layout()
     return _png(fig)
-
-
-_COMPARISON_COLUMNS = {
-    "option",
-    "reference",
-    "metric",
-    "unit",
-    "option_mean",
-    "reference_mean",
-    "difference",
-    "ci_low",
-    "ci_high",
-    "n_pairs",
-    "label",
-}
 
 
 def trend_plots(sweep: pd.DataFrame, swept: list[str]) -> list[tuple[str, str]]:
