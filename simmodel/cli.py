@@ -77,6 +77,11 @@ def _schema_keys(dotted: str) -> list[str] | None:
     return [f.name for f in fields(node)]
 
 
+def _unknown_option_message(group: str, name: str) -> str:
+    plural = {"scenario": "scenarios"}.get(group, f"{group} options")
+    return f"Unknown {group} '{name}'. Available {plural}: {', '.join(_options(group))}."
+
+
 def _unknown_key_message(full_key: str) -> str:
     parent, _, _ = full_key.rpartition(".")
     allowed = _schema_keys(parent)
@@ -95,9 +100,7 @@ def explain(exc: BaseException) -> str:
     if isinstance(exc, MissingConfigException):
         found = re.search(r"Could not (?:find|load) '([^/']+)/([^']+)'", text)
         if found:
-            group, name = found.groups()
-            plural = {"scenario": "scenarios"}.get(group, f"{group} options")
-            return f"Unknown {group} '{name}'. Available {plural}: {', '.join(_options(group))}."
+            return _unknown_option_message(*found.groups())
     key_match = re.search(r"full_key: (\S+)", cause_text or text)
     full_key = key_match.group(1) if key_match else None
     if "not in struct" in cause_text or re.search(r"Key '[^']+' not in", cause_text or text):
@@ -142,6 +145,9 @@ def check_overrides(overrides: list[str]) -> Config:
     """Compose and validate; raise ConfigError with a one-line message on any mistake."""
     model_overrides = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
     for override in model_overrides:
+        key, _, value = override.lstrip("+").partition("=")
+        if not override.startswith("~") and (CONFIG_DIR / key).is_dir() and value not in _options(key):
+            raise ConfigError(_unknown_option_message(key, value))
         if override.startswith("+"):
             key = override.lstrip("+").split("=", 1)[0]
             parent, _, leaf = key.rpartition(".")
@@ -220,6 +226,14 @@ def _run(cfg: DictConfig) -> None:
         _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record("interrupted", details)})
         print("\nsimmodel: interrupted before any replication finished; nothing saved.", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
+    except MemoryError:
+        details["error"] = "MemoryError"
+        _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record("failed", details)})
+        print(
+            "simmodel: error: out of memory: the configuration asks for more than this machine holds.",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_WRITE_FAILED)
     except Exception as exc:
         details["error"] = f"{type(exc).__name__}: {exc}"
         _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record("failed", details)})

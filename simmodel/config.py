@@ -124,8 +124,8 @@ class EstateConfig:
 class PopulationConfig:
     """Receptions, stays, transfers, deaths and ageing (people, days, years)."""
 
-    initial_population: int = _num(0, None)
-    receptions_per_year: float = _rate()
+    initial_population: int = _num(0, 2_000_000)  # people: bounded so a typo cannot exhaust memory
+    receptions_per_year: float = _num(0, 5_000_000)
     female_share: float = _share()
     stock_age_shares: BandValues = field(default_factory=BandValues)
     stay_median_days: float = _num(0, None, lo_open=True)

@@ -112,7 +112,7 @@ def plots(series: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str, str]]:
     for column, label in (
         ("people_with_need", "with need"),
         ("detected", "known to the prison"),
-        ("waiting_assessment", "waiting for assessment"),
+        ("waiting_assessment", "waiting for or in assessment"),
         ("with_package", "with a care package"),
     ):
         _band(ax, est, column, label)

@@ -161,7 +161,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "people_waiting_assessment",
         "people",
-        "  waiting for assessment",
+        "  waiting for or in assessment",
         lambda t: t.stock(S.WAITING_ASSESSMENT),
     ),
     Metric("people_with_package", "people", "  with a care package", lambda t: t.stock(S.WITH_PACKAGE)),
