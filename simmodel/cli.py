@@ -250,7 +250,9 @@ def _run(cfg: DictConfig) -> None:
         sys.exit(EXIT_WRITE_FAILED)
     details["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     details.update(ensemble.run_info())
-    status = "interrupted" if ensemble.interrupted else "complete"
+    status = "interrupted" if ensemble.interrupted else "failed" if ensemble.error else "complete"
+    if ensemble.error:
+        details["error"] = ensemble.error
     paths = _write_or_exit(
         run_dir,
         {
@@ -277,6 +279,13 @@ def _run(cfg: DictConfig) -> None:
             file=sys.stderr,
         )
         sys.exit(EXIT_INTERRUPTED)
+    if ensemble.error:
+        print(
+            f"simmodel: error: a replication failed ({ensemble.error}); the {ensemble.n} finished "
+            'before it are saved (run.json says "failed").',
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_WRITE_FAILED)
 
 
 def _write_or_exit(run_dir: Path, files: dict[str, str]) -> dict[str, Path]:

@@ -8,8 +8,9 @@ Precision-based stopping (``run.target_half_width > 0``) uses the smallest numbe
 replications ``n >= run.replications`` at which the 95% confidence interval of every
 key metric is within the target share of its mean (or ``run.max_replications``).
 Replications run ahead in parallel past that ``n`` are discarded, so the answer does
-not depend on ``run.jobs``. After Ctrl-C, the replications finished so far (in order,
-without gaps) are kept and the ensemble is marked interrupted.
+not depend on ``run.jobs``. After Ctrl-C or a failed replication, the replications
+finished so far (in order, without gaps) are kept and the ensemble is marked interrupted
+or failed.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ class Ensemble:
     target_met: bool | None  # None when precision-based stopping is off
     half_widths: dict[str, float] = field(default_factory=dict)
     interrupted: bool = False  # stopped by Ctrl-C: holds the replications finished before it
+    error: str | None = None  # a replication failed: holds the replications finished before it
 
     @property
     def n(self) -> int:
@@ -249,6 +251,7 @@ def run_replications(cfg: Config) -> Ensemble:
     )
     done: dict[int, ReplicationOutput] = {}
     interrupted = False
+    error: BaseException | None = None
     try:
         for output in _outputs(cfg, workers, stopping, done):
             done[output.replication - first] = output
@@ -258,10 +261,14 @@ def run_replications(cfg: Config) -> Ensemble:
                 bar.refresh()
     except KeyboardInterrupt:
         interrupted = True
+    except Exception as exc:  # a replication failed: keep the ones finished before it
+        error = exc
     finally:
         bar.close()
-    used = len(_leading(done)) if interrupted else stopping.checked
+    used = len(_leading(done)) if interrupted or error else stopping.checked
     if used == 0:
+        if error is not None:
+            raise error
         raise KeyboardInterrupt("interrupted before any replication finished")
     outputs = [done[i] for i in range(used)]
     return Ensemble(
@@ -270,9 +277,10 @@ def run_replications(cfg: Config) -> Ensemble:
         jobs=workers,
         wall_seconds=time.perf_counter() - started,
         target_half_width=stopping.target,
-        target_met=stopping.met if stopping.target > 0 and not interrupted else None,
+        target_met=stopping.met if stopping.target > 0 and not (interrupted or error) else None,
         half_widths=stopping.half_widths,
         interrupted=interrupted,
+        error=None if error is None else f"{type(error).__name__}: {error}",
     )
 
 

@@ -488,3 +488,31 @@ def test_compared_dimension() -> None:
 def test_efficient(points: list[tuple[float, float]], expected: list[bool]) -> None:
     cost, unmet = (np.array(v, dtype=float) for v in zip(*points, strict=True))
     assert efficient(cost, unmet).tolist() == expected
+
+
+def test_a_failed_replication_keeps_the_finished_ones_and_is_redone_on_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = replications.simulate
+
+    def fails_at_replication_1(cfg: Config, replication: int) -> ReplicationOutput:
+        if replication == 1:
+            raise RuntimeError("disk on fire")
+        return real(cfg, replication)
+
+    args = (*JOB, "run.replications=3", "run.jobs=1", f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    monkeypatch.setattr(replications, "simulate", fails_at_replication_1)
+    with pytest.raises(SystemExit) as stopped:
+        run_sweep(tmp_path, *args)
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err
+    assert "a replication failed (RuntimeError: disk on fire); the 1 finished before it are saved" in err
+    assert "Traceback" not in err
+    job = tmp_path / "sweep" / "0"
+    record = json.loads((job / "run.json").read_text(encoding="utf-8"))
+    assert record["status"] == "failed" and record["replications_used"] == 1
+    assert (pd.read_csv(job / "summary.csv")["n"] == 1).all()
+    monkeypatch.setattr(replications, "simulate", real)
+    assert run_sweep(tmp_path, *args) == 0  # the same command again: the failed job is redone
+    assert SKIPPED not in capsys.readouterr().out
+    assert (pd.read_csv(job / "summary.csv")["n"] == 3).all()
