@@ -337,11 +337,11 @@ def collate(sweep_dir: Path) -> dict[str, Path]:
     if not jobs:
         print(f"simmodel: no complete jobs in {sweep_dir}: nothing to collate.")
         return {}
+    sweep = sweep_table(jobs)
     written = {"sweep.csv": sweep_dir / "sweep.csv"}
-    write_atomic(written["sweep.csv"], sweep_table(jobs).to_csv(index=False))  # first: the raw table
+    write_atomic(written["sweep.csv"], sweep.to_csv(index=False))  # first: the raw table
     dimension = compared_dimension(jobs)
     print(f"\nsimmodel: collated {len(jobs)} jobs into {written['sweep.csv']}")
-    sweep = sweep_table(jobs)
     table: pd.DataFrame | None = None
     if dimension is not None:
         table, notes = comparison_table(jobs, dimension)

@@ -89,6 +89,20 @@ def _band(ax: object, est: pd.DataFrame, column: str, label: str, scale: float =
         ax.fill_between(x, est[low] * scale, est[high] * scale, alpha=0.2)  # type: ignore[attr-defined]
 
 
+def _lines(
+    est: pd.DataFrame, name: str, title: str, ylabel: str, columns: list[tuple[str, str]]
+) -> tuple[str, str]:
+    """(name, inline image) of one line plot over the run's years, one line per column."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for column, label in columns:
+        _band(ax, est, column, label)
+    ax.set(xlabel="Year of the run", ylabel=ylabel, title=title)
+    ax.legend(fontsize=8)
+    return name, _png(fig)
+
+
 def plots(series: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str, str]]:
     """(title, inline image) for each plot of the run report."""
     import matplotlib
@@ -108,17 +122,20 @@ def plots(series: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str, str]]:
     ax.legend(fontsize=7, ncol=4, loc="lower left")
     out.append(("Population by age band", _png(fig)))
 
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    for column, label in (
-        ("people_with_need", "with need"),
-        ("detected", "known to the prison"),
-        ("waiting_assessment", "waiting for or in assessment"),
-        ("with_package", "with a care package"),
-    ):
-        _band(ax, est, column, label)
-    ax.set(xlabel="Year of the run", ylabel="People (month end)", title="Need and the Care Act pathway")
-    ax.legend(fontsize=8)
-    out.append(("People with need, known, waiting and with a package", _png(fig)))
+    out.append(
+        _lines(
+            est,
+            "People with need, known, waiting and with a package",
+            "Need and the Care Act pathway",
+            "People (month end)",
+            [
+                ("people_with_need", "with need"),
+                ("detected", "known to the prison"),
+                ("waiting_assessment", "waiting for or in assessment"),
+                ("with_package", "with a care package"),
+            ],
+        )
+    )
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=False)
     kinds = (
@@ -133,25 +150,34 @@ def plots(series: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str, str]]:
         ax.legend(fontsize=8)
     out.append(("Care needed, given and unmet, hours a week", _png(fig)))
 
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    _band(ax, est, "buddy_posts", "posts")
-    _band(ax, est, "buddies_active", "active buddies")
-    _band(ax, est, "buddy_losses", "buddies lost in the month")
-    ax.set(xlabel="Year of the run", ylabel="Buddies", title="Buddy posts, active buddies and losses")
-    ax.legend(fontsize=8)
-    out.append(("Buddies", _png(fig)))
-
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    _band(ax, est, "assessment_wait_days_mean", "referral to assessment")
-    _band(ax, est, "care_start_delay_days_mean", "eligibility to first visit")
-    ax.set(xlabel="Year of the run", ylabel="Days (mean in the month)", title="Waiting times")
-    ax.legend(fontsize=8)
-    out.append(("Waiting times", _png(fig)))
-
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    _band(ax, est, "overstep_events", "overstep events")
-    ax.set(xlabel="Year of the run", ylabel="Events a month", title="Buddies or helpers giving personal care")
-    out.append(("Overstep events", _png(fig)))
+    for name, title, ylabel, columns in (
+        (
+            "Buddies",
+            "Buddy posts, active buddies and losses",
+            "Buddies",
+            [
+                ("buddy_posts", "posts"),
+                ("buddies_active", "active buddies"),
+                ("buddy_losses", "lost in the month"),
+            ],
+        ),
+        (
+            "Waiting times",
+            "Waiting times",
+            "Days (mean in the month)",
+            [
+                ("assessment_wait_days_mean", "referral to assessment"),
+                ("care_start_delay_days_mean", "eligibility to first visit"),
+            ],
+        ),
+        (
+            "Overstep events",
+            "Buddies or helpers giving personal care",
+            "Events a month",
+            [("overstep_events", "overstep events")],
+        ),
+    ):
+        out.append(_lines(est, name, title, ylabel, columns))
 
     fig, ax = plt.subplots(figsize=(7, 3.6))
     table = summary.set_index("metric")
