@@ -17,7 +17,7 @@ import sys
 from dataclasses import fields, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import hydra
 from hydra import compose, initialize_config_dir
@@ -28,7 +28,8 @@ from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from . import report, results
+from . import interrupts, report, results, run_folder, trust
+from .collate import CollateSweep
 from .config import Config, ConfigError, check_ranges, register_configs
 from .replications import Ensemble, run_replications
 
@@ -125,10 +126,29 @@ def explain(exc: BaseException) -> str:
 
 
 # -------------------------------------------------------------------- the checks
-def compose_config(overrides: list[str]) -> DictConfig:
+def check_config_files(config_dirs: tuple[Path, ...] = ()) -> None:
+    """Refuse any config file that does more than set model parameters (:mod:`simmodel.trust`)."""
+    trust.check_folder(CONFIG_DIR, root_trusted=True)
+    for folder in config_dirs:
+        trust.check_folder(folder, root_trusted=False)
+
+
+def _check_bool_overrides(overrides: list[str]) -> None:
+    """``run.deterministic=2`` is not silently true: true/false keys take true or false."""
+    for override in overrides:
+        key, sep, value = override.lstrip("+~").partition("=")
+        text = value.strip().strip("'\"").lower()
+        if sep and trust.is_bool_key(key) and text not in ("true", "false") and not text.startswith("${"):
+            raise ConfigError(f"{key} = {value[:40]!r} is not allowed: use true or false.")
+
+
+def compose_config(overrides: list[str], config_dirs: tuple[Path, ...] = ()) -> DictConfig:
     """Compose the configuration for these overrides (Hydra compose API)."""
     register_configs()
     GlobalHydra.instance().clear()
+    if config_dirs:
+        paths = ",".join(f"file://{folder.resolve()}" for folder in config_dirs)
+        overrides = [*overrides, f"hydra.searchpath=[{paths}]"]
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return compose(config_name="config", overrides=overrides)
 
@@ -138,12 +158,15 @@ def to_config(cfg: DictConfig) -> Config:
     check_ranges(cfg)
     node = OmegaConf.to_object(cfg)
     assert isinstance(node, Config)
+    trust.check_names(node)
     return node
 
 
-def check_overrides(overrides: list[str]) -> Config:
-    """Compose and validate; raise ConfigError with a one-line message on any mistake."""
+def check_overrides(overrides: list[str], config_dirs: tuple[Path, ...] = ()) -> Config:
+    """Check the config files, compose and validate; raise ConfigError with a one-line message."""
+    check_config_files(config_dirs)
     model_overrides = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
+    _check_bool_overrides(model_overrides)
     for override in model_overrides:
         key, _, value = override.lstrip("+").partition("=")
         if not override.startswith("~") and (CONFIG_DIR / key).is_dir() and value not in _options(key):
@@ -154,23 +177,29 @@ def check_overrides(overrides: list[str]) -> Config:
             if leaf not in (_schema_keys(parent) or []) and not (CONFIG_DIR / key.split("@")[0]).is_dir():
                 raise ConfigError(_unknown_key_message(key) + " Keys cannot be added with '+'.")
     try:
-        return to_config(compose_config(model_overrides))
+        return to_config(compose_config(model_overrides, config_dirs))
     except ConfigError:
         raise
-    except (HydraException, OmegaConfBaseException, ValueError, OSError) as exc:
-        raise ConfigError(explain(exc)) from exc
-    except Exception as exc:  # e.g. yaml errors from a malformed scenario file
+    except Exception as exc:  # Hydra, OmegaConf, YAML and value errors alike
         raise ConfigError(explain(exc)) from exc
     finally:
         GlobalHydra.instance().clear()
 
 
 # ---------------------------------------------------------------------- the run
+def _phase(name: str) -> None:
+    """Test hook, called as a run enters each phase ("simulating", "writing", "recording").
+
+    Tests replace it to deliver a signal at an exact phase instead of sleeping.
+    """
+
+
 def _remove_run_dir(run_dir: Path) -> None:
     """Remove a run folder that holds nothing but Hydra's log, and empty parents."""
     if not run_dir.is_dir():
         return
-    if all(p.suffix == ".log" for p in run_dir.iterdir()):
+    if all(p.suffix == ".log" or p.name == run_folder.LOCK_FILE for p in run_dir.iterdir()):
+        run_folder.unlock(run_dir)
         shutil.rmtree(run_dir, ignore_errors=True)
         parent = run_dir.parent
         while parent.name and parent.name != "results" and not any(parent.iterdir()):
@@ -178,10 +207,45 @@ def _remove_run_dir(run_dir: Path) -> None:
             parent = parent.parent
 
 
+def _comparable(cfg_yaml: str) -> str:
+    """The saved configuration without ``run.overwrite`` (which does not change results)."""
+    return re.sub(r"(?m)^  overwrite: (true|false)\n", "", cfg_yaml)
+
+
 def _already_done(run_dir: Path, cfg_yaml: str) -> bool:
     """True if ``run_dir`` holds a complete run of exactly this configuration."""
     saved = run_dir / "config.yaml"
-    return results.is_complete(run_dir) and saved.is_file() and saved.read_text(encoding="utf-8") == cfg_yaml
+    return (
+        results.is_complete(run_dir)
+        and saved.is_file()
+        and _comparable(saved.read_text(encoding="utf-8")) == _comparable(cfg_yaml)
+    )
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    print(f"simmodel: error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def _claim(run_dir: Path, config: Config, cfg_yaml: str) -> bool:
+    """Lock the run folder and make it this run's; False if it already holds this very run."""
+    try:
+        run_folder.check(run_dir, sweep=False)
+        run_folder.lock(run_dir)
+    except run_folder.OutputError as exc:
+        _fail(str(exc), exc.exit_code)
+    if _already_done(run_dir, cfg_yaml) and not config.run.overwrite:
+        print(f"simmodel: {run_dir} already holds this run's results; skipped.")
+        return False
+    if run_folder.result_files(run_dir):
+        if not config.run.overwrite:
+            _fail(
+                f"{str(run_dir)[:80]} holds another run's results: choose a new folder, "
+                "or add run.overwrite=true to replace them.",
+                EXIT_BAD_INPUT,
+            )
+        run_folder.clear(run_dir)
+    return True
 
 
 def _run(cfg: DictConfig) -> None:
@@ -191,14 +255,20 @@ def _run(cfg: DictConfig) -> None:
         config = to_config(cfg)
     except (ConfigError, OmegaConfBaseException) as exc:
         _remove_run_dir(run_dir)
-        print(f"simmodel: error: {explain(exc)}", file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
-    c = config
+        _fail(explain(exc), EXIT_BAD_INPUT)
     cfg_yaml = results.resolved_yaml(config)
     overrides = [o for o in hydra_cfg.overrides.task if not o.lstrip("+~").startswith("hydra")]
-    if _already_done(run_dir, cfg_yaml):
-        print(f"simmodel: {run_dir} already holds this run's results; skipped.")
-        return
+    try:
+        with interrupts.watch():
+            if _claim(run_dir, config, cfg_yaml):
+                _simulate_and_write(config, cfg_yaml, overrides, run_dir)
+    finally:
+        run_folder.unlock(run_dir)
+
+
+def _simulate_and_write(config: Config, cfg_yaml: str, overrides: list[str], run_dir: Path) -> None:
+    """Simulate, then write every file; signals during writing are recorded and honoured after."""
+    c = config
     details: dict[str, object] = {
         "scenario": c.scenario,
         "funding": c.funding.name,
@@ -219,25 +289,23 @@ def _run(cfg: DictConfig) -> None:
         c.run.seed,
         c.run.replications,
     )
+    _phase("simulating")
     try:
         ensemble = run_replications(config)
     except KeyboardInterrupt:
         details["replications_used"] = 0
         _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record("interrupted", details)})
         print("\nsimmodel: interrupted before any replication finished; nothing saved.", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(interrupts.exit_code())
     except MemoryError:
         details["error"] = "MemoryError"
         _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record("failed", details)})
-        print(
-            "simmodel: error: out of memory: the configuration asks for more than this machine holds.",
-            file=sys.stderr,
-        )
-        sys.exit(EXIT_WRITE_FAILED)
-    except Exception as exc:
-        details["error"] = f"{type(exc).__name__}: {exc}"
+        _fail("out of memory: the configuration asks for more than this machine holds.", EXIT_WRITE_FAILED)
+    except Exception as exc:  # every replication failed
+        details["error"] = f"{type(exc).__name__}: {exc}"[:500]
         _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record("failed", details)})
-        raise
+        _fail(f"every replication failed: {type(exc).__name__}: {str(exc)[:120]}", EXIT_WRITE_FAILED)
+    _phase("writing")
     table = ensemble.summary()
     series = ensemble.timeseries()
     command = "python -m simmodel " + " ".join(shlex.quote(o) for o in overrides)
@@ -246,24 +314,23 @@ def _run(cfg: DictConfig) -> None:
     try:
         report.write_workbook(run_dir / "results.xlsx", report.run_workbook_sheets(table, series))
     except OSError as exc:
-        print(f"simmodel: error: cannot write results to {run_dir}: {exc.strerror or exc}.", file=sys.stderr)
-        sys.exit(EXIT_WRITE_FAILED)
+        _fail(f"cannot write results to {run_dir}: {exc.strerror or exc}.", EXIT_WRITE_FAILED)
+    files = {
+        "config.yaml": cfg_yaml,
+        "timeseries.csv": series.to_csv(index=False),
+        "replications.csv": ensemble.replications_table().to_csv(index=False),
+        "summary.csv": table.to_csv(index=False),
+        "report.html": report_html,
+    }
+    paths = _write_or_exit(run_dir, files)
+    _phase("recording")
     details["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     details.update(ensemble.run_info())
-    status = "interrupted" if ensemble.interrupted else "failed" if ensemble.error else "complete"
+    interrupted = ensemble.interrupted or interrupts.received() is not None
+    status = "interrupted" if interrupted else "failed" if ensemble.error else "complete"
     if ensemble.error:
         details["error"] = ensemble.error
-    paths = _write_or_exit(
-        run_dir,
-        {
-            "config.yaml": cfg_yaml,
-            "timeseries.csv": series.to_csv(index=False),
-            "replications.csv": ensemble.replications_table().to_csv(index=False),
-            "summary.csv": table.to_csv(index=False),
-            "report.html": report_html,
-            results.RUN_RECORD: results.run_record(status, details),
-        },
-    )
+    paths |= _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record(status, details)})
     print()
     print(
         f"simmodel | scenario: {c.scenario} | funding: {c.funding.name} | estate: {c.estate.name} "
@@ -272,16 +339,16 @@ def _run(cfg: DictConfig) -> None:
     print(results.console_table(table))
     print(f"\n{_precision_line(ensemble)}")
     print(f"Simulated in {ensemble.wall_seconds:.1f} s. Results: {paths['summary.csv'].parent}")
-    if ensemble.interrupted:
+    if interrupted:
         print(
             f"simmodel: interrupted; the {ensemble.n} replication(s) finished before it are saved "
             '(run.json says "interrupted").',
             file=sys.stderr,
         )
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(interrupts.exit_code())
     if ensemble.error:
         print(
-            f"simmodel: error: a replication failed ({ensemble.error}); the {ensemble.n} finished "
+            f"simmodel: error: a replication failed ({ensemble.error[:100]}); the {ensemble.n} finished "
             'before it are saved (run.json says "failed").',
             file=sys.stderr,
         )
@@ -340,21 +407,110 @@ def sweep_variants(overrides: list[str]) -> list[list[str]]:
     return [[c[min(i, len(c) - 1)] for c in choices] for i in range(longest)]
 
 
+def _config_dirs(args: list[str]) -> tuple[list[str], tuple[Path, ...]]:
+    """Split off ``--config-dir``/``-cd`` folders and ``hydra.searchpath`` entries (user config files)."""
+    rest: list[str] = []
+    dirs: list[Path] = []
+    items = iter(args)
+    for arg in items:
+        if arg in ("--config-dir", "-cd"):
+            dirs.append(Path(next(items, "")))
+        elif arg.startswith("--config-dir="):
+            dirs.append(Path(arg.partition("=")[2]))
+        elif arg in ("--config-path", "-cp", "--config-name", "-cn") or arg.startswith(
+            ("--config-path=", "--config-name=")
+        ):
+            raise ConfigError(
+                f"{arg.split('=')[0]} is not supported: use --config-dir FOLDER for your own files."
+            )
+        elif arg.lstrip("+").startswith("hydra.searchpath="):
+            value = arg.partition("=")[2].strip("[]")
+            for entry in filter(None, (e.strip() for e in value.split(","))):
+                if entry.startswith("pkg://"):
+                    raise ConfigError("hydra.searchpath: only folders (file://...) may be added.")
+                dirs.append(Path(entry.removeprefix("file://")))
+        else:
+            rest.append(arg)
+    for folder in dirs:
+        if not folder.is_dir():
+            raise ConfigError(f"config folder '{str(folder)[:80]}' does not exist.")
+    return rest, tuple(dirs)
+
+
+def _value_of(args: list[str], key: str) -> str | None:
+    found = [a.partition("=")[2] for a in args if a.startswith(f"{key}=")]
+    return found[-1] if found else None
+
+
+def default_run_folder(scenario: str) -> Path:
+    """``results/SCENARIO/DATE_TIME``, with ``_2``, ``_3`` ... if two runs start in the same second."""
+    base = Path("results") / scenario / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    folder, n = base, 1
+    while folder.exists():
+        n += 1
+        folder = base.with_name(f"{base.name}_{n}")
+    return folder
+
+
+def _output_folder(args: list[str], multirun: bool, config: Config) -> tuple[Path, list[str]]:
+    """The run or sweep folder, checked; the arguments with it set explicitly for Hydra."""
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    given = _value_of(args, key)
+    if given is not None and "${" in given:
+        raise ConfigError(f"{key} = {given[:60]!r}: write the folder itself, without ${{...}}.")
+    if multirun:
+        subdir = _value_of(args, "hydra.sweep.subdir")
+        if subdir is not None and (
+            ".." in Path(subdir).parts or subdir.startswith("/") or not subdir.strip()
+        ):
+            raise ConfigError(
+                f"hydra.sweep.subdir = {subdir[:60]!r}: use a plain name inside the sweep folder."
+            )
+        overrides = [a for a in args if not a.startswith("-")]
+        folder = Path(given) if given is not None else Path(sweep_folder(overrides))
+    else:
+        folder = Path(given) if given is not None else default_run_folder(config.scenario)
+    run_folder.check(folder, sweep=multirun)
+    args = [a for a in args if not a.startswith(f"{key}=")]
+    return folder, [*args, f"{key}={folder}"]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Check the command line (every swept value too), then hand over to Hydra."""
+    """Check the config files and the command line (every swept value too), then hand over to Hydra."""
     args = sys.argv[1:] if argv is None else argv
     register_configs()
-    if not any(a in _HYDRA_FLAGS or a.startswith("--cfg") for a in args):
-        overrides = [a for a in args if not a.startswith("-")]
-        try:
-            multirun = any(a in _MULTIRUN_FLAGS for a in args)
-            for variant in sweep_variants(overrides) if multirun else [overrides]:
-                check_overrides(variant)
-        except ConfigError as exc:
-            print(f"simmodel: error: {exc}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        if multirun and not any(a.startswith("hydra.sweep.dir=") for a in args):
-            args = [*args, f"hydra.sweep.dir={sweep_folder(overrides)}"]
+    if any(a in ("--help", "-h", "--hydra-help") for a in args):
+        sys.argv = [sys.argv[0], *args]
+        _hydra_entry()
+        return 0
+    multirun = any(a in _MULTIRUN_FLAGS for a in args)
+    folder: Path | None = None
+    try:
+        hydra_args, config_dirs = _config_dirs(args)
+        if any(a in _HYDRA_FLAGS or a.startswith("--cfg") for a in args):
+            check_config_files(config_dirs)  # --cfg and --info compose too: no unchecked file
+        else:
+            overrides = [a for a in hydra_args if not a.startswith("-")]
+            configs = [
+                check_overrides(variant, config_dirs)
+                for variant in (sweep_variants(overrides) if multirun else [overrides])
+            ]
+            folder, args = _output_folder(args, multirun, configs[0])
+            run_folder.create(folder)
+            run_folder.lock(folder)
+    except ConfigError as exc:
+        print(f"simmodel: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except run_folder.OutputError as exc:
+        print(f"simmodel: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     sys.argv = [sys.argv[0], *args]
-    _hydra_entry()
+    try:
+        CollateSweep.failure = None
+        _hydra_entry()
+    finally:
+        if folder is not None:
+            run_folder.unlock(folder)
+    if multirun and getattr(CollateSweep, "failure", None):
+        return EXIT_WRITE_FAILED
     return 0

@@ -274,6 +274,7 @@ class RunConfig:
     progress: bool = True
     check_invariants: bool = False
     deterministic: bool = False
+    overwrite: bool = False  # replace another run's results in the run folder (else refused)
 
 
 @dataclass

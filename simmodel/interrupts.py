@@ -1,0 +1,85 @@
+"""Ctrl-C and SIGTERM: stop the simulation, keep what is finished, and say so.
+
+Cluster schedulers and ``timeout`` send SIGTERM; a terminal sends SIGINT. Inside
+:func:`watch` both are only *recorded*: the replication loop checks :func:`received`
+between replications and stops, and the results already finished are written whole,
+whenever the signal lands. A replication simulated in this process is the one place
+that should stop at once; :func:`raising` turns a signal into :class:`Interrupted`
+there. Exit codes follow the shell: 130 for SIGINT, 143 for SIGTERM.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+class Interrupted(KeyboardInterrupt):
+    """Raised inside :func:`raising` when SIGINT or SIGTERM arrives."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class _State:
+    received: int | None = None
+    raising: bool = False
+    installed: bool = False
+
+
+def _handler(signum: int, frame: FrameType | None) -> None:
+    if _State.received is None:
+        _State.received = signum
+    if _State.raising:
+        _State.raising = False  # one exception per signal burst
+        raise Interrupted(signum)
+
+
+@contextmanager
+def watch() -> Iterator[None]:
+    """Record SIGINT and SIGTERM instead of raising (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread() or _State.installed:
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in SIGNALS}
+    _State.received, _State.raising, _State.installed = None, False, True
+    for s in SIGNALS:
+        signal.signal(s, _handler)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        _State.installed, _State.raising = False, False
+
+
+@contextmanager
+def raising() -> Iterator[None]:
+    """Inside, a signal (or one already recorded) raises :class:`Interrupted` at once."""
+    if not _State.installed:
+        yield  # outside watch(): Python's own Ctrl-C handling applies
+        return
+    if _State.received is not None:
+        raise Interrupted(_State.received)
+    _State.raising = True
+    try:
+        yield
+    finally:
+        _State.raising = False
+
+
+def received() -> int | None:
+    """The first signal recorded inside the current :func:`watch`, or None."""
+    return _State.received
+
+
+def exit_code(signum: int | None = None) -> int:
+    """The shell's exit code for ``signum`` (or the recorded signal; SIGINT if none)."""
+    return EXIT_CODES.get(signum or _State.received or signal.SIGINT, 130)

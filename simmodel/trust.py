@@ -1,0 +1,278 @@
+"""The trust boundary: a configuration file from someone else may set model parameters, nothing else.
+
+Planners copy and share scenario, estate and funding files. Before Hydra composes a
+configuration, every YAML file it could read from a config folder is checked here, and
+a file is refused (one line naming the file and the offending key) when it:
+
+* is larger than :data:`MAX_FILE_BYTES` (a national estate listed prison by prison is
+  about 20 KB), or not UTF-8 text;
+* carries a YAML tag (``!!python/...``, ``!x``), or anchors and aliases that expand to
+  more than :data:`MAX_NODES` nodes (the "billion laughs" file);
+* has a ``# @package`` header other than ``_global_``, ``_group_`` or its own group;
+* sets a ``hydra`` key, a ``defaults`` list that does more than build on another
+  option of its own group, or, when global, any top-level key that is
+  not a model key (a file can then neither reconfigure Hydra, its logging, its output
+  folders and environment, nor pull in other configs);
+* holds an interpolation that is not a plain reference to another model key
+  (``${oc.env:HOME}``, ``${oc.decode:...}``, ``${now:...}`` and every other resolver
+  are refused, so no file can copy the environment into the results people forward);
+* gives a true/false key anything but true or false.
+
+Only the root ``config.yaml`` of the shipped config folder may configure Hydra. Checks
+are cached by (path, size, modification time), so validating many overrides stays fast.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import MISSING, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hydra.plugins.config_source import ConfigSource
+
+from .config import Config, ConfigError
+
+#: Largest config file accepted, bytes. The national estate listed prison by prison is
+#: about 20 KB; 256 KB leaves room for long comments and keeps parsing instant.
+MAX_FILE_BYTES = 256 * 1024
+#: Most YAML nodes a file may expand to after anchors and aliases are followed; the
+#: full schema has about 150 leaves, a listed national estate about 800 nodes.
+MAX_NODES = 20_000
+#: Model keys a global file may set (the root of the schema).
+MODEL_ROOTS = frozenset(f.name for f in fields(Config))
+#: A plain reference to another model key, ``${population.receptions_per_year}``.
+_PLAIN_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:\.[A-Za-z_][A-Za-z0-9_]*)*\}")
+#: Characters allowed in a name that becomes part of a results path.
+IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+#: A prison name: starts with a letter or digit; letters, digits, spaces and ' & , . ( ) - /.
+PRISON_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 '&,.()/-]{0,79}")
+
+_cache: dict[tuple[str, int, int], str | None] = {}
+
+
+def refuse(path: Path | str, what: str) -> ConfigError:
+    """The one-line error for a refused file."""
+    return ConfigError(f"{Path(path).name} is refused: {what}"[:200])
+
+
+# ------------------------------------------------------------------------- schema
+def _field_type(dotted: str) -> Any:
+    """The schema type at a dotted key (a dataclass, a scalar type), or None if unknown."""
+    node: Any = Config
+    for part in dotted.split("."):
+        if not is_dataclass(node):
+            return None
+        match = {f.name: f for f in fields(node)}.get(part)
+        if match is None:
+            return None
+        if match.default_factory is not MISSING:
+            default = match.default_factory()
+            node = type(default) if is_dataclass(default) else None
+        else:
+            node = match.type if isinstance(match.type, type) else _resolve(match.type)
+    return node
+
+
+def _resolve(annotation: str) -> Any:
+    """The scalar type named by a postponed annotation (``from __future__ import annotations``)."""
+    return {"float": float, "int": int, "bool": bool, "str": str}.get(annotation)
+
+
+def is_bool_key(dotted: str) -> bool:
+    """True if the schema types ``dotted`` as true/false."""
+    return _field_type(dotted) is bool
+
+
+# ------------------------------------------------------------------------- YAML
+def _check_events(path: Path, text: str) -> None:
+    """Refuse YAML tags; the stream is read as events, so nothing is expanded."""
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            tag = getattr(event, "tag", None)
+            if tag is not None:
+                raise refuse(path, f"YAML tags such as {tag[:30]!r} are not allowed.")
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise refuse(path, f"it is not valid YAML{where}.") from None
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], depth: int = 0) -> int:
+    """Nodes ``node`` stands for once every alias is followed (memoised: linear time)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if depth > 100:
+        return MAX_NODES + 1
+    memo[key] = MAX_NODES + 1  # a node that contains itself is too big
+    size = 1
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            size += _expanded_size(k, memo, depth + 1) + _expanded_size(v, memo, depth + 1)
+            if size > MAX_NODES:
+                break
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            size += _expanded_size(item, memo, depth + 1)
+            if size > MAX_NODES:
+                break
+    memo[key] = size
+    return size
+
+
+def _load(path: Path, text: str) -> Any:
+    _check_events(path, text)
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    if node is not None and _expanded_size(node, {}) > MAX_NODES:
+        raise refuse(path, f"anchors and aliases expand to more than {MAX_NODES:,} values.")
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise refuse(path, "it is not valid YAML.") from None
+
+
+# ---------------------------------------------------------------------- content
+def _check_text(path: Path, key: str, value: str) -> None:
+    if "${" not in value:
+        return
+    rest = value
+    for match in _PLAIN_REFERENCE.finditer(value):
+        if match.group(1) not in MODEL_ROOTS:
+            raise refuse(
+                path, f"{key} refers to {match.group(0)[:40]!r}: only model keys may be referred to."
+            )
+        rest = rest.replace(match.group(0), "", 1)
+    if "${" in rest:
+        raise refuse(
+            path, f"{key} holds an interpolation other than a plain ${{model.key}} reference (resolvers)."
+        )
+
+
+def _walk(path: Path, node: Any, prefix: str) -> None:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(k, str):
+                _check_text(path, key, k)
+            if prefix and k == "hydra":
+                raise refuse(path, f"it sets {key}: files may set model parameters only.")
+            if isinstance(v, bool | dict | list) or not is_bool_key(key):
+                _walk(path, v, key)
+            else:
+                raise refuse(path, f"{key} = {str(v)[:30]!r}: use true or false.")
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            _walk(path, item, f"{prefix}[{i}]")
+    elif isinstance(node, str):
+        _check_text(path, prefix, node)
+
+
+def _check_defaults(path: Path, defaults: Any, group: str | None) -> None:
+    """A defaults list may only build on another option of the same group (``- status_quo``)."""
+    siblings = {p.stem for p in path.parent.glob("*.yaml")}
+    if group is None or not isinstance(defaults, list):
+        raise refuse(path, "it has a defaults list: files may set model parameters only.")
+    for item in defaults:
+        if item != "_self_" and not (isinstance(item, str) and item in siblings and item != path.stem):
+            raise refuse(
+                path,
+                f"defaults entry {str(item)[:40]!r} is not allowed: only other {group} options and _self_.",
+            )
+
+
+def check_file(path: Path, group: str | None) -> None:
+    """Refuse ``path`` (a config file in ``group``, or the root when None) unless it only sets
+    model parameters. Raises :class:`ConfigError` with one line naming the file."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise refuse(path, f"it cannot be read ({exc.strerror}).") from None
+    cache_key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if cache_key in _cache:
+        if _cache[cache_key] is not None:
+            raise ConfigError(_cache[cache_key])
+        return
+    try:
+        _check_uncached(path, group, stat.st_size)
+    except ConfigError as exc:
+        _cache[cache_key] = str(exc)
+        raise
+    _cache[cache_key] = None
+
+
+def _check_uncached(path: Path, group: str | None, size: int) -> None:
+    if size > MAX_FILE_BYTES:
+        raise refuse(
+            path, f"it is {size / 1024:,.0f} KB; config files may be at most {MAX_FILE_BYTES // 1024} KB."
+        )
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise refuse(path, "it is not UTF-8 text.") from None
+    header = ConfigSource._get_header_dict(text) if "@" in text else {"package": None}
+    package = header.get("package")
+    if set(header) - {"package"}:
+        raise refuse(path, f"header '@{sorted(set(header) - {'package'})[0]}' is not allowed.")
+    allowed = {None, "_global_", "_group_", group} if group else {None, "_global_"}
+    if package not in allowed:
+        raise refuse(path, f"'# @package {package[:40]}' is not allowed; use _global_ or none.")
+    data = _load(path, text)
+    if data is None:
+        return
+    if not isinstance(data, dict):
+        raise refuse(path, "it must be a mapping of keys to values.")
+    if "defaults" in data:
+        _check_defaults(path, data.pop("defaults"), group)
+    is_global = package == "_global_" or group is None
+    if is_global:
+        for key in data:
+            if key not in MODEL_ROOTS:
+                raise refuse(
+                    path, f"top-level key {str(key)[:40]!r} is not a model key (allowed: model groups)."
+                )
+        _walk(path, data, "")
+    else:
+        _walk(path, data, group)
+
+
+def check_folder(folder: Path, *, root_trusted: bool) -> None:
+    """Check every YAML file under a config folder (groups one level down, as Hydra reads them).
+
+    The root ``config.yaml`` of the shipped folder (``root_trusted``) is the one file that
+    may configure Hydra; in a user's folder it is checked like the rest.
+    """
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
+        if not (root_trusted and path.name == "config.yaml"):
+            check_file(path, None)
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        if sub.name.startswith((".", "_")) or sub.name == "hydra":
+            if any(sub.rglob("*.yaml")) and sub.name == "hydra":
+                raise refuse(sub, "a 'hydra' config group may not be supplied.")
+            continue
+        for path in sorted(sub.rglob("*.y*ml")):
+            check_file(path, sub.name)
+
+
+# ------------------------------------------------------------------- names in paths
+def check_names(cfg: Config) -> None:
+    """Names that become part of a results path are plain identifiers; prison names are plain text."""
+    for key, value in (
+        ("scenario", cfg.scenario),
+        ("estate.name", cfg.estate.name),
+        ("funding.name", cfg.funding.name),
+    ):
+        if not IDENTIFIER.fullmatch(str(value)):
+            raise ConfigError(
+                f"{key} = {str(value)[:40]!r} is not allowed: use letters, digits, '_' and '-' "
+                "(starting with a letter, at most 64)."
+            )
+    for i, prison in enumerate(cfg.estate.prisons):
+        if not PRISON_NAME.fullmatch(str(prison.name)):
+            raise ConfigError(
+                f"estate.prisons[{i}].name = {str(prison.name)[:40]!r} is not allowed: start with a letter "
+                "or digit; use letters, digits, spaces and ' & , . ( ) - / (at most 80)."
+            )
