@@ -25,6 +25,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -57,9 +58,18 @@ def sweep_folder(overrides: list[str]) -> str:
 
 
 # ----------------------------------------------------------------- error messages
+#: Users' own config folders (``--config-dir``) of the command being checked.
+_user_dirs: tuple[Path, ...] = ()
+
+
 def _options(group: str) -> list[str]:
-    folder = CONFIG_DIR / group
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    """Options of a config group: the shipped ones and those in the user's folders."""
+    folders = [folder / group for folder in (CONFIG_DIR, *_user_dirs)]
+    return sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.yaml")})
+
+
+def _is_group(key: str) -> bool:
+    return any((folder / key).is_dir() for folder in (CONFIG_DIR, *_user_dirs)) if key else False
 
 
 def _schema_keys(dotted: str) -> list[str] | None:
@@ -86,13 +96,34 @@ def _unknown_option_message(group: str, name: str) -> str:
 def _unknown_key_message(full_key: str) -> str:
     parent, _, _ = full_key.rpartition(".")
     allowed = _schema_keys(parent)
+    message = f"Unknown key '{full_key[:60]}'."
+    if not allowed:
+        return message
     where = f"under '{parent}'" if parent else "at the top level"
-    hint = f" Keys allowed {where}: {', '.join(allowed)}." if allowed else ""
-    return f"Unknown key '{full_key}'.{hint}"
+    listed = f" Keys {where}: "
+    for i, key in enumerate(allowed):  # as many as fit in a short line
+        if len(message) + len(listed) + len(key) > MESSAGE_LIMIT - 25:
+            return f"{message}{listed.rstrip(', ')} and {len(allowed) - i} more."
+        listed += key + ", "
+    return f"{message}{listed.rstrip(', ')}."
+
+
+#: Longest error message printed (characters): key, what was given, what is allowed.
+MESSAGE_LIMIT = 200
+
+
+def shorten(message: str) -> str:
+    """One line of at most :data:`MESSAGE_LIMIT` characters."""
+    line = " ".join(message.split())
+    return line if len(line) <= MESSAGE_LIMIT else line[: MESSAGE_LIMIT - 3].rstrip() + "..."
 
 
 def explain(exc: BaseException) -> str:
     """One line a user can act on, from a composition or validation error."""
+    return shorten(_explain(exc))
+
+
+def _explain(exc: BaseException) -> str:
     if isinstance(exc, ConfigError):
         return str(exc)
     text = str(exc)
@@ -102,7 +133,7 @@ def explain(exc: BaseException) -> str:
         found = re.search(r"Could not (?:find|load) '([^/']+)/([^']+)'", text)
         if found:
             return _unknown_option_message(*found.groups())
-    key_match = re.search(r"full_key: (\S+)", cause_text or text)
+    key_match = re.search(r"full_key: (\S+)", text) or re.search(r"full_key: (\S+)", cause_text)
     full_key = key_match.group(1) if key_match else None
     if "not in struct" in cause_text or re.search(r"Key '[^']+' not in", cause_text or text):
         if full_key is None:
@@ -111,18 +142,29 @@ def explain(exc: BaseException) -> str:
         source = re.match(r"In '([^'/]+)/([^']+)'", text)
         suffix = f" (set in {source.group(1)} file '{source.group(2)}.yaml')" if source else ""
         return _unknown_key_message(full_key) + suffix
+    missing = re.search(r"Interpolation key '([^']+)' not found", cause_text or text)
+    if missing:
+        return f"{full_key or 'a value'} refers to ${{{missing.group(1)}}}, which is not a key of the model."
     if "could not be converted" in cause_text or "Value '" in cause_text:
-        value = re.search(r"Value '([^']*)'", cause_text)
-        wanted = re.search(r"converted to (\w+)", cause_text)
+        value = re.search(r"Value '([^'$]*)'", text) or re.search(r"Value '([^']*)'", cause_text)
+        wanted = re.search(r"converted to (\w+)", text + cause_text)
         kinds = {"Float": "a number", "Integer": "a whole number", "Boolean": "true or false"}
         kind = kinds.get(wanted.group(1), wanted.group(1)) if wanted else "a value of the right type"
-        return f"{full_key} = {value.group(1) if value else '?'!r} has the wrong type: use {kind}."
+        shown = value.group(1) if value else "?"
+        return f"{full_key or 'a value'} = {shown[:40]!r} has the wrong type: use {kind}."
     if "mapping values are not allowed" in text or "while parsing" in text or "while scanning" in text:
-        return f"A configuration file is not valid YAML: {' '.join(text.split())}"
+        source = re.search(r'in "([^"]+)"', text)
+        where = f" {Path(source.group(1)).name}" if source else ""
+        line = re.search(r"line (\d+)", text)
+        return f"A configuration file{where} is not valid YAML" + (
+            f" (line {line.group(1)})." if line else "."
+        )
     if "Missing mandatory value" in text or "missing mandatory value" in text:
         return f"{full_key} has no value: set it in the configuration or on the command line."
-    first = " ".join((text or cause_text).split())
-    return first if len(first) < 400 else first[:400] + "..."
+    merging = re.match(r"Error merging override (\S+?)=(.*)", text)
+    if merging:
+        return f"{merging.group(1)} = {merging.group(2)[:40]!r} cannot be used here: it has the wrong shape."
+    return " ".join((text or cause_text).split())
 
 
 # -------------------------------------------------------------------- the checks
@@ -131,6 +173,26 @@ def check_config_files(config_dirs: tuple[Path, ...] = ()) -> None:
     trust.check_folder(CONFIG_DIR, root_trusted=True)
     for folder in config_dirs:
         trust.check_folder(folder, root_trusted=False)
+
+
+def _check_override_syntax(overrides: list[str]) -> None:
+    """Each override reads as ``key=value`` (Hydra's grammar) with only plain ``${model.key}`` references."""
+    parser = OverridesParser.create()
+    for override in overrides:
+        key = override.lstrip("+~").partition("=")[0]
+        try:
+            parser.parse_overrides([override])
+        except HydraException:
+            raise ConfigError(
+                f"cannot read {override[:60]!r}: write key=value (e.g. run.years=5); "
+                "quote values with spaces or brackets."
+            ) from None
+        if not key.strip():
+            raise ConfigError(f"cannot read {override[:60]!r}: the key before '=' is missing.")
+        try:
+            trust.check_reference(key, override.partition("=")[2])
+        except ConfigError as exc:
+            raise ConfigError(f"{key[:60]}: {exc}") from None
 
 
 def _check_bool_overrides(overrides: list[str]) -> None:
@@ -164,12 +226,22 @@ def to_config(cfg: DictConfig) -> Config:
 
 def check_overrides(overrides: list[str], config_dirs: tuple[Path, ...] = ()) -> Config:
     """Check the config files, compose and validate; raise ConfigError with a one-line message."""
+    try:
+        return _validate(overrides, config_dirs)
+    except ConfigError as exc:
+        raise ConfigError(shorten(str(exc))) from exc
+
+
+def _validate(overrides: list[str], config_dirs: tuple[Path, ...]) -> Config:
+    global _user_dirs
+    _user_dirs = config_dirs
     check_config_files(config_dirs)
     model_overrides = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
+    _check_override_syntax(model_overrides)
     _check_bool_overrides(model_overrides)
     for override in model_overrides:
         key, _, value = override.lstrip("+").partition("=")
-        if not override.startswith("~") and (CONFIG_DIR / key).is_dir() and value not in _options(key):
+        if not override.startswith("~") and _is_group(key) and value not in _options(key):
             raise ConfigError(_unknown_option_message(key, value))
         if override.startswith("+"):
             key = override.lstrip("+").split("=", 1)[0]
@@ -227,8 +299,13 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def _claim(run_dir: Path, config: Config, cfg_yaml: str) -> bool:
-    """Lock the run folder and make it this run's; False if it already holds this very run."""
+def _claim(run_dir: Path, config: Config, cfg_yaml: str, *, sweep_job: bool) -> bool:
+    """Lock the run folder and make it this run's; False if it already holds this very run.
+
+    A folder with an unfinished run (interrupted, failed) is cleared and run again. A
+    complete run of another configuration is replaced in a sweep's job folder (the sweep
+    folder belongs to its command) and otherwise refused unless ``run.overwrite=true``.
+    """
     try:
         run_folder.check(run_dir, sweep=False)
         run_folder.lock(run_dir)
@@ -238,10 +315,10 @@ def _claim(run_dir: Path, config: Config, cfg_yaml: str) -> bool:
         print(f"simmodel: {run_dir} already holds this run's results; skipped.")
         return False
     if run_folder.result_files(run_dir):
-        if not config.run.overwrite:
+        if results.is_complete(run_dir) and not (config.run.overwrite or sweep_job):
             _fail(
-                f"{str(run_dir)[:80]} holds another run's results: choose a new folder, "
-                "or add run.overwrite=true to replace them.",
+                f"{str(run_dir)[:80]} holds another complete run: choose a new folder, "
+                "or add run.overwrite=true to replace it.",
                 EXIT_BAD_INPUT,
             )
         run_folder.clear(run_dir)
@@ -260,7 +337,7 @@ def _run(cfg: DictConfig) -> None:
     overrides = [o for o in hydra_cfg.overrides.task if not o.lstrip("+~").startswith("hydra")]
     try:
         with interrupts.watch():
-            if _claim(run_dir, config, cfg_yaml):
+            if _claim(run_dir, config, cfg_yaml, sweep_job=hydra_cfg.mode == RunMode.MULTIRUN):
                 _simulate_and_write(config, cfg_yaml, overrides, run_dir)
     finally:
         run_folder.unlock(run_dir)
@@ -499,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
             run_folder.create(folder)
             run_folder.lock(folder)
     except ConfigError as exc:
-        print(f"simmodel: error: {exc}", file=sys.stderr)
+        print(f"simmodel: error: {shorten(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except run_folder.OutputError as exc:
         print(f"simmodel: error: {exc}", file=sys.stderr)

@@ -15,8 +15,12 @@ or failed.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -27,7 +31,7 @@ import pandas as pd
 from scipy import stats
 from tqdm import tqdm
 
-from . import results
+from . import interrupts, results
 from .config import Config
 from .estate import Estate
 from .simulation import run_replication
@@ -292,6 +296,12 @@ def _leading(done: dict[int, ReplicationOutput]) -> list[np.ndarray]:
     return values
 
 
+def _stop_if_signalled() -> None:
+    """Turn a SIGINT or SIGTERM recorded by :func:`interrupts.watch` into KeyboardInterrupt."""
+    if interrupts.received() is not None:
+        raise interrupts.Interrupted(interrupts.received() or 0)
+
+
 def _outputs(
     cfg: Config, workers: int, stopping: _Stopping, done: dict[int, ReplicationOutput]
 ) -> Iterator[ReplicationOutput]:
@@ -299,24 +309,72 @@ def _outputs(
     first = cfg.run.first_replication
     if workers <= 1:
         for i in range(stopping.maximum):
-            yield simulate(cfg, first + i)
+            with interrupts.raising():  # an in-process replication stops at once
+                output = simulate(cfg, first + i)
+            yield output
             if stopping.decide(_leading(done)) is not None:
                 return
+            _stop_if_signalled()
         return
     context = multiprocessing.get_context("spawn")  # fresh interpreters: no inherited threads or state
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending: set[Future[ReplicationOutput]] = set()
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),)
+    )
+    pending: set[Future[ReplicationOutput]] = set()
+    finished_normally = False
+    try:
         next_index = 0
+        while True:
+            while next_index < stopping.maximum and len(pending) < workers:
+                pending.add(pool.submit(simulate, cfg, first + next_index))
+                next_index += 1
+            finished: set[Future[ReplicationOutput]] = set()
+            while not finished:  # wake up often enough to notice a recorded signal
+                _stop_if_signalled()
+                finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=lambda f: f.result().replication):
+                yield future.result()
+            if stopping.decide(_leading(done)) is not None:
+                finished_normally = True
+                return
+    finally:
+        for future in pending:
+            future.cancel()
+        if not finished_normally:  # interrupted or failed: do not wait for replications in flight
+            _terminate_workers(pool)
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool's worker processes now (ProcessPoolExecutor has no public way before 3.14)."""
+    processes = getattr(pool, "_processes", None) or {}
+    for process in list(processes.values()):
+        if process.is_alive():
+            process.terminate()
+    for process in list(processes.values()):
+        process.join(timeout=5)
+
+
+def _worker_init(parent_pid: int) -> None:
+    """In each worker: leave Ctrl-C to the parent, and never outlive it.
+
+    The terminal sends SIGINT to the whole process group; the parent decides what is
+    kept, so workers ignore it. If the parent dies (even by SIGKILL) the kernel sends the
+    worker SIGTERM (Linux ``PR_SET_PDEATHSIG``); a watchdog thread covers other systems.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
         try:
-            while True:
-                while next_index < stopping.maximum and len(pending) < workers:
-                    pending.add(pool.submit(simulate, cfg, first + next_index))
-                    next_index += 1
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in sorted(finished, key=lambda f: f.result().replication):
-                    yield future.result()
-                if stopping.decide(_leading(done)) is not None:
-                    return
-        finally:
-            for future in pending:
-                future.cancel()
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watchdog() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watchdog, name="parent-watchdog", daemon=True).start()

@@ -17,6 +17,7 @@ import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,9 @@ import pandas as pd
 from .config import Config
 from .metrics import DAYS_PER_MONTH
 from .results import METRICS, default_permissions
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet.worksheet import Worksheet
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
@@ -423,6 +427,14 @@ def column_unit(column: str) -> str:
     return "people"
 
 
+def _as_text(sheet: Worksheet) -> None:
+    """Store every string as text: a prison named ``=HYPERLINK(...)`` must not become a formula."""
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":  # openpyxl reads a leading "=" as a formula
+                cell.data_type = "s"
+
+
 def write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
     """Write sheets to an .xlsx file atomically (temp file, then rename)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".xlsx")
@@ -431,6 +443,7 @@ def write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
         with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
             for name, frame in sheets.items():
                 frame.to_excel(writer, sheet_name=name[:31], index=False)
+                _as_text(writer.sheets[name[:31]])
         default_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:

@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import platform
+import re
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -390,6 +391,56 @@ def is_complete(run_dir: Path) -> bool:
     return read_run_record(run_dir).get("status") == "complete" and (run_dir / "summary.csv").is_file()
 
 
+def git_commit(repo: Path) -> str | None:
+    """The checkout's commit, read from ``.git`` itself (no git command, so no hooks or config run)."""
+    git_dir = repo / ".git"
+    try:
+        if git_dir.is_file():  # a worktree: ".git" names the real folder
+            git_dir = (repo / git_dir.read_text(encoding="utf-8").partition("gitdir:")[2].strip()).resolve()
+        head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
+        if not head.startswith("ref:"):
+            return head if re.fullmatch(r"[0-9a-f]{40,64}", head) else None
+        ref = head.partition(":")[2].strip()
+        common = git_dir
+        if (git_dir / "commondir").is_file():
+            common = (git_dir / (git_dir / "commondir").read_text(encoding="utf-8").strip()).resolve()
+        for folder in (git_dir, common):
+            if (folder / ref).is_file():
+                return (folder / ref).read_text(encoding="utf-8").strip()
+        packed = common / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text(encoding="utf-8").splitlines():
+                sha, _, name = line.partition(" ")
+                if name == ref:
+                    return sha
+    except (OSError, UnicodeDecodeError):
+        pass
+    return None
+
+
+def _git_has_changes(repo: Path) -> bool | None:
+    """Uncommitted changes to tracked files, from ``git status`` run with a clean environment.
+
+    No ``GIT_*`` variable, no global or system config, no fsmonitor and no hooks, so
+    nothing a run's configuration or environment could set makes git run a command.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env |= {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_TERMINAL_PROMPT": "0"}
+    safe = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.untrackedCache=false")
+    try:
+        changes = subprocess.run(
+            ["git", *safe, "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+            env=env,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None  # git missing or not a checkout: the record says null
+    return bool(changes.strip())
+
+
 @functools.cache
 def _provenance() -> dict[str, Any]:
     """Versions of Python and the packages that shape results, and the git commit."""
@@ -400,25 +451,8 @@ def _provenance() -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             versions[package] = None
     repo = Path(__file__).resolve().parent.parent
-    commit, dirty = None, None
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        changes = subprocess.run(
-            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout
-        dirty = bool(changes.strip())
-    except (OSError, subprocess.SubprocessError):
-        pass  # not a git checkout, or git missing: the record says null
+    commit = git_commit(repo)
+    dirty = _git_has_changes(repo) if commit else None
     return {"versions": versions, "git_commit": commit, "git_uncommitted_changes": dirty}
 
 

@@ -49,6 +49,9 @@ IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 #: A prison name: starts with a letter or digit; letters, digits, spaces and ' & , . ( ) - /.
 PRISON_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 '&,.()/-]{0,79}")
 
+#: Keys whose values become part of results paths.
+PATH_NAME_KEYS = frozenset({"scenario", "estate.name", "funding.name"})
+
 _cache: dict[tuple[str, int, int], str | None] = {}
 
 
@@ -150,6 +153,21 @@ def _check_text(path: Path, key: str, value: str) -> None:
         )
 
 
+def check_reference(key: str, value: str) -> None:
+    """Refuse a command-line value whose ``${...}`` is not a plain reference to a model key."""
+    if "${" not in value:
+        return
+    rest = value
+    for match in _PLAIN_REFERENCE.finditer(value):
+        if match.group(1) not in MODEL_ROOTS:
+            raise ConfigError(
+                f"{match.group(0)[:40]} is not a model key: only ${{model.key}} references are allowed."
+            )
+        rest = rest.replace(match.group(0), "", 1)
+    if "${" in rest:
+        raise ConfigError("only plain ${model.key} references are allowed (no resolvers such as oc.env).")
+
+
 def _walk(path: Path, node: Any, prefix: str) -> None:
     if isinstance(node, dict):
         for k, v in node.items():
@@ -167,6 +185,12 @@ def _walk(path: Path, node: Any, prefix: str) -> None:
             _walk(path, item, f"{prefix}[{i}]")
     elif isinstance(node, str):
         _check_text(path, prefix, node)
+    if prefix in PATH_NAME_KEYS and not IDENTIFIER.fullmatch(str(node)):
+        raise refuse(
+            path, f"{prefix} = {str(node)[:40]!r}: use letters, digits, '_' and '-' (it names folders)."
+        )
+    if re.fullmatch(r"estate\.prisons\[\d+\]\.name", prefix) and not PRISON_NAME.fullmatch(str(node)):
+        raise refuse(path, f"{prefix} = {str(node)[:30]!r}: start with a letter or digit (plain text only).")
 
 
 def _check_defaults(path: Path, defaults: Any, group: str | None) -> None:
@@ -228,6 +252,8 @@ def _check_uncached(path: Path, group: str | None, size: int) -> None:
     is_global = package == "_global_" or group is None
     if is_global:
         for key in data:
+            if key == "hydra":
+                raise refuse(path, "it sets hydra: files may set model parameters only.")
             if key not in MODEL_ROOTS:
                 raise refuse(
                     path, f"top-level key {str(key)[:40]!r} is not a model key (allowed: model groups)."
