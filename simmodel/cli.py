@@ -533,6 +533,10 @@ def _output_folder(args: list[str], multirun: bool, config: Config) -> tuple[Pat
     """The run or sweep folder, checked; the arguments with it set explicitly for Hydra."""
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     given = _value_of(args, key)
+    if given is not None and not given.strip():
+        raise run_folder.OutputError(
+            f"{key} is refused: it is empty, which would mean the current folder.", 2
+        )
     if given is not None and "${" in given:
         raise ConfigError(f"{key} = {given[:60]!r}: write the folder itself, without ${{...}}.")
     if multirun:
