@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
 
 from simmodel import collate, replications, report, results
 from simmodel.cli import main, sweep_folder
@@ -557,8 +558,6 @@ def compared_options(sweep: Path) -> set[str]:
 
 def set_task_overrides(sweep: Path, task: list[str]) -> None:
     """Make multirun.yaml say the last sweep in this folder had these overrides."""
-    from omegaconf import OmegaConf
-
     config = OmegaConf.load(sweep / "multirun.yaml")
     config.hydra.overrides.task = task
     OmegaConf.save(config, sweep / "multirun.yaml")
@@ -717,8 +716,6 @@ def test_collation_with_no_job_left_exits_1_in_one_line(funding_sweep: Path, tmp
 def test_without_a_basic_sweep_every_complete_job_folder_is_collated(
     funding_sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], change: str, line: str
 ) -> None:
-    from omegaconf import OmegaConf
-
     sweep = copy_sweep(funding_sweep, tmp_path)
     set_task_overrides(sweep, [*JOB, "funding=status_quo"])  # would collate job 0 only
     if change == "optuna":
@@ -752,8 +749,7 @@ def test_a_failed_collation_sets_the_failure_and_prints_one_line(
     failed = [line for line in err.splitlines() if "collation failed" in line]
     assert failed == ["simmodel: error: collation failed: RuntimeError: disk on fire and more"], err
     assert collated_files(sweep) == before and temporary_files(sweep) == []
-    monkeypatch.undo()
-    assert run_sweep(tmp_path, *FUNDING_SWEEP, f"hydra.sweep.dir={sweep}") == 0
+    collate.CollateSweep().on_multirun_start(OmegaConf.load(sweep / "multirun.yaml"))
     assert collate.CollateSweep.failure is None, "reset when a multirun starts"
 
 
@@ -811,7 +807,7 @@ class Terminated(Exception):
     pass
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_while_publishing_waits_until_the_new_set_is_in_place(
     resized_sweep: Path, monkeypatch: pytest.MonkeyPatch, signum: int
 ) -> None:
