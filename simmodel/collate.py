@@ -8,24 +8,38 @@ hand with ``python -m simmodel.collate SWEEP_FOLDER``. It writes to the sweep fo
   ``status_quo`` (or ``baseline``) in the key metrics, paired by replication (common
   random numbers), with the incremental cost and the cost per hour of unmet need
   averted; and ``frontier.png``: cost against unmet need, efficient options marked.
+
+It also writes ``report.html`` and ``results.xlsx``. Only the jobs of the sweep that ran
+last are collated: the sweep's overrides (from the callback's configuration, or from
+``multirun.yaml``) are expanded as Hydra's basic sweeper does, and job ``i`` is taken from
+folder ``i`` only if it is complete and ran exactly those overrides. Every output is built
+into a temporary file first, then all are published together (stale ones removed) while
+Ctrl-C and SIGTERM wait, so the folder holds either the old set or the new one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import signal
 import sys
+import tempfile
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from . import report
 from .funding import WEEKS_PER_YEAR
 from .replications import t_interval
-from .results import is_complete, read_run_record, write_atomic
+from .results import RUN_RECORD, default_permissions
 
 #: What each swept dimension is compared against.
 REFERENCES = {"funding": "status_quo", "scenario": "baseline"}
@@ -43,6 +57,10 @@ COMPARISON_METRICS = (
     "cost_nhs_per_year",
     "cost_total_per_year",
 )
+#: Every file a collation writes to the sweep folder; those it does not rewrite are removed.
+COLLATED = ("sweep.csv", "comparison.csv", "frontier.png", "report.html", "results.xlsx")
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+DEFAULT_SUBDIR = "${hydra.job.num}"
 BOOTSTRAP_SAMPLES = 2000
 BOOTSTRAP_SEED = 20251123  # fixed: the same sweep gives the same intervals
 
@@ -62,33 +80,165 @@ class Job:
         return rows.set_index("replication")["value"]
 
 
+class CollateError(Exception):
+    """Collation cannot go on; the message is one line for the user."""
+
+
+class JobLeftOut(Exception):
+    """A job folder that cannot be collated; the message says why, in a few words."""
+
+
 def _overrides(items: list[str]) -> dict[str, str]:
     pairs = (item.lstrip("+~").split("=", 1) for item in items)
     return {key: value for key, value in (p if len(p) == 2 else (p[0], "") for p in pairs)}
 
 
-def load_jobs(sweep_dir: Path) -> list[Job]:
-    """Every complete job in ``sweep_dir``; jobs not complete are named on the console."""
-    jobs = []
-    folders = sorted((p for p in sweep_dir.iterdir() if p.is_dir()), key=lambda p: (len(p.name), p.name))
-    for folder in folders:
-        info = read_run_record(folder)
-        if not is_complete(folder):
-            status = info.get("status", "no run.json")
-            print(f"simmodel: job {folder.name} is not complete ({status}); left out of the collation.")
-            continue
-        overrides = _overrides(list(info.get("overrides", [])))
-        overrides.setdefault("scenario", str(info["scenario"]))
-        overrides.setdefault("funding", str(info["funding"]))
-        jobs.append(
-            Job(
-                name=folder.name,
-                overrides=overrides,
-                summary=pd.read_csv(folder / "summary.csv"),
-                replications=pd.read_csv(folder / "replications.csv"),
-            )
+def _model_overrides(items: list[str]) -> set[str]:
+    """The overrides a job records in run.json: all but Hydra's own."""
+    return {o for o in items if not o.lstrip("+~").startswith("hydra")}
+
+
+def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(path)
+    except FileNotFoundError as exc:
+        raise JobLeftOut(f"no {path.name}") from exc
+    except (OSError, ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
+        raise JobLeftOut(f"{path.name} is unreadable") from exc
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise JobLeftOut(f"{path.name} lacks the column(s) {', '.join(missing)}")
+    return table
+
+
+def read_job(folder: Path, expected: set[str] | None = None) -> Job:
+    """The job in ``folder``; raises :class:`JobLeftOut` if it is not complete, not readable,
+    or (with ``expected``) ran other overrides than these."""
+    path = folder / RUN_RECORD
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise JobLeftOut("no run.json") from exc
+    except OSError as exc:
+        raise JobLeftOut(f"run.json is unreadable ({exc.strerror or exc})") from exc
+    except ValueError as exc:  # also UnicodeDecodeError
+        raise JobLeftOut("run.json is not valid JSON") from exc
+    if not isinstance(record, dict):
+        raise JobLeftOut("run.json does not hold a record")
+    if record.get("status") != "complete":
+        raise JobLeftOut(f"not complete ({record.get('status', 'no status')})")
+    items = record.get("overrides")
+    if not isinstance(items, list) or not all(isinstance(o, str) for o in items):
+        raise JobLeftOut("run.json's overrides are not a list of strings")
+    for key in ("scenario", "funding"):
+        if not isinstance(record.get(key), str):
+            raise JobLeftOut(f"run.json has no {key} name")
+    if expected is not None and _model_overrides(items) != expected:
+        raise JobLeftOut(f"its folder holds another run ({' '.join(items) or 'no overrides'})")
+    overrides = _overrides(items)
+    overrides.setdefault("scenario", record["scenario"])
+    overrides.setdefault("funding", record["funding"])
+    return Job(
+        name=folder.name,
+        overrides=overrides,
+        summary=_read_csv(folder / "summary.csv", ("metric", "unit", "mean", "ci_low", "ci_high")),
+        replications=_read_csv(folder / "replications.csv", ("replication", "metric", "value")),
+    )
+
+
+def _override_parser(config: DictConfig) -> Any:
+    """Hydra's override parser, with a config loader (for ``glob(...)``) where one can be made."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        from hydra._internal.config_loader_impl import ConfigLoaderImpl
+        from hydra._internal.config_search_path_impl import ConfigSearchPathImpl
+        from hydra.core.plugins import Plugins
+
+        Plugins.instance()  # registers the config sources
+        search_path = ConfigSearchPathImpl()
+        for source in OmegaConf.select(config, "hydra.runtime.config_sources") or []:
+            search_path.append(str(source.provider), f"{source.schema}://{source.path}")
+        return OverridesParser.create(config_loader=ConfigLoaderImpl(config_search_path=search_path))
+    except Exception:  # without a loader only glob sweeps fail to parse
+        return OverridesParser.create()
+
+
+def sweep_plan(sweep_dir: Path, config: DictConfig | None = None) -> list[list[str]] | str:
+    """Each job's overrides, job i first, as Hydra's basic sweeper made them.
+
+    ``config`` is the multirun's configuration (what Hydra saves as ``multirun.yaml``, read
+    from there if not given). Returns a short reason instead when the jobs cannot be known.
+    """
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    if config is None:
+        path = sweep_dir / "multirun.yaml"
+        if not path.is_file():
+            return "no multirun.yaml"
+        try:
+            loaded = OmegaConf.load(path)
+        except Exception as exc:  # any YAML or OmegaConf error
+            return f"multirun.yaml is unreadable ({type(exc).__name__})"
+        if not isinstance(loaded, DictConfig):
+            return "multirun.yaml holds no configuration"
+        config = loaded
+    try:
+        hydra_cfg = OmegaConf.to_container(config.hydra, resolve=False)
+        assert isinstance(hydra_cfg, dict)
+        sweeper = hydra_cfg.get("sweeper") or {}
+        target = sweeper.get("_target_")
+        if target != BASIC_SWEEPER:
+            return f"the sweeper is {target or 'unknown'}, not Hydra's basic sweeper"
+        subdir = (hydra_cfg.get("sweep") or {}).get("subdir")
+        if subdir != DEFAULT_SUBDIR:
+            return f"job folders are named by {subdir!r}, not {DEFAULT_SUBDIR}"
+        task = list(hydra_cfg["overrides"]["task"])
+        params = [f"{k}={v}" for k, v in (sweeper.get("params") or {}).items()]
+        parsed = _override_parser(config).parse_overrides([*params, *task])
+        batches = BasicSweeper.split_arguments(parsed, None)
+    except Exception as exc:  # a malformed multirun.yaml or override
+        text = " ".join(str(exc).split())[:120]
+        return f"its overrides cannot be expanded ({type(exc).__name__}: {text})"
+    return [list(job) for batch in batches for job in batch]
+
+
+def select_jobs(sweep_dir: Path, config: DictConfig | None = None) -> tuple[list[Job], int]:
+    """The jobs to collate and how many job folders were considered.
+
+    With a known plan (:func:`sweep_plan`), job i comes from folder ``i`` if it is complete
+    and ran the plan's overrides; otherwise every complete numbered folder is taken. Jobs
+    left out are named on the console, one line each.
+    """
+    plan = sweep_plan(sweep_dir, config)
+    numbered = sorted(
+        (p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)
+    )
+    jobs: list[Job] = []
+    if isinstance(plan, str):
+        print(f"simmodel: {plan}: collating every complete job folder in {sweep_dir}.")
+        for folder in numbered:
+            try:
+                jobs.append(read_job(folder))
+            except JobLeftOut as exc:
+                print(f"simmodel: job {folder.name} left out of the collation: {exc}.")
+        return jobs, len(numbered)
+    for number, overrides in enumerate(plan):
+        try:
+            jobs.append(read_job(sweep_dir / str(number), _model_overrides(overrides)))
+        except JobLeftOut as exc:
+            print(f"simmodel: job {number} ({' '.join(overrides)}) left out of the collation: {exc}.")
+    others = [p.name for p in numbered if int(p.name) >= len(plan)]
+    if others:
+        print(
+            f"simmodel: folder(s) {', '.join(others)} are not jobs of this sweep; left out of the collation."
         )
-    return jobs
+    return jobs, len(plan)
+
+
+def load_jobs(sweep_dir: Path, config: DictConfig | None = None) -> list[Job]:
+    """The jobs of the sweep in ``sweep_dir`` (see :func:`select_jobs`)."""
+    return select_jobs(sweep_dir, config)[0]
 
 
 def sweep_table(jobs: list[Job]) -> pd.DataFrame:
@@ -269,10 +419,10 @@ def plot_frontier(points: pd.DataFrame, path: Path) -> None:
         fontsize=10,
     )
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        fig.savefig(path, format="png", dpi=120)
+    finally:
+        plt.close(fig)
 
 
 def console_comparison(table: pd.DataFrame, points: pd.DataFrame) -> str:
@@ -331,55 +481,166 @@ def _ci(low: float, high: float, pattern: str) -> str:
     return f"{pattern.format(low)} to {pattern.format(high)}"
 
 
-def collate(sweep_dir: Path) -> dict[str, Path]:
-    """Write sweep.csv (and comparison.csv, frontier.png where it applies); print a summary."""
-    jobs = load_jobs(sweep_dir)
+def _before_publish() -> None:
+    """Called when every output is built and none is published yet (a hook for tests)."""
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for the duration; one that came is delivered after.
+
+    The signals are blocked in this thread; in the main thread they are also caught by a
+    handler that only notes them, since another thread (a BLAS pool) may take a blocked
+    signal for the process. What came is raised again once the usual handlers are back.
+    """
+    wanted = (signal.SIGINT, signal.SIGTERM)
+    received: list[int] = []
+    saved: dict[int, Any] = {}
+    blocked = hasattr(signal, "pthread_sigmask")
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, wanted) if blocked else None
+    try:
+        if threading.current_thread() is threading.main_thread():
+            for signum in wanted:
+                saved[signum] = signal.signal(signum, lambda number, _frame: received.append(number))
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending signal is delivered now
+        for signum in dict.fromkeys(received):
+            signal.raise_signal(signum)
+
+
+def _publish(sweep_dir: Path, built: dict[str, Path]) -> None:
+    """Move the built files into place and remove the collated files not rebuilt, in one step."""
+    with _signals_deferred():
+        for name, tmp in built.items():
+            os.replace(tmp, sweep_dir / name)
+        for name in COLLATED:
+            if name not in built:
+                (sweep_dir / name).unlink(missing_ok=True)
+
+
+def collate(sweep_dir: Path, config: DictConfig | None = None) -> dict[str, Path]:
+    """Write sweep.csv, report.html, results.xlsx (and comparison.csv, frontier.png where
+    they apply) for the jobs of the sweep; print a summary.
+
+    ``config`` is the multirun's configuration (default: the folder's ``multirun.yaml``).
+    Collated files this collation does not write are removed. Raises :class:`CollateError`
+    if jobs were expected but none can be collated.
+    """
+    jobs, considered = select_jobs(sweep_dir, config)
     if not jobs:
+        _publish(sweep_dir, {})  # an answer from earlier jobs would be stale
+        if considered:
+            raise CollateError(f"none of the {considered} job(s) in {sweep_dir} can be collated")
         print(f"simmodel: no complete jobs in {sweep_dir}: nothing to collate.")
         return {}
-    sweep = sweep_table(jobs)
-    written = {"sweep.csv": sweep_dir / "sweep.csv"}
-    write_atomic(written["sweep.csv"], sweep.to_csv(index=False))  # first: the raw table
-    dimension = compared_dimension(jobs)
+    built: dict[str, Path] = {}
+
+    def temporary(name: str) -> Path:
+        fd, tmp = tempfile.mkstemp(dir=sweep_dir, prefix=f".{name}.", suffix=".tmp")
+        os.close(fd)
+        built[name] = Path(tmp)
+        return built[name]
+
+    def write_text(name: str, text: str) -> None:
+        with temporary(name).open("w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+
+    try:
+        sweep = sweep_table(jobs)
+        write_text("sweep.csv", sweep.to_csv(index=False))
+        dimension = compared_dimension(jobs)
+        table: pd.DataFrame | None = None
+        notes: list[str] = []
+        if dimension is not None:
+            table, notes = comparison_table(jobs, dimension)
+        compared = table is not None and not table.empty and dimension is not None
+        points: pd.DataFrame | None = None
+        if compared and table is not None and dimension is not None:
+            write_text("comparison.csv", table.to_csv(index=False))
+            points = frontier_points(jobs, dimension)
+            plot_frontier(points, temporary("frontier.png"))
+        html_text = report.sweep_report(sweep_dir, sweep, _varying(jobs), table, built.get("frontier.png"))
+        write_text("report.html", html_text)
+        report.write_workbook(temporary("results.xlsx"), report.sweep_workbook_sheets(sweep, table))
+        for tmp in built.values():
+            default_permissions(tmp)
+        _before_publish()
+        _publish(sweep_dir, built)
+    finally:
+        with _signals_deferred():
+            for tmp in built.values():
+                tmp.unlink(missing_ok=True)
+    written = {name: sweep_dir / name for name in built}
     print(f"\nsimmodel: collated {len(jobs)} jobs into {written['sweep.csv']}")
-    table: pd.DataFrame | None = None
-    if dimension is not None:
-        table, notes = comparison_table(jobs, dimension)
-        for note in notes:
-            print(f"simmodel: {note}")
-    if table is not None and not table.empty and dimension is not None:
-        written["comparison.csv"] = sweep_dir / "comparison.csv"
-        write_atomic(written["comparison.csv"], table.to_csv(index=False))
-        points = frontier_points(jobs, dimension)
-        written["frontier.png"] = sweep_dir / "frontier.png"
-        plot_frontier(points, written["frontier.png"])
+    for note in notes:
+        print(f"simmodel: {note}")
+    if points is not None and table is not None:
         print(console_comparison(table, points))
         print(f"\nComparison: {written['comparison.csv']}\nFrontier:   {written['frontier.png']}")
-    written["report.html"] = sweep_dir / "report.html"
-    html_text = report.sweep_report(sweep_dir, sweep, _varying(jobs), table, written.get("frontier.png"))
-    write_atomic(written["report.html"], html_text)
-    written["results.xlsx"] = sweep_dir / "results.xlsx"
-    report.write_workbook(written["results.xlsx"], report.sweep_workbook_sheets(sweep, table))
     print(f"Report:     {written['report.html']}")
     return written
 
 
+def _reason(exc: BaseException) -> str:
+    """A short, one-line reason for a failed collation."""
+    if isinstance(exc, CollateError):
+        text = str(exc)
+    elif isinstance(exc, OSError) and exc.strerror:
+        text = f"{exc.strerror}" + (f": {exc.filename}" if exc.filename else "")
+    else:
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    text = " ".join(text.split())
+    return text if len(text) <= 300 else text[:300] + "..."
+
+
 class CollateSweep(Callback):
-    """Hydra callback: collate the sweep folder when a multirun ends."""
+    """Hydra callback: collate the sweep folder when a multirun ends.
+
+    Hydra turns an exception in a callback into a warning, so a failed collation is
+    caught here: one line on stderr, and the reason in :attr:`failure` for the command
+    line to act on.
+    """
+
+    #: Why the last collation failed, or None; reset when a multirun starts.
+    failure: ClassVar[str | None] = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        CollateSweep.failure = None
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        if sweep_dir.is_dir():
-            collate(sweep_dir)
+        try:
+            sweep_dir = Path(str(config.hydra.sweep.dir))
+            if sweep_dir.is_dir():
+                collate(sweep_dir, config)
+        except Exception as exc:  # reported in one line, not as Hydra's warning
+            CollateSweep.failure = _reason(exc)
+            print(f"simmodel: error: collation failed: {CollateSweep.failure}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m simmodel.collate SWEEP_FOLDER``: collate a sweep folder again."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or not Path(args[0]).is_dir():
+    if len(args) != 1:
         print("usage: python -m simmodel.collate SWEEP_FOLDER", file=sys.stderr)
         return 2
-    collate(Path(args[0]))
+    if not Path(args[0]).is_dir():
+        print(
+            f"simmodel: error: no folder {args[0]} (usage: python -m simmodel.collate SWEEP_FOLDER)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        collate(Path(args[0]))
+    except KeyboardInterrupt:
+        print("\nsimmodel: collation interrupted; the collated files are as they were.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one line, no traceback
+        print(f"simmodel: error: collation failed: {_reason(exc)}", file=sys.stderr)
+        return 1
     return 0
 
 

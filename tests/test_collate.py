@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -19,8 +21,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
 
-from simmodel import collate, replications, results
+from simmodel import collate, replications, report, results
 from simmodel.cli import main, sweep_folder
 from simmodel.collate import (
     COMPARISON_METRICS,
@@ -63,6 +66,24 @@ def run_sweep(cwd: Path, *args: str) -> int:
             return main(["-m", *args])
         finally:
             GlobalHydra.instance().clear()
+
+
+def collate_command(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m simmodel.collate ARGS`` in a new process, with this checkout's simmodel."""
+    checkout = str(Path(collate.__file__).resolve().parent.parent)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [checkout, os.environ.get("PYTHONPATH")])),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "simmodel.collate", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def read(path: Path) -> str:
@@ -240,14 +261,7 @@ def test_collate_again_from_the_command_line(funding_sweep: Path, tmp_path: Path
     shutil.copytree(funding_sweep, sweep)
     for name in ("sweep.csv", "comparison.csv", "frontier.png"):
         (sweep / name).unlink()
-    proc = subprocess.run(
-        [sys.executable, "-m", "simmodel.collate", str(sweep)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = collate_command(str(sweep), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "collated 3 jobs" in proc.stdout
@@ -516,3 +530,310 @@ def test_a_failed_replication_keeps_the_finished_ones_and_is_redone_on_resume(
     assert run_sweep(tmp_path, *args) == 0  # the same command again: the failed job is redone
     assert SKIPPED not in capsys.readouterr().out
     assert (pd.read_csv(job / "summary.csv")["n"] == 3).all()
+
+
+# ------------------------------------------------- no stale answers in a comparison
+def copy_sweep(source: Path, tmp_path: Path) -> Path:
+    sweep = tmp_path / "sweep"
+    shutil.copytree(source, sweep)
+    return sweep
+
+
+def collated_files(sweep: Path) -> dict[str, bytes]:
+    """The collated files in the folder and their bytes."""
+    return {name: (sweep / name).read_bytes() for name in collate.COLLATED if (sweep / name).is_file()}
+
+
+def temporary_files(sweep: Path) -> list[str]:
+    return [p.name for p in sweep.iterdir() if ".tmp" in p.name]
+
+
+def collated_jobs(sweep: Path) -> list[int]:
+    return sorted(pd.read_csv(sweep / "sweep.csv")["job"].unique().tolist())
+
+
+def compared_options(sweep: Path) -> set[str]:
+    return set(pd.read_csv(sweep / "comparison.csv")["option"])
+
+
+def set_task_overrides(sweep: Path, task: list[str]) -> None:
+    """Make multirun.yaml say the last sweep in this folder had these overrides."""
+    config = OmegaConf.load(sweep / "multirun.yaml")
+    config.hydra.overrides.task = task
+    OmegaConf.save(config, sweep / "multirun.yaml")
+
+
+def edit_record(folder: Path, change: object) -> None:
+    path = folder / "run.json"
+    record = json.loads(read(path))
+    change(record)  # type: ignore[operator]
+    path.write_text(json.dumps(record), encoding="utf-8")
+
+
+def test_a_smaller_sweep_in_the_same_folder_collates_only_its_jobs(
+    funding_sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sweep = copy_sweep(funding_sweep, tmp_path)
+    assert set(collated_files(sweep)) == set(collate.COLLATED)
+    capsys.readouterr()
+    # one job, the same as job 0 before (so it is skipped): nothing to compare
+    assert run_sweep(tmp_path, *JOB, "funding=status_quo", f"hydra.sweep.dir={sweep}") == 0
+    out = capsys.readouterr().out
+    assert out.count(SKIPPED) == 1
+    assert "collated 1 jobs" in out
+    assert "folder(s) 1, 2 are not jobs of this sweep" in out
+    assert collate.CollateSweep.failure is None
+    assert collated_jobs(sweep) == [0]
+    assert set(pd.read_csv(sweep / "sweep.csv")["funding"]) == {"status_quo"}
+    assert not (sweep / "comparison.csv").exists(), "a stale comparison is removed"
+    assert not (sweep / "frontier.png").exists(), "a stale frontier is removed"
+    assert pd.ExcelFile(sweep / "results.xlsx").sheet_names == ["sweep"]
+    assert "simmodel sweep: 1 jobs" in read(sweep / "report.html")
+    assert temporary_files(sweep) == []
+
+
+def test_a_smaller_funding_sweep_compares_only_its_options(
+    funding_sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sweep = copy_sweep(funding_sweep, tmp_path)
+    # job 1 was more_buddy_posts and is now care_coordinator; folder 2 still holds an
+    # old care_coordinator job with the same overrides, but is no job of this sweep
+    args = (*JOB, "funding=status_quo,care_coordinator", f"hydra.sweep.dir={sweep}")
+    assert run_sweep(tmp_path, *args) == 0
+    out = capsys.readouterr().out
+    assert out.count(SKIPPED) == 1
+    assert "collated 2 jobs" in out
+    assert collated_jobs(sweep) == [0, 1]
+    assert compared_options(sweep) == {"care_coordinator"}
+    table = pd.read_csv(sweep / "sweep.csv")
+    assert sorted(table["funding"].unique()) == ["care_coordinator", "status_quo"]
+    assert set(pd.read_csv(sweep / "comparison.csv")["n_pairs"]) == {2}
+
+
+def test_a_job_folder_with_other_overrides_is_left_out(
+    funding_sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sweep = copy_sweep(funding_sweep, tmp_path)
+
+    def other_option(record: dict[str, object]) -> None:
+        record["overrides"] = [o.replace("more_buddy_posts", "la_capacity") for o in record["overrides"]]
+        record["funding"] = "la_capacity"
+
+    edit_record(sweep / "1", other_option)
+    edit_record(sweep / "2", lambda record: record["overrides"].reverse())  # order does not matter
+    assert collate.main([str(sweep)]) == 0
+    out = capsys.readouterr().out
+    left_out = [line for line in out.splitlines() if "left out" in line]
+    assert len(left_out) == 1, out
+    assert left_out[0].startswith("simmodel: job 1 (") and "funding=more_buddy_posts" in left_out[0]
+    assert "another run" in left_out[0] and "funding=la_capacity" in left_out[0]
+    assert collated_jobs(sweep) == [0, 2]
+    assert compared_options(sweep) == {"care_coordinator"}
+
+
+def _invalid_json(folder: Path) -> None:
+    (folder / "run.json").write_text('{"status": "complete", "overr', encoding="utf-8")
+
+
+def _not_a_record(folder: Path) -> None:
+    (folder / "run.json").write_text("[1, 2]", encoding="utf-8")
+
+
+def _overrides_not_a_list(folder: Path) -> None:
+    edit_record(folder, lambda record: record.update(overrides="funding=more_buddy_posts"))
+
+
+def _no_scenario(folder: Path) -> None:
+    edit_record(folder, lambda record: record.pop("scenario"))
+
+
+def _empty_summary(folder: Path) -> None:
+    (folder / "summary.csv").write_text("", encoding="utf-8")
+
+
+def _summary_of_something_else(folder: Path) -> None:
+    (folder / "summary.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+
+
+def _replications_not_text(folder: Path) -> None:
+    (folder / "replications.csv").write_bytes(b"\xff\xfe\x00\x81\x00" * 40)
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "reason"),
+    [
+        (_invalid_json, "run.json is not valid JSON"),
+        (_not_a_record, "run.json does not hold a record"),
+        (_overrides_not_a_list, "overrides are not a list"),
+        (_no_scenario, "run.json has no scenario"),
+        (_empty_summary, "summary.csv is unreadable"),
+        (_summary_of_something_else, "summary.csv lacks the column(s) metric"),
+        (_replications_not_text, "replications.csv"),
+    ],
+)
+def test_a_corrupted_job_is_left_out_in_one_line(
+    funding_sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], corrupt: object, reason: str
+) -> None:
+    sweep = copy_sweep(funding_sweep, tmp_path)
+    corrupt(sweep / "1")  # type: ignore[operator]
+    assert collate.main([str(sweep)]) == 0
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert "Traceback" not in text
+    lines = [line for line in text.splitlines() if "job 1" in line]
+    assert len(lines) == 1 and "left out" in lines[0] and reason in lines[0], text
+    assert collated_jobs(sweep) == [0, 2]
+    assert compared_options(sweep) == {"care_coordinator"}
+
+
+def test_collation_with_no_job_left_exits_1_in_one_line(funding_sweep: Path, tmp_path: Path) -> None:
+    sweep = copy_sweep(funding_sweep, tmp_path)
+    for folder in job_folders(sweep):
+        _invalid_json(folder)
+    proc = collate_command(str(sweep), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"simmodel: error: collation failed: none of the 3 job(s) in {sweep} can be collated"
+    ]
+    assert proc.stdout.count("left out") == 3
+    assert collated_files(sweep) == {}, "no answer from jobs that are no longer there"
+    proc = collate_command(str(tmp_path / "missing"), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert len(proc.stderr.splitlines()) == 1 and "missing" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "line"),
+    [
+        ("no multirun.yaml", "simmodel: no multirun.yaml: collating every complete job folder in"),
+        (
+            "optuna",
+            "simmodel: the sweeper is hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper",
+        ),
+    ],
+)
+def test_without_a_basic_sweep_every_complete_job_folder_is_collated(
+    funding_sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], change: str, line: str
+) -> None:
+    sweep = copy_sweep(funding_sweep, tmp_path)
+    set_task_overrides(sweep, [*JOB, "funding=status_quo"])  # would collate job 0 only
+    if change == "optuna":
+        config = OmegaConf.load(sweep / "multirun.yaml")
+        config.hydra.sweeper = {"_target_": line.split()[-1]}
+        OmegaConf.save(config, sweep / "multirun.yaml")
+    else:
+        (sweep / "multirun.yaml").unlink()
+    assert collate.main([str(sweep)]) == 0
+    out = capsys.readouterr().out
+    assert sum(1 for text in out.splitlines() if text.startswith(line)) == 1, out
+    assert collated_jobs(sweep) == [0, 1, 2]
+
+
+def test_a_failed_collation_sets_the_failure_and_prints_one_line(
+    funding_sweep: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sweep = copy_sweep(funding_sweep, tmp_path)
+    before = collated_files(sweep)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire\n  and more")
+
+    monkeypatch.setattr(collate, "comparison_table", broken)
+    collate.CollateSweep.failure = "left from an earlier sweep"
+    capsys.readouterr()
+    assert run_sweep(tmp_path, *FUNDING_SWEEP, f"hydra.sweep.dir={sweep}") == 0  # cli.py acts on it
+    err = capsys.readouterr().err
+    assert collate.CollateSweep.failure == "RuntimeError: disk on fire and more"
+    assert "Traceback" not in err
+    failed = [line for line in err.splitlines() if "collation failed" in line]
+    assert failed == ["simmodel: error: collation failed: RuntimeError: disk on fire and more"], err
+    assert collated_files(sweep) == before and temporary_files(sweep) == []
+    collate.CollateSweep().on_multirun_start(OmegaConf.load(sweep / "multirun.yaml"))
+    assert collate.CollateSweep.failure is None, "reset when a multirun starts"
+
+
+# A folder with the full set from the three-option sweep, whose last sweep had two options:
+# collation gives a new full set (two jobs, one option compared).
+@pytest.fixture
+def resized_sweep(funding_sweep: Path, tmp_path: Path) -> Path:
+    sweep = copy_sweep(funding_sweep, tmp_path)
+    set_task_overrides(sweep, [*JOB, "funding=status_quo,more_buddy_posts"])
+    return sweep
+
+
+def assert_new_full_set(sweep: Path, old: dict[str, bytes]) -> None:
+    new = collated_files(sweep)
+    assert set(new) == set(collate.COLLATED)
+    assert all(new[name] != old[name] for name in ("sweep.csv", "comparison.csv", "report.html"))
+    assert collated_jobs(sweep) == [0, 1]
+    assert compared_options(sweep) == {"more_buddy_posts"}
+    assert pd.ExcelFile(sweep / "results.xlsx").sheet_names == ["sweep", "comparison"]
+
+
+def _partly_written_then_interrupted(*args: object) -> None:
+    path = next(a for a in args if isinstance(a, Path))
+    path.write_bytes(b"half")
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("target", "name"),
+    [(collate, "_before_publish"), (collate, "plot_frontier"), (report, "write_workbook")],
+)
+def test_an_interruption_before_publishing_leaves_the_old_set(
+    resized_sweep: Path, monkeypatch: pytest.MonkeyPatch, target: object, name: str
+) -> None:
+    old = collated_files(resized_sweep)
+    assert set(old) == set(collate.COLLATED)
+    monkeypatch.setattr(
+        target, name, _partly_written_then_interrupted if name != "_before_publish" else _stop
+    )
+    with pytest.raises(KeyboardInterrupt):
+        collate.collate(resized_sweep)
+    assert collated_files(resized_sweep) == old
+    assert temporary_files(resized_sweep) == []
+    monkeypatch.undo()
+    collate.collate(resized_sweep)
+    assert_new_full_set(resized_sweep, old)
+    assert temporary_files(resized_sweep) == []
+
+
+def _stop() -> None:
+    raise KeyboardInterrupt
+
+
+class Terminated(Exception):
+    pass
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_publishing_waits_until_the_new_set_is_in_place(
+    resized_sweep: Path, monkeypatch: pytest.MonkeyPatch, signum: int
+) -> None:
+    old = collated_files(resized_sweep)
+    real_replace = os.replace
+    published: list[str] = []
+
+    def replace(src: object, dst: object, *args: object, **kwargs: object) -> None:
+        target = Path(str(dst))
+        if target.parent == resized_sweep and target.name in collate.COLLATED:
+            published.append(target.name)
+            if len(published) == 3:  # halfway through
+                signal.raise_signal(signum)
+        real_replace(src, dst, *args, **kwargs)  # type: ignore[arg-type]
+
+    def terminated(number: int, frame: object) -> None:
+        raise Terminated
+
+    expected = KeyboardInterrupt if signum == signal.SIGINT else Terminated
+    monkeypatch.setattr(os, "replace", replace)
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        with pytest.raises(expected):
+            collate.collate(resized_sweep)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert len(published) == len(collate.COLLATED), "the signal came after the publish"
+    assert_new_full_set(resized_sweep, old)
+    assert temporary_files(resized_sweep) == []
