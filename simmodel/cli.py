@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import pickle
 import re
 import shlex
 import shutil
@@ -21,6 +22,7 @@ from typing import Any, NoReturn
 
 import hydra
 from hydra import compose, initialize_config_dir
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -164,15 +166,29 @@ def _explain(exc: BaseException) -> str:
     merging = re.match(r"Error merging override (\S+?)=(.*)", text)
     if merging:
         return f"{merging.group(1)} = {merging.group(2)[:40]!r} cannot be used here: it has the wrong shape."
-    return " ".join((text or cause_text).split())
+    return _without_jargon(text or cause_text)
+
+
+def _without_jargon(text: str) -> str:
+    """Hydra's or OmegaConf's own words, less the parts that only mean something to a programmer."""
+    text = re.sub(
+        r"In '([^'/]+)/([^']+)': \w+ raised while composing config:", r"In \1 file '\2.yaml':", text
+    )
+    text = re.sub(r"\s*(full_key|object_type|reference_type)[:=]\s*\S*", "", text)
+    text = re.sub(r"See https?://\S+ for details\.?", "", text)
+    return " ".join(text.replace("Merge error:", "").split())
 
 
 # -------------------------------------------------------------------- the checks
-def check_config_files(config_dirs: tuple[Path, ...] = ()) -> None:
-    """Refuse any config file that does more than set model parameters (:mod:`simmodel.trust`)."""
-    trust.check_folder(CONFIG_DIR, root_trusted=True)
+def check_config_files(config_dirs: tuple[Path, ...] = ()) -> tuple[tuple[str, int, int], ...]:
+    """Refuse any config file that does more than set model parameters (:mod:`simmodel.trust`).
+
+    Returns what was checked (path, size, modification time of every file).
+    """
+    seen = trust.check_folder(CONFIG_DIR, root_trusted=True)
     for folder in config_dirs:
-        trust.check_folder(folder, root_trusted=False)
+        seen += trust.check_folder(folder, root_trusted=False)
+    return tuple(seen)
 
 
 def _check_override_syntax(overrides: list[str]) -> None:
@@ -215,11 +231,39 @@ def compose_config(overrides: list[str], config_dirs: tuple[Path, ...] = ()) -> 
         return compose(config_name="config", overrides=overrides)
 
 
+#: Compositions of group choices, by (choices, config folders, files checked); see compose_fast.
+_compositions: dict[tuple[object, ...], bytes] = {}
+
+
+def compose_fast(
+    overrides: list[str], config_dirs: tuple[Path, ...], files: tuple[tuple[str, int, int], ...]
+) -> DictConfig:
+    """The configuration Hydra composes for ``overrides``, reusing compositions of the same groups.
+
+    Hydra builds a configuration in two steps: the defaults tree (group choices such as
+    ``scenario=ageing``) and then the value overrides (``run.years=5``), applied by its
+    own ``_apply_overrides_to_config``. The first step is the slow one (about 0.3 s), so
+    its result is kept per set of group choices and files; the second step runs Hydra's
+    own code on a copy. Validation of thousands of override lines stays fast.
+    """
+    groups = [o for o in overrides if _is_group(o.lstrip("+~").partition("=")[0].split("@")[0]) or "/" in o]
+    values = [o for o in overrides if o not in groups]
+    key = (tuple(groups), config_dirs, files)
+    if key not in _compositions:
+        if len(_compositions) > 64:
+            _compositions.clear()
+        _compositions[key] = pickle.dumps(compose_config(groups, config_dirs))
+    cfg = pickle.loads(_compositions[key])  # a fresh copy: 1 ms, where deepcopy takes 18 ms
+    parsed = OverridesParser.create().parse_overrides(values)
+    ConfigLoaderImpl._apply_overrides_to_config(parsed, cfg)
+    return cfg
+
+
 def to_config(cfg: DictConfig) -> Config:
     """Validated, typed configuration; raises :class:`ConfigError`."""
-    check_ranges(cfg)
     node = OmegaConf.to_object(cfg)
     assert isinstance(node, Config)
+    check_ranges(node)
     trust.check_names(node)
     return node
 
@@ -235,7 +279,7 @@ def check_overrides(overrides: list[str], config_dirs: tuple[Path, ...] = ()) ->
 def _validate(overrides: list[str], config_dirs: tuple[Path, ...]) -> Config:
     global _user_dirs
     _user_dirs = config_dirs
-    check_config_files(config_dirs)
+    files = check_config_files(config_dirs)
     model_overrides = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
     _check_override_syntax(model_overrides)
     _check_bool_overrides(model_overrides)
@@ -249,7 +293,7 @@ def _validate(overrides: list[str], config_dirs: tuple[Path, ...]) -> Config:
             if leaf not in (_schema_keys(parent) or []) and not (CONFIG_DIR / key.split("@")[0]).is_dir():
                 raise ConfigError(_unknown_key_message(key) + " Keys cannot be added with '+'.")
     try:
-        return to_config(compose_config(model_overrides, config_dirs))
+        return to_config(compose_fast(model_overrides, config_dirs, files))
     except ConfigError:
         raise
     except Exception as exc:  # Hydra, OmegaConf, YAML and value errors alike

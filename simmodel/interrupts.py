@@ -57,7 +57,7 @@ def watch() -> Iterator[None]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-        _State.installed, _State.raising = False, False
+        _State.installed, _State.raising, _State.received = False, False, None
 
 
 @contextmanager
@@ -76,8 +76,8 @@ def raising() -> Iterator[None]:
 
 
 def received() -> int | None:
-    """The first signal recorded inside the current :func:`watch`, or None."""
-    return _State.received
+    """The first signal recorded inside the current :func:`watch`, or None (also outside one)."""
+    return _State.received if _State.installed else None
 
 
 def exit_code(signum: int | None = None) -> int:

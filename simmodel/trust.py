@@ -169,9 +169,15 @@ def check_reference(key: str, value: str) -> None:
 
 
 def _walk(path: Path, node: Any, prefix: str) -> None:
+    schema = _field_type(prefix) if prefix else Config
+    if is_dataclass(schema) and not isinstance(node, dict) and node is not None:
+        raise refuse(path, f"{prefix} holds keys, not a single value ({str(node)[:30]!r}).")
     if isinstance(node, dict):
+        known = {f.name for f in fields(schema)} if is_dataclass(schema) else None
         for k, v in node.items():
             key = f"{prefix}.{k}" if prefix else str(k)
+            if known is not None and k not in known:
+                raise refuse(path, f"{key[:60]} is not a key of the model.")
             if isinstance(k, str):
                 _check_text(path, key, k)
             if prefix and k == "hydra":
@@ -206,9 +212,12 @@ def _check_defaults(path: Path, defaults: Any, group: str | None) -> None:
             )
 
 
-def check_file(path: Path, group: str | None) -> None:
+def check_file(path: Path, group: str | None) -> tuple[str, int, int]:
     """Refuse ``path`` (a config file in ``group``, or the root when None) unless it only sets
-    model parameters. Raises :class:`ConfigError` with one line naming the file."""
+    model parameters. Raises :class:`ConfigError` with one line naming the file.
+
+    Returns the file's (path, size, modification time), which identifies what was checked.
+    """
     try:
         stat = path.stat()
     except OSError as exc:
@@ -217,13 +226,14 @@ def check_file(path: Path, group: str | None) -> None:
     if cache_key in _cache:
         if _cache[cache_key] is not None:
             raise ConfigError(_cache[cache_key])
-        return
+        return cache_key
     try:
         _check_uncached(path, group, stat.st_size)
     except ConfigError as exc:
         _cache[cache_key] = str(exc)
         raise
     _cache[cache_key] = None
+    return cache_key
 
 
 def _check_uncached(path: Path, group: str | None, size: int) -> None:
@@ -263,24 +273,29 @@ def _check_uncached(path: Path, group: str | None, size: int) -> None:
         _walk(path, data, group)
 
 
-def check_folder(folder: Path, *, root_trusted: bool) -> None:
+def check_folder(folder: Path, *, root_trusted: bool) -> list[tuple[str, int, int]]:
     """Check every YAML file under a config folder (groups one level down, as Hydra reads them).
 
     The root ``config.yaml`` of the shipped folder (``root_trusted``) is the one file that
-    may configure Hydra; in a user's folder it is checked like the rest.
+    may configure Hydra; in a user's folder it is checked like the rest. Returns the
+    (path, size, modification time) of every file, so a caller can tell when any changed.
     """
     if not folder.is_dir():
-        return
+        return []
+    seen = []
     for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
-        if not (root_trusted and path.name == "config.yaml"):
-            check_file(path, None)
+        if root_trusted and path.name == "config.yaml":
+            stat = path.stat()
+            seen.append((str(path), stat.st_size, stat.st_mtime_ns))
+        else:
+            seen.append(check_file(path, None))
     for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-        if sub.name.startswith((".", "_")) or sub.name == "hydra":
-            if any(sub.rglob("*.yaml")) and sub.name == "hydra":
-                raise refuse(sub, "a 'hydra' config group may not be supplied.")
+        if sub.name == "hydra" and any(sub.rglob("*.y*ml")):
+            raise refuse(sub, "a 'hydra' config group may not be supplied.")
+        if sub.name.startswith((".", "_")):
             continue
-        for path in sorted(sub.rglob("*.y*ml")):
-            check_file(path, sub.name)
+        seen.extend(check_file(path, sub.name) for path in sorted(sub.rglob("*.y*ml")))
+    return seen
 
 
 # ------------------------------------------------------------------- names in paths

@@ -742,7 +742,7 @@ def test_a_failed_collation_sets_the_failure_and_prints_one_line(
     monkeypatch.setattr(collate, "comparison_table", broken)
     collate.CollateSweep.failure = "left from an earlier sweep"
     capsys.readouterr()
-    assert run_sweep(tmp_path, *FUNDING_SWEEP, f"hydra.sweep.dir={sweep}") == 0  # cli.py acts on it
+    assert run_sweep(tmp_path, *FUNDING_SWEEP, f"hydra.sweep.dir={sweep}") == 1  # the sweep fails with it
     err = capsys.readouterr().err
     assert collate.CollateSweep.failure == "RuntimeError: disk on fire and more"
     assert "Traceback" not in err
