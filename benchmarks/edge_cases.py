@@ -139,20 +139,50 @@ def _case(overrides: list[str], queue: mp.Queue) -> None:
     queue.put(("nonfinite", ", ".join(bad), seconds) if bad else ("ok", "", seconds))
 
 
-def run_case(overrides: list[str], limit: float) -> tuple[str, str, float]:
-    context = mp.get_context("fork")
-    queue: mp.Queue = context.Queue()
-    process = context.Process(target=_case, args=(overrides, queue))
-    started = time.perf_counter()
-    process.start()
-    process.join(limit)
-    if process.is_alive():
-        process.kill()
-        process.join()
-        return "hang", f"no result within {limit:g} s", time.perf_counter() - started
-    if queue.empty():
-        return "crash", f"process died (exit code {process.exitcode})", time.perf_counter() - started
-    return queue.get()
+class Running:
+    """One case running in a forked child (forked from this single-threaded process)."""
+
+    def __init__(self, overrides: list[str]) -> None:
+        context = mp.get_context("fork")
+        self.queue: mp.Queue = context.Queue()
+        self.process = context.Process(target=_case, args=(overrides, self.queue))
+        self.started = time.perf_counter()
+        self.process.start()
+
+    def poll(self, limit: float) -> tuple[str, str, float] | None:
+        """The outcome once the case has finished or run out of time, else None."""
+        elapsed = time.perf_counter() - self.started
+        if not self.queue.empty():
+            outcome = self.queue.get()
+            self.process.join()
+            return outcome
+        if self.process.is_alive():
+            if elapsed <= limit:
+                return None
+            self.process.kill()
+            self.process.join()
+            return "hang", f"no result within {limit:g} s", elapsed
+        if not self.queue.empty():
+            return self.poll(limit)
+        return "crash", f"process died (exit code {self.process.exitcode})", elapsed
+
+
+def run_cases(cases: list[list[str]], jobs: int, limit: float) -> list[tuple[str, str, float]]:
+    """Outcome of each case, ``jobs`` at a time, in the order given."""
+    outcomes: dict[int, tuple[str, str, float]] = {}
+    running: dict[int, Running] = {}
+    waiting = list(range(len(cases)))
+    while waiting or running:
+        while waiting and len(running) < jobs:
+            i = waiting.pop(0)
+            running[i] = Running(cases[i])
+        for i, case in list(running.items()):
+            outcome = case.poll(limit)
+            if outcome is not None:
+                outcomes[i] = outcome
+                del running[i]
+        time.sleep(0.02)
+    return [outcomes[i] for i in range(len(cases))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=float, default=60.0, help="wall-clock limit per case, seconds")
     parser.add_argument("--slow", type=float, default=5.0, help="a case taking longer is reported")
     parser.add_argument("--jobs", type=int, default=2, help="cases run at once")
+    parser.add_argument("--show-refused", action="store_true", help="also print the refused cases")
     parser.add_argument("prefixes", nargs="*", help="only keys starting with one of these")
     args = parser.parse_args(argv)
     cases = [
@@ -168,20 +199,19 @@ def main(argv: list[str] | None = None) -> int:
         if f.key not in SKIPPED and (not args.prefixes or f.key.startswith(tuple(args.prefixes)))
         for value in edge_values(f)
     ]
-    from concurrent.futures import ThreadPoolExecutor
-
     started = time.perf_counter()
     counts: dict[str, int] = {}
     problems = 0
-    with ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
-        outcomes = pool.map(lambda case: run_case(overrides_for(*case), args.limit), cases)
-        for (f, value), (status, detail, seconds) in zip(cases, outcomes, strict=True):
-            if status == "ok" and seconds > args.slow:
-                status, detail = "slow", f"{seconds:.1f} s"
-            counts[status] = counts.get(status, 0) + 1
-            if status not in ("ok", "refused"):
-                problems += 1
-                print(f"{status.upper():9} {f.key}={value!r}: {detail}", flush=True)
+    outcomes = run_cases([overrides_for(*case) for case in cases], max(args.jobs, 1), args.limit)
+    for (f, value), (status, detail, seconds) in zip(cases, outcomes, strict=True):
+        if status == "ok" and seconds > args.slow:
+            status, detail = "slow", f"{seconds:.1f} s"
+        counts[status] = counts.get(status, 0) + 1
+        if status not in ("ok", "refused"):
+            problems += 1
+            print(f"{status.upper():9} {f.key}={value!r}: {detail}", flush=True)
+        elif status == "refused" and args.show_refused:
+            print(f"refused   {f.key}={value!r}: {detail}", flush=True)
     fields_tested = len({f.key for f, _ in cases})
     statuses = ("ok", "refused", "crash", "hang", "slow", "nonfinite")
     summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in statuses)
