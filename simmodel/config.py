@@ -485,6 +485,12 @@ def check_ranges(cfg: DictConfig | Config) -> None:
     _check_whole_months("run.years", node.run.years, at_least_one=True)
     _check_whole_months("run.warmup_years", node.run.warmup_years, at_least_one=False)
     _check_hours(node.need)
+    posts = node.buddies.posts_per_1000_prisoners * node.funding.buddy_posts_factor
+    if posts > 1000:
+        raise ConfigError(
+            f"buddies.posts_per_1000_prisoners x funding.buddy_posts_factor = {posts:g} is more than 1000: "
+            "a prison cannot have more buddy posts than places."
+        )
     _check_estate_flows(node)
 
 

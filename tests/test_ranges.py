@@ -246,6 +246,11 @@ def test_combinations_that_cannot_work_are_refused(overrides: list[str], words: 
         assert word in message, (word, message)
 
 
+def test_more_buddy_posts_than_places_is_refused() -> None:
+    message = refused("buddies.posts_per_1000_prisoners=1000", "funding=more_buddy_posts")
+    assert "buddies.posts_per_1000_prisoners" in message and "funding.buddy_posts_factor" in message
+
+
 def test_limits_themselves_are_allowed() -> None:
     check_overrides(
         [*ONE_MONTH, "population.receptions_per_year=14000", "population.initial_population=1400"]
