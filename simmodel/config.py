@@ -173,7 +173,9 @@ class PrisonSpec:
 
     name: str = MISSING
     type: str = _choice(PRISON_TYPES)
-    capacity: int = _num(1, 5000)  # places: the largest prison in England and Wales has about 2,100
+    # places: the largest prison holds about 2,100; up to 25,000 so one listed "prison" can stand for
+    # a cluster or region of prisons (a planner's catchment, or a large queueing test)
+    capacity: int = _num(1, 25_000)
     older_unit: bool = False
     scheme: str = _choice(SCHEME_TYPES)
 
