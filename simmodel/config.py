@@ -27,9 +27,15 @@ class ConfigError(ValueError):
     """A configuration problem a user can fix; the message names the key."""
 
 
-def _num(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False) -> Any:
-    """A required numeric field with an allowed range ``[lo, hi]`` (``(lo, hi]`` if lo_open)."""
-    return field(default=MISSING, metadata={"lo": lo, "hi": hi, "lo_open": lo_open})
+def _num(
+    lo: float, hi: float, *, lo_open: bool = False, default: Any = MISSING
+) -> Any:
+    """A numeric field with an allowed range ``[lo, hi]`` (``(lo, hi]`` if lo_open).
+
+    Every range is finite: a value a real prison (or a real run) could have, with room
+    to spare for sensitivity analysis. The comment next to each field says why.
+    """
+    return field(default=default, metadata={"lo": lo, "hi": hi, "lo_open": lo_open})
 
 
 def _share() -> Any:
@@ -37,62 +43,128 @@ def _share() -> Any:
     return _num(0.0, 1.0)
 
 
-def _rate() -> Any:
-    """A required non-negative rate, count, duration or cost."""
-    return _num(0.0, None)
-
-
-def _zero_or_more() -> Any:
-    """A non-negative number that defaults to zero (a type not used in an estate)."""
-    return field(default=0.0, metadata={"lo": 0.0, "hi": None, "lo_open": False})
-
-
 def _choice(options: tuple[str, ...]) -> Any:
     return field(default=MISSING, metadata={"choices": options})
 
 
+#: Hours in a week: no person needs, and nobody gives, more care than this in a week.
+HOURS_PER_WEEK = 168.0
+#: Receptions a year at most this many times the estate's places. Real turnover is far
+#: lower: 64,000 receptions a year for 86,000 people nationally (0.75), and a busy local
+#: prison with stays of a few weeks turns its places over about 5-10 times a year; 20x
+#: leaves room for remand-only or very short-stay planning cases. Beyond it the stock
+#: balloons (people outnumber places many times over) and a run takes minutes a year.
+MAX_RECEPTIONS_PER_PLACE = 20.0
+#: Day-0 population at most this many times the places: the most crowded prisons in
+#: England and Wales hold about 1.5-1.7 people per certified place.
+MAX_INITIAL_PER_PLACE = 2.0
+#: Generated prisons are at least this big (see estate.build_estate).
+_MIN_GENERATED_CAPACITY = 50.0
+
+
 @dataclass
 class BandValues:
-    """One value per age band (years of age)."""
+    """One share per age band (years of age)."""
 
-    b18_20: float = _rate()
-    b21_24: float = _rate()
-    b25_29: float = _rate()
-    b30_39: float = _rate()
-    b40_49: float = _rate()
-    b50_59: float = _rate()
-    b60_69: float = _rate()
-    b70_plus: float = _rate()
+    b18_20: float = _share()
+    b21_24: float = _share()
+    b25_29: float = _share()
+    b30_39: float = _share()
+    b40_49: float = _share()
+    b50_59: float = _share()
+    b60_69: float = _share()
+    b70_plus: float = _share()
 
     def as_tuple(self) -> tuple[float, ...]:
         return tuple(getattr(self, f.name) for f in fields(self))
 
 
 @dataclass
-class LevelValues:
-    """One value per need level."""
+class BandStayFactors(BandValues):
+    """Median stay multiplier per age band: above 0 (a stay of no length is no stay), at most
+    10 (YAML ranges reach 3; 10x the median of the national mix is already 5 years)."""
 
-    low: float = _rate()
-    moderate: float = _rate()
-    high: float = _rate()
+    b18_20: float = _num(0, 10, lo_open=True)
+    b21_24: float = _num(0, 10, lo_open=True)
+    b25_29: float = _num(0, 10, lo_open=True)
+    b30_39: float = _num(0, 10, lo_open=True)
+    b40_49: float = _num(0, 10, lo_open=True)
+    b50_59: float = _num(0, 10, lo_open=True)
+    b60_69: float = _num(0, 10, lo_open=True)
+    b70_plus: float = _num(0, 10, lo_open=True)
+
+
+@dataclass
+class LevelValues:
+    """One share per need level."""
+
+    low: float = _share()
+    moderate: float = _share()
+    high: float = _share()
 
     def as_tuple(self) -> tuple[float, float, float]:
         return (self.low, self.moderate, self.high)
 
 
 @dataclass
-class TypeValues:
-    """One value per prison type (zero where a type is not used)."""
+class LevelHours(LevelValues):
+    """Care hours a week per person at each need level: at most the 168 hours in a week."""
 
-    local: float = _zero_or_more()
-    cat_b: float = _zero_or_more()
-    cat_c: float = _zero_or_more()
-    open: float = _zero_or_more()
-    high_security: float = _zero_or_more()
-    women: float = _zero_or_more()
+    low: float = _num(0, HOURS_PER_WEEK)
+    moderate: float = _num(0, HOURS_PER_WEEK)
+    high: float = _num(0, HOURS_PER_WEEK)
+
+
+@dataclass
+class TypeValues:
+    """One share per prison type (zero where a type is not used)."""
+
+    local: float = _num(0, 1, default=0.0)
+    cat_b: float = _num(0, 1, default=0.0)
+    cat_c: float = _num(0, 1, default=0.0)
+    open: float = _num(0, 1, default=0.0)
+    high_security: float = _num(0, 1, default=0.0)
+    women: float = _num(0, 1, default=0.0)
 
     def as_tuple(self) -> tuple[float, ...]:
         return tuple(getattr(self, t) for t in PRISON_TYPES)
+
+
+@dataclass
+class TypeCounts(TypeValues):
+    """Prisons of each type: at most 200 (England and Wales has about 120 in all)."""
+
+    local: float = _num(0, 200, default=0.0)
+    cat_b: float = _num(0, 200, default=0.0)
+    cat_c: float = _num(0, 200, default=0.0)
+    open: float = _num(0, 200, default=0.0)
+    high_security: float = _num(0, 200, default=0.0)
+    women: float = _num(0, 200, default=0.0)
+
+
+@dataclass
+class TypeCapacities(TypeValues):
+    """Places per prison (mean or spread): at most 5,000 (the largest, Berwyn, has about 2,100)."""
+
+    local: float = _num(0, 5000, default=0.0)
+    cat_b: float = _num(0, 5000, default=0.0)
+    cat_c: float = _num(0, 5000, default=0.0)
+    open: float = _num(0, 5000, default=0.0)
+    high_security: float = _num(0, 5000, default=0.0)
+    women: float = _num(0, 5000, default=0.0)
+
+
+@dataclass
+class TypeWeights(TypeValues):
+    """Relative pull of each prison type: only ratios matter; at most 1,000 (1,000:1 between
+    two types is already all-or-nothing)."""
+
+    local: float = _num(0, 1000, default=0.0)
+    cat_b: float = _num(0, 1000, default=0.0)
+    cat_c: float = _num(0, 1000, default=0.0)
+    open: float = _num(0, 1000, default=0.0)
+    high_security: float = _num(0, 1000, default=0.0)
+    women: float = _num(0, 1000, default=0.0)
 
 
 @dataclass
@@ -101,7 +173,9 @@ class PrisonSpec:
 
     name: str = MISSING
     type: str = _choice(PRISON_TYPES)
-    capacity: int = _num(1, None)
+    # places: the largest prison holds about 2,100; up to 25,000 so one listed "prison" can stand for
+    # a cluster or region of prisons (a planner's catchment, or a large queueing test)
+    capacity: int = _num(1, 25_000)
     older_unit: bool = False
     scheme: str = _choice(SCHEME_TYPES)
 
@@ -111,9 +185,9 @@ class EstateConfig:
     """Which prisons exist: generated by type, or listed one by one in ``prisons``."""
 
     name: str = MISSING
-    count: TypeValues = field(default_factory=TypeValues)
-    capacity_mean: TypeValues = field(default_factory=TypeValues)
-    capacity_sd: TypeValues = field(default_factory=TypeValues)
+    count: TypeCounts = field(default_factory=TypeCounts)
+    capacity_mean: TypeCapacities = field(default_factory=TypeCapacities)
+    capacity_sd: TypeCapacities = field(default_factory=TypeCapacities)
     older_unit_share: TypeValues = field(default_factory=TypeValues)
     scheme_share: float = _share()
     trained_share_of_schemes: float = _share()
@@ -124,21 +198,24 @@ class EstateConfig:
 class PopulationConfig:
     """Receptions, stays, transfers, deaths and ageing (people, days, years)."""
 
-    initial_population: int = _num(0, 2_000_000)  # people: bounded so a typo cannot exhaust memory
-    receptions_per_year: float = _num(0, 5_000_000)
+    # people: about 3x the 86,000 of England and Wales; also keeps memory in bounds
+    initial_population: int = _num(0, 250_000)
+    # a year: about 8x the national 64,000 (and see MAX_RECEPTIONS_PER_PLACE)
+    receptions_per_year: float = _num(0, 500_000)
     female_share: float = _share()
     stock_age_shares: BandValues = field(default_factory=BandValues)
-    stay_median_days: float = _num(0, None, lo_open=True)
-    stay_sigma: float = _num(0, 4)
-    stay_max_years: float = _num(0, 80, lo_open=True)
-    stay_factor_by_band: BandValues = field(default_factory=BandValues)
-    local_max_stay_days: float = _rate()
-    local_transfer_days_mean: float = _num(0, None, lo_open=True)
-    transfer_rate_per_year: float = _rate()
-    transfer_destination_weight: TypeValues = field(default_factory=TypeValues)
-    older_unit_attraction: float = _num(0, 100, lo_open=True)
-    death_hazard_at_50_per_year: float = _share()
-    death_hazard_growth_per_year_of_age: float = _num(0, 0.3)
+    stay_median_days: float = _num(1, 14_600)  # days: a day to 40 years (national 197, YAML 120-900)
+    stay_sigma: float = _num(0, 4)  # lognormal spread: YAML 1.0-1.6; 4 is a 3,000-fold ratio of quartiles
+    stay_max_years: float = _num(1, 80)  # years: whole-life terms run to decades; 80 is a lifetime
+    stay_factor_by_band: BandStayFactors = field(default_factory=BandStayFactors)
+    local_max_stay_days: float = _num(0, 3650)  # days: 10 years (YAML 60-240)
+    local_transfer_days_mean: float = _num(1, 730)  # days: a day to 2 years (YAML 20-120)
+    transfer_rate_per_year: float = _num(0, 12)  # moves a person-year: monthly at most (0.9 in 2005/06)
+    transfer_destination_weight: TypeWeights = field(default_factory=TypeWeights)
+    older_unit_attraction: float = _num(0.01, 100)  # a factor: YAML 1-5; 100:1 is all-or-nothing
+    death_hazard_at_50_per_year: float = _num(0, 0.2)  # a year: YAML 0.003-0.008; 0.2 is 40x national
+    death_hazard_growth_per_year_of_age: float = _num(0, 0.3)  # Gompertz slope: life tables 0.07-0.10
+    # yearly trends: a halving to a doubling a year (and see MAX_RECEPTIONS_PER_PLACE)
     receptions_growth_per_year: float = _num(-0.5, 1.0)
     older_receptions_growth_per_year: float = _num(-0.5, 1.0)
     stay_growth_per_year: float = _num(-0.5, 1.0)
@@ -149,18 +226,18 @@ class NeedConfig:
     """Onset, level and progression of social care need (hours per week, per year)."""
 
     stock_prevalence_by_band: BandValues = field(default_factory=BandValues)
-    arrival_prevalence_factor: float = _num(0, 5)
-    onset_hazard_at_50_per_year: float = _share()
-    onset_hazard_growth_per_year_of_age: float = _num(0, 0.3)
+    arrival_prevalence_factor: float = _num(0, 5)  # a factor on stock prevalence: YAML 0.4-1
+    onset_hazard_at_50_per_year: float = _share()  # a year: YAML 0.01-0.05
+    onset_hazard_growth_per_year_of_age: float = _num(0, 0.3)  # YAML 0.04-0.10
     level_shares_at_onset: LevelValues = field(default_factory=LevelValues)
-    worsening_rate_per_year: float = _rate()
+    worsening_rate_per_year: float = _num(0, 12)  # a year: YAML 0.05-0.4; monthly at most
     dementia_stock_prevalence_50_69: float = _share()
     dementia_stock_prevalence_70_plus: float = _share()
     dementia_onset_hazard_at_70_per_year: float = _share()
-    dementia_onset_hazard_growth_per_year_of_age: float = _num(0, 0.3)
-    dementia_hours_factor: float = _num(1, 5)
-    nonpersonal_hours_per_week: LevelValues = field(default_factory=LevelValues)
-    personal_hours_per_week: LevelValues = field(default_factory=LevelValues)
+    dementia_onset_hazard_growth_per_year_of_age: float = _num(0, 0.3)  # YAML 0.05-0.12
+    dementia_hours_factor: float = _num(1, 5)  # YAML 1-2; and hours x factor <= 168 a week
+    nonpersonal_hours_per_week: LevelHours = field(default_factory=LevelHours)
+    personal_hours_per_week: LevelHours = field(default_factory=LevelHours)
 
 
 @dataclass
@@ -168,16 +245,17 @@ class PathwayConfig:
     """Screening, detection, referral, Care Act assessment, care packages and reviews (days)."""
 
     screening_sensitivity: float = _share()
-    detection_delay_days_mean: float = _num(0, None, lo_open=True)
-    dementia_detection_factor: float = _num(0, 20, lo_open=True)
-    older_unit_detection_factor: float = _num(0, 10, lo_open=True)
+    detection_delay_days_mean: float = _num(1, 3650)  # days: a day to 10 years (YAML 30-365)
+    dementia_detection_factor: float = _num(0.1, 20)  # a factor: YAML 1-5
+    older_unit_detection_factor: float = _num(0.1, 10)  # a factor: YAML 0.5-1
     referral_share: float = _share()
-    referral_delay_days_mean: float = _rate()
-    assessors_per_prison: int = _num(0, 1000)
-    assessment_days_mean: float = _num(0, None, lo_open=True)
+    referral_delay_days_mean: float = _num(0, 730)  # days: up to 2 years (YAML 3-60)
+    assessors_per_prison: int = _num(0, 50)  # at once: YAML 1-3; 50 is a team per prison
+    assessment_days_mean: float = _num(0.1, 365)  # days: a couple of hours to a year (YAML 3-20)
     eligibility_by_level: LevelValues = field(default_factory=LevelValues)
-    package_start_delay_days_mean: float = _rate()
-    review_interval_days: float = _num(0, None, lo_open=True)
+    package_start_delay_days_mean: float = _num(0, 730)  # days: up to 2 years (YAML 7-60)
+    # days: at least a day (a shorter interval is not a review, and floods the event list)
+    review_interval_days: float = _num(1, 3650)
     info_loss_on_transfer: float = _share()
     initial_detected_share: float = _share()
 
@@ -186,31 +264,33 @@ class PathwayConfig:
 class BuddiesConfig:
     """Buddy schemes: posts, recruitment pipeline, hours, pay, turnover (days, hours, £)."""
 
-    posts_per_1000_prisoners: float = _rate()
+    posts_per_1000_prisoners: float = _num(0, 1000)  # at most one post per place (YAML 5-25)
     initial_fill_share: float = _share()
-    hours_per_window: float = _rate()
-    pay_per_week: float = _rate()
-    application_days_mean: float = _rate()
-    interview_days_mean: float = _rate()
-    vetting_days_mean: float = _rate()
+    hours_per_window: float = _num(0, 24)  # hours: a window is at most a day (YAML 1-3)
+    pay_per_week: float = _num(0, 500)  # £: real prison pay is £10-30 a week; 500 is a full-time wage
+    application_days_mean: float = _num(0, 365)  # days: YAML 7-60
+    interview_days_mean: float = _num(0, 365)  # days: YAML 3-21
+    vetting_days_mean: float = _num(0, 365)  # days: YAML 7-60
     vetting_pass_share: float = _share()
-    training_interval_days: float = _num(0, None, lo_open=True)
-    training_days: float = _rate()
+    training_interval_days: float = _num(1, 730)  # days between courses: YAML 14-90
+    training_days: float = _num(0, 365)  # days: YAML 1-90
     training_pass_share: float = _share()
-    min_remaining_stay_days: float = _rate()
-    quit_rate_per_year: float = _rate()
-    dismissal_rate_per_year: float = _rate()
-    burnout_rate_per_year: float = _rate()
-    burnout_load_sensitivity: float = _rate()
-    trained_burnout_factor: float = _rate()
-    trained_dismissal_factor: float = _rate()
-    trained_overstep_factor: float = _rate()
+    min_remaining_stay_days: float = _num(0, 3650)  # days: YAML 90-365
+    # a buddy-year: monthly at most (YAML up to 0.6)
+    quit_rate_per_year: float = _num(0, 12)
+    dismissal_rate_per_year: float = _num(0, 12)
+    burnout_rate_per_year: float = _num(0, 12)
+    burnout_load_sensitivity: float = _num(0, 10)  # per unit of load: YAML 0-3
+    # factors for trained schemes: YAML 0.2-1; up to 5 lets training make things worse
+    trained_burnout_factor: float = _num(0, 5)
+    trained_dismissal_factor: float = _num(0, 5)
+    trained_overstep_factor: float = _num(0, 5)
     kept_on_transfer_share: float = _share()
-    detection_delay_factor: float = _num(0, 10, lo_open=True)
+    detection_delay_factor: float = _num(0.1, 10)  # a factor: YAML 0.5-1
     reach_unrecorded_share: float = _share()
     priority: str = _choice(PRIORITY_RULES)
-    supervision_hours_per_buddy_per_week: float = _rate()
-    coordination_hours_per_scheme_per_week: float = _rate()
+    supervision_hours_per_buddy_per_week: float = _num(0, 40)  # staff hours: YAML 0.25-2
+    coordination_hours_per_scheme_per_week: float = _num(0, HOURS_PER_WEEK)  # staff hours: YAML 4-20
     informal_cover_share_no_scheme: float = _share()
     informal_cover_share_with_scheme: float = _share()
 
@@ -219,14 +299,14 @@ class BuddiesConfig:
 class RegimeConfig:
     """Unlock windows and restricted-regime episodes (hours, days, per year)."""
 
-    windows_per_day: int = _num(1, 24)
+    windows_per_day: int = _num(1, 24)  # and windows x hours <= 24
     window_hours: float = _num(0, 24)
     recipient_unlocked_share: float = _share()
-    restricted_episodes_per_year: float = _rate()
-    restricted_days_mean: float = _num(0, None, lo_open=True)
+    restricted_episodes_per_year: float = _num(0, 365)  # a year: YAML 0-40; daily at most
+    restricted_days_mean: float = _num(1, 365)  # days: YAML 1-7
     restricted_unlock_factor: float = _share()
-    lockdown_episodes_per_year: float = _rate()
-    lockdown_days_mean: float = _num(0, None, lo_open=True)
+    lockdown_episodes_per_year: float = _num(0, 365)  # a year: YAML 0-3; daily at most
+    lockdown_days_mean: float = _num(1, 365)  # days: YAML 1-30
     lockdown_unlock_factor: float = _share()
 
 
@@ -234,42 +314,49 @@ class RegimeConfig:
 class CareConfig:
     """The fast lane: task sizes, professional capacity, overstepping (hours, per window)."""
 
-    nonpersonal_task_hours: float = _num(0, 24, lo_open=True)
-    personal_task_hours: float = _num(0, 24, lo_open=True)
-    professional_hours_per_week_per_100_prisoners: float = _rate()
+    # hours: 6 minutes to a day (YAML 0.25-1); shorter tasks multiply the work per window
+    nonpersonal_task_hours: float = _num(0.1, 24)
+    personal_task_hours: float = _num(0.1, 24)
+    # hours a week per 100 places: YAML 2-15; 500 is 80x the default and 3 hours a week for every place
+    professional_hours_per_week_per_100_prisoners: float = _num(0, 500)
     missed_visit_share: float = _share()
     healthcare_default_share: float = _share()
     overstep_max_probability_per_window: float = _share()
-    overstep_delay_scale_days: float = _num(0, None, lo_open=True)
-    overstep_informal_factor: float = _rate()
+    overstep_delay_scale_days: float = _num(0.1, 365)  # days: YAML 0.25-14
+    overstep_informal_factor: float = _num(0, 10)  # a factor: YAML 1-3
 
 
 @dataclass
 class CostsConfig:
-    """Unit costs in £ (2024/25 prices unless the YAML says otherwise)."""
+    """Unit costs in £ (2024/25 prices unless the YAML says otherwise).
 
-    officer_hourly_cost: float = _rate()
-    training_cost_per_trainee: float = _rate()
-    vetting_cost_per_candidate: float = _rate()
-    assessment_cost: float = _rate()
-    review_cost: float = _rate()
-    personal_care_hourly_cost: float = _rate()
-    healthcare_hourly_cost: float = _rate()
-    scheme_setup_cost: float = _rate()
-    scheme_life_years: float = _num(0, 100, lo_open=True)
+    Each is bounded at a generous multiple (10-100x) of the published or assumed figure,
+    so a typo of a few zeros is refused rather than priced.
+    """
+
+    officer_hourly_cost: float = _num(0, 500)  # £21 an hour
+    training_cost_per_trainee: float = _num(0, 20_000)  # £250 (YAML 100-800)
+    vetting_cost_per_candidate: float = _num(0, 5_000)  # £60 (YAML 20-200)
+    assessment_cost: float = _num(0, 20_000)  # £330
+    review_cost: float = _num(0, 20_000)  # £165
+    personal_care_hourly_cost: float = _num(0, 500)  # £28.53
+    healthcare_hourly_cost: float = _num(0, 500)  # £30.31
+    scheme_setup_cost: float = _num(0, 1_000_000)  # £5,000 (YAML 2,000-20,000)
+    scheme_life_years: float = _num(1, 100)  # years: YAML 3-10
 
 
 @dataclass
 class RunConfig:
     """Run length and randomness."""
 
+    # years, a whole number of months (the model reports months): one month to a century
     years: float = _num(0, 100, lo_open=True)
-    warmup_years: float = _num(0, 20)
-    seed: int = _num(0, 2**63 - 1)
+    warmup_years: float = _num(0, 20)  # years, a whole number of months
+    seed: int = _num(0, 2**63 - 1)  # numpy SeedSequence accepts any non-negative int; 63 bits is plenty
     replications: int = _num(1, 10_000)
     first_replication: int = _num(0, 1_000_000)
-    jobs: int = _num(0, 1024)
-    target_half_width: float = _num(0, 1)
+    jobs: int = _num(0, 1024)  # processes; 0 = all cores
+    target_half_width: float = _num(0, 1)  # a share of the mean; 0 = off
     max_replications: int = _num(1, 10_000)
     progress: bool = True
     check_invariants: bool = False
@@ -282,7 +369,8 @@ class FundingConfig:
     """A funding option: its effects on the model and its own cost lines (£ a year).
 
     Effects are factors (1 = no change) or additions (0 = no change) applied to the
-    model's parameters by :func:`simmodel.funding.apply_funding`.
+    model's parameters by :func:`simmodel.funding.apply_funding`. Factors are bounded at
+    10 (a tenfold change is beyond any funding option); costs at 10-50x the YAML figures.
     """
 
     name: str = MISSING
@@ -291,18 +379,18 @@ class FundingConfig:
     extra_scheme_share: float = _share()
     train_all_schemes: bool = MISSING
     screening_sensitivity_add: float = _share()
-    detection_delay_factor: float = _num(0, 10, lo_open=True)
+    detection_delay_factor: float = _num(0.1, 10)
     referral_share_add: float = _share()
     referral_delay_factor: float = _num(0, 10)
     recruitment_delay_factor: float = _num(0, 10)
-    extra_assessors_per_prison: int = _num(0, 100)
+    extra_assessors_per_prison: int = _num(0, 50)  # as pathway.assessors_per_prison
     professional_hours_factor: float = _num(0, 10)
-    extra_window_hours: float = _num(0, 12)
-    coordinator_fte_per_prison: float = _num(0, 10)
-    coordinator_cost_per_fte_year: float = _rate()
-    extra_officer_hours_per_prison_per_week: float = _rate()
-    assessor_retainer_per_year: float = _rate()
-    programme_cost_per_scheme_per_year: float = _rate()
+    extra_window_hours: float = _num(0, 12)  # hours; and windows x hours <= 24
+    coordinator_fte_per_prison: float = _num(0, 10)  # FTE: YAML 0.2-1
+    coordinator_cost_per_fte_year: float = _num(0, 500_000)  # £49,400
+    extra_officer_hours_per_prison_per_week: float = _num(0, 2000)  # hours: YAML 14-56; 2,000 is 50 FTE
+    assessor_retainer_per_year: float = _num(0, 500_000)  # £9,900 (YAML 5,000-20,000)
+    programme_cost_per_scheme_per_year: float = _num(0, 500_000)  # £3,000 (YAML 1,000-10,000)
 
 
 @dataclass
@@ -397,3 +485,93 @@ def check_ranges(cfg: DictConfig | Config) -> None:
     names = [p.name for p in node.estate.prisons]
     if len(set(names)) != len(names):
         raise ConfigError("estate.prisons: each prison needs a different name.")
+    _check_whole_months("run.years", node.run.years, at_least_one=True)
+    _check_whole_months("run.warmup_years", node.run.warmup_years, at_least_one=False)
+    _check_hours(node.need)
+    posts = node.buddies.posts_per_1000_prisoners * node.funding.buddy_posts_factor
+    if posts > 1000:
+        raise ConfigError(
+            f"buddies.posts_per_1000_prisoners x funding.buddy_posts_factor = {posts:g} is more than 1000: "
+            "a prison cannot have more buddy posts than places."
+        )
+    _check_estate_flows(node)
+
+
+#: How close ``years x 12`` must be to a whole number (0.0833 is one month).
+_MONTH_TOLERANCE = 0.01
+
+
+def _years_text(months: int) -> str:
+    return f"{round(months / 12, 4):g} ({months} month{'s' if months != 1 else ''})"
+
+
+def _check_whole_months(key: str, years: float, *, at_least_one: bool) -> None:
+    """The model runs and reports whole months: refuse anything else (no silent rounding)."""
+    months = years * 12
+    nearest = round(months)
+    if abs(months - nearest) <= _MONTH_TOLERANCE and (nearest >= 1 or not at_least_one):
+        return
+    low, high = math.floor(months), math.ceil(months)
+    if at_least_one:
+        low, high = max(low, 1), max(high, 1)
+    options = sorted({low, high})
+    suggestion = " or ".join(_years_text(m) for m in options)
+    raise ConfigError(
+        f"{key} = {years:g} is {months:.2f} months: use a whole number of months"
+        f"{', at least one' if at_least_one else ''}, e.g. {suggestion}."
+    )
+
+
+def _check_hours(need: NeedConfig) -> None:
+    """A person's care, both kinds and with dementia, fits in the 168 hours of a week."""
+    for level in NEED_LEVELS:
+        hours = getattr(need.nonpersonal_hours_per_week, level) + getattr(need.personal_hours_per_week, level)
+        if hours * need.dementia_hours_factor > HOURS_PER_WEEK:
+            raise ConfigError(
+                f"need.nonpersonal_hours_per_week.{level} + need.personal_hours_per_week.{level} = "
+                f"{hours:g}, x need.dementia_hours_factor {need.dementia_hours_factor:g}, "
+                "is more than the 168 hours of a week."
+            )
+
+
+def estate_places_and_types(estate: EstateConfig) -> tuple[float, set[str]]:
+    """Places in the estate (expected places for a generated one) and the prison types in it."""
+    if estate.prisons:
+        return float(sum(p.capacity for p in estate.prisons)), {p.type for p in estate.prisons}
+    places, types = 0.0, set()
+    for t in PRISON_TYPES:
+        count = round(getattr(estate.count, t))
+        if count >= 1:
+            types.add(t)
+            places += count * max(getattr(estate.capacity_mean, t), _MIN_GENERATED_CAPACITY)
+    return places, types
+
+
+def _check_estate_flows(node: Config) -> None:
+    """Flows the estate can hold: where men are received, and how many people per place."""
+    pop = node.population
+    places, types = estate_places_and_types(node.estate)
+    # Men are received into local prisons if there are any; otherwise into the men's
+    # prisons (every prison, if all are women's) in proportion to their transfer weight.
+    men_types = sorted(types - {"women"}) or ["women"]
+    men_weight = sum(getattr(pop.transfer_destination_weight, t) for t in men_types)
+    if "local" not in types and pop.receptions_per_year > 0 and pop.female_share < 1 and men_weight <= 0:
+        raise ConfigError(
+            f"population.transfer_destination_weight is 0 for every men's prison type in the estate "
+            f"({', '.join(men_types)}): with no local prison men are received by these weights."
+        )
+    growth = max(1.0, (1.0 + pop.receptions_growth_per_year) ** node.run.years)
+    most = MAX_RECEPTIONS_PER_PLACE * places
+    if pop.receptions_per_year * growth > most:
+        grown = f" (x{growth:.3g} by the last year with receptions_growth_per_year)" if growth > 1 else ""
+        raise ConfigError(
+            f"population.receptions_per_year = {pop.receptions_per_year:g}{grown} is more than "
+            f"{MAX_RECEPTIONS_PER_PLACE:g} x the estate's {places:,.0f} places: "
+            f"use at most {most / growth:,.0f}."
+        )
+    if pop.initial_population > MAX_INITIAL_PER_PLACE * places:
+        raise ConfigError(
+            f"population.initial_population = {pop.initial_population} is more than "
+            f"{MAX_INITIAL_PER_PLACE:g} x the estate's {places:,.0f} places: use at most "
+            f"{MAX_INITIAL_PER_PLACE * places:,.0f}."
+        )

@@ -50,7 +50,7 @@ class ReplicationOutput:
     """What one replication sends back: summary values and its monthly table (numbers only)."""
 
     replication: int
-    values: np.ndarray  # one value per results.METRICS
+    values: np.ndarray  # one value per results.METRICS (NaN where undefined: Metric.undefined)
     series: np.ndarray  # timeseries rows x value columns
     series_columns: list[str]
     estate: Estate
@@ -68,7 +68,7 @@ def simulate(cfg: Config, replication: int) -> ReplicationOutput:
     value_columns = [c for c in series.columns if c not in results.TIMESERIES_ID_COLUMNS]
     return ReplicationOutput(
         replication=replication,
-        values=results.summary(result)["mean"].to_numpy(dtype=float),
+        values=results.compute_values(result),
         series=series[value_columns].to_numpy(dtype=float),
         series_columns=value_columns,
         estate=result.estate,
@@ -129,22 +129,27 @@ class Ensemble:
         return np.vstack([o.values for o in self.outputs])
 
     def summary(self) -> pd.DataFrame:
-        """``metric, unit, mean, ci_low, ci_high, p5, p95, n`` across replications."""
-        values = self.values
-        mean, low, high = t_interval(values)
-        p5, p95 = np.percentile(values, [5, 95], axis=0)
-        return pd.DataFrame(
-            {
-                "metric": [m.name for m in results.METRICS],
-                "unit": [m.unit for m in results.METRICS],
-                "mean": mean,
-                "ci_low": low,
-                "ci_high": high,
-                "p5": p5,
-                "p95": p95,
-                "n": self.n,
-            }
-        )
+        """``metric, unit, mean, ci_low, ci_high, p5, p95, n, note`` across replications.
+
+        A metric undefined in some replications (e.g. mean age at death in a replication
+        with no deaths) is summarised over the replications where it is defined: ``n``
+        counts them and ``note`` says e.g. "undefined in 2 of 4 replications: no deaths".
+        Undefined in all, its values are blank and the note says why.
+        """
+        rows = []
+        for j, metric in enumerate(results.METRICS):
+            column = self.values[:, j]
+            defined = column[~np.isnan(column)]
+            n = len(defined)
+            if n:
+                mean, low, high = (float(x) for x in t_interval(defined))
+                p5, p95 = (float(x) for x in np.percentile(defined, [5, 95]))
+            else:
+                mean = low = high = p5 = p95 = float("nan")
+            note = results.undefined_note(metric, self.n - n, self.n)
+            rows.append((metric.name, metric.unit, mean, low, high, p5, p95, n, note))
+        columns = ["metric", "unit", "mean", "ci_low", "ci_high", "p5", "p95", "n", "note"]
+        return pd.DataFrame(rows, columns=columns)
 
     def replications_table(self) -> pd.DataFrame:
         """One row per replication and metric: ``replication, metric, unit, value``."""

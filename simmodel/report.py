@@ -400,6 +400,7 @@ def _summary_html(summary: pd.DataFrame) -> str:
                 "95% CI": interval,
                 "Unit": row.unit,
                 "Metric": row.metric,
+                "Note": note if isinstance(note := getattr(row, "note", ""), str) else "",
             }
         )
     return pd.DataFrame(rows).to_html(index=False, border=0, classes="data", escape=True)

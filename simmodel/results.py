@@ -78,12 +78,18 @@ def timeseries(result: RunResult) -> pd.DataFrame:
 # --------------------------------------------------------------------------- summary
 @dataclass(frozen=True)
 class Metric:
-    """One summary metric: its unit, a plain label, and how to compute it."""
+    """One summary metric: its unit, a plain label, and how to compute it.
+
+    ``undefined`` says why the metric can have no value (a mean over no events, e.g.
+    "no deaths"); ``compute`` returns NaN exactly then, and the summary leaves the value
+    blank with a note. Metrics with an empty ``undefined`` always have a finite value.
+    """
 
     name: str
     unit: str
     label: str
     compute: Callable[[Totals], float]
+    undefined: str = ""
 
 
 class Totals:
@@ -109,7 +115,18 @@ class Totals:
         return float(self.flows[flow] / self.weeks)
 
     def ratio(self, num: float, den: float) -> float:
+        """``num / den``; NaN when ``den`` is 0 (a mean over no events: see Metric.undefined)."""
         return float(num / den) if den > 0 else float("nan")
+
+    def share(self, num: float, den: float) -> float:
+        """``num / den`` for a part of a whole: 0 when the whole is empty (nobody in the
+        group, so nobody in it has the attribute either)."""
+        return float(num / den) if den > 0 else 0.0
+
+    def turnover(self) -> float:
+        """Buddies lost a year per active buddy: 0 with no buddies and no losses."""
+        losses, active = self.per_year(Flow.BUDDY_LOSSES), self.stock(Stock.BUDDIES_ACTIVE)
+        return 0.0 if losses == 0 and active == 0 else self.ratio(losses, active)
 
     def stock(self, index: int) -> float:
         return float(self.stock_mean[index])
@@ -119,7 +136,7 @@ class Totals:
         return float(self.stock_mean[Stock.AGE_BAND_0 + first_band : Stock.AGE_BAND_0 + len(AGE_BANDS)].sum())
 
     def band_share(self, first_band: int) -> float:
-        return self.ratio(self.band_count(first_band), self.stock(Stock.POPULATION))
+        return self.share(self.band_count(first_band), self.stock(Stock.POPULATION))
 
     def cost_per_year(self, payer: str | None) -> float:
         payers = PAYERS.values() if payer is None else [PAYERS[payer]]
@@ -137,7 +154,7 @@ METRICS: tuple[Metric, ...] = (
         "need_prevalence",
         "share",
         "  share of the population",
-        lambda t: t.ratio(t.stock(S.WITH_NEED), t.stock(S.POPULATION)),
+        lambda t: t.share(t.stock(S.WITH_NEED), t.stock(S.POPULATION)),
     ),
     Metric(
         "people_with_personal_need",
@@ -150,13 +167,13 @@ METRICS: tuple[Metric, ...] = (
         "dementia_prevalence_50_plus",
         "share",
         "    share of people aged 50+",
-        lambda t: t.ratio(t.stock(S.WITH_DEMENTIA_50_PLUS), t.band_count(5)),
+        lambda t: t.share(t.stock(S.WITH_DEMENTIA_50_PLUS), t.band_count(5)),
     ),
     Metric(
         "dementia_prevalence_70_plus",
         "share",
         "    share of people aged 70+",
-        lambda t: t.ratio(t.stock(S.WITH_DEMENTIA_70_PLUS), t.band_count(7)),
+        lambda t: t.share(t.stock(S.WITH_DEMENTIA_70_PLUS), t.band_count(7)),
     ),
     Metric("people_detected", "people", "  known to the prison", lambda t: t.stock(S.DETECTED)),
     Metric(
@@ -174,6 +191,7 @@ METRICS: tuple[Metric, ...] = (
         "years",
         "  mean age at death",
         lambda t: t.ratio(t.flows[F.DEATH_AGE_SUM], t.flows[F.DEATHS]),
+        undefined="no deaths",
     ),
     Metric(
         "transfers_per_year", "moves/year", "Transfers between prisons", lambda t: t.per_year(F.TRANSFERS_OUT)
@@ -203,12 +221,14 @@ METRICS: tuple[Metric, ...] = (
         "days",
         "  mean wait for assessment",
         lambda t: t.ratio(t.flows[F.ASSESSMENT_WAIT_DAYS], t.flows[F.ASSESSMENTS]),
+        undefined="no assessments",
     ),
     Metric(
         "care_start_delay_days_mean",
         "days",
         "  mean wait from eligibility to care",
         lambda t: t.ratio(t.flows[F.CARE_START_DELAY_DAYS], t.flows[F.CARE_STARTS]),
+        undefined="no care packages started",
     ),
     Metric("buddy_posts", "posts", "Buddy posts", lambda t: t.stock(S.BUDDY_POSTS)),
     Metric("buddies_active", "people", "  buddies active", lambda t: t.stock(S.BUDDIES_ACTIVE)),
@@ -216,7 +236,8 @@ METRICS: tuple[Metric, ...] = (
         "buddy_turnover_per_year",
         "share/year",
         "  buddy turnover",
-        lambda t: t.ratio(t.per_year(F.BUDDY_LOSSES), t.stock(S.BUDDIES_ACTIVE)),
+        lambda t: t.turnover(),
+        undefined="buddies left but none were active at a month end",
     ),
     Metric("prisons_with_scheme_share", "share", "  prisons with a scheme", lambda t: t.prisons_with_scheme),
     Metric(
@@ -297,11 +318,41 @@ METRICS: tuple[Metric, ...] = (
 )
 
 
-def summary(result: RunResult) -> pd.DataFrame:
-    """One row per metric: ``metric, unit, mean`` (one replication: its value)."""
+def undefined_note(metric: Metric, undefined: int, of: int) -> str:
+    """The note for a metric without a value in ``undefined`` of ``of`` replications ('' if none)."""
+    if undefined == 0:
+        return ""
+    if of == 1:
+        return f"undefined: {metric.undefined}"
+    return f"undefined in {undefined} of {of} replications: {metric.undefined}"
+
+
+def compute_values(result: RunResult) -> np.ndarray:
+    """One value per metric; NaN only where the metric is undefined (see Metric.undefined)."""
     totals = Totals(result)
-    rows = [(m.name, m.unit, m.compute(totals)) for m in METRICS]
-    return pd.DataFrame(rows, columns=["metric", "unit", "mean"])
+    values = np.array([m.compute(totals) for m in METRICS], dtype=float)
+    for metric, value in zip(METRICS, values, strict=True):
+        if not np.isfinite(value) and not (np.isnan(value) and metric.undefined):
+            raise ArithmeticError(f"summary metric {metric.name} is {value} (it should always have a value)")
+    return values
+
+
+def summary(result: RunResult) -> pd.DataFrame:
+    """One row per metric: ``metric, unit, mean, note`` (one replication: its value).
+
+    An undefined metric (e.g. mean age at death with no deaths) has a blank value and a
+    note saying why.
+    """
+    values = compute_values(result)
+    notes = [undefined_note(m, int(np.isnan(v)), 1) for m, v in zip(METRICS, values, strict=True)]
+    return pd.DataFrame(
+        {
+            "metric": [m.name for m in METRICS],
+            "unit": [m.unit for m in METRICS],
+            "mean": values,
+            "note": notes,
+        }
+    )
 
 
 def _format(value: float, unit: str, like: float | None = None) -> str:
@@ -317,12 +368,24 @@ def _format(value: float, unit: str, like: float | None = None) -> str:
     return f"{text} {unit.replace('/year', ' a year').replace('/week', ' a week')}"
 
 
+def _format_mean(row: Any) -> str:
+    """The mean in words, or 'n/a (no deaths)' for a metric without a value."""
+    if np.isnan(row.mean):
+        meaning = {m.name: m.undefined for m in METRICS}.get(row.metric) or "no value"
+        return f"n/a ({meaning})"
+    return _format(row.mean, row.unit)
+
+
 def console_table(table: pd.DataFrame) -> str:
-    """The summary as a short, readable table, with the 95% CI when there is one."""
+    """The summary as a short, readable table, with the 95% CI when there is one.
+
+    A metric without a value reads 'n/a (why)'; one undefined in some replications only
+    ends with its note.
+    """
     labels = {m.name: m.label for m in METRICS}
     width = max(len(label) for label in labels.values()) + 2
     has_ci = "ci_low" in table.columns and bool(table["ci_low"].notna().any())
-    values = [_format(row.mean, row.unit) for row in table.itertuples(index=False)]
+    values = [_format_mean(row) for row in table.itertuples(index=False)]
     value_width = max(len(v) for v in values) + 2
     lines = []
     if has_ci:
@@ -332,6 +395,9 @@ def console_table(table: pd.DataFrame) -> str:
         if has_ci and not np.isnan(row.ci_low):
             low, high = (_format(v, row.unit, row.mean).split(" ")[0] for v in (row.ci_low, row.ci_high))
             line += f"{low} to {high}"
+        note = getattr(row, "note", "")
+        if isinstance(note, str) and note and not np.isnan(row.mean):
+            line += f"  ({note})"
         lines.append(line.rstrip())
     return "\n".join(lines)
 

@@ -44,7 +44,7 @@ def test_end_to_end_run_writes_results(isolated: Path, capsys: pytest.CaptureFix
     assert cfg.run.years == 0.25
 
     summary = pd.read_csv(run_dir / "summary.csv")
-    assert list(summary.columns) == ["metric", "unit", "mean", "ci_low", "ci_high", "p5", "p95", "n"]
+    assert list(summary.columns) == ["metric", "unit", "mean", "ci_low", "ci_high", "p5", "p95", "n", "note"]
     assert summary.set_index("metric").loc["population", "mean"] > 0
     series = pd.read_csv(run_dir / "timeseries.csv")
     assert sorted(series.loc[series["scope"] == "estate", "month"]) == [1, 2, 3]

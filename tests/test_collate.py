@@ -140,17 +140,23 @@ def test_every_job_writes_a_complete_run(funding_sweep: Path) -> None:
     assert sorted(job_override(f, "funding") for f in folders) == sorted(OPTIONS)
 
 
+def defined_n(summary: pd.DataFrame) -> pd.Series:
+    """``n`` of the metrics defined in every replication (a metric with a note has fewer)."""
+    return summary.loc[summary["note"].isna(), "n"]
+
+
 def test_sweep_csv_has_one_row_per_job_and_metric(funding_sweep: Path) -> None:
     sweep = pd.read_csv(funding_sweep / "sweep.csv")
     assert len(sweep) == len(OPTIONS) * len(NAMES)
     assert not sweep.duplicated(["job", "metric"]).any()
     for column in ("job", "funding", "estate", "run.years", "run.replications", "scenario"):
         assert column in sweep.columns, column
-    assert list(sweep.columns[-8:]) == ["metric", "unit", "mean", "ci_low", "ci_high", "p5", "p95", "n"]
+    summary_columns = ["metric", "unit", "mean", "ci_low", "ci_high", "p5", "p95", "n", "note"]
+    assert list(sweep.columns[-9:]) == summary_columns
     assert sorted(sweep["funding"].unique()) == sorted(OPTIONS)
     assert (sweep["estate"] == "single_prison").all()
     assert (sweep["run.years"] == 0.25).all()
-    assert (sweep["n"] == 2).all()
+    assert (sweep.loc[sweep["note"].isna(), "n"] == 2).all()  # n counts the replications with a value
     for option in OPTIONS:  # each job's rows are its summary.csv
         rows = sweep[sweep["funding"] == option].set_index("metric")
         folder = job_by(funding_sweep, funding=option)
@@ -253,7 +259,7 @@ def test_resuming_after_an_interruption_completes_the_interrupted_job(
     out = capsys.readouterr().out
     assert SKIPPED not in out
     summary = pd.read_csv(tmp_path / "sweep" / "0" / "summary.csv")
-    assert (summary["n"] == 3).all()
+    assert (summary.loc[summary["note"].isna(), "n"] == 3).all()
 
 
 def test_collate_again_from_the_command_line(funding_sweep: Path, tmp_path: Path) -> None:
@@ -525,11 +531,11 @@ def test_a_failed_replication_keeps_the_finished_ones_and_is_redone_on_resume(
     job = tmp_path / "sweep" / "0"
     record = json.loads((job / "run.json").read_text(encoding="utf-8"))
     assert record["status"] == "failed" and record["replications_used"] == 1
-    assert (pd.read_csv(job / "summary.csv")["n"] == 1).all()
+    assert (defined_n(pd.read_csv(job / "summary.csv")) == 1).all()
     monkeypatch.setattr(replications, "simulate", real)
     assert run_sweep(tmp_path, *args) == 0  # the same command again: the failed job is redone
     assert SKIPPED not in capsys.readouterr().out
-    assert (pd.read_csv(job / "summary.csv")["n"] == 3).all()
+    assert (defined_n(pd.read_csv(job / "summary.csv")) == 3).all()
 
 
 # ------------------------------------------------- no stale answers in a comparison

@@ -24,7 +24,7 @@ from simmodel.cli import EXIT_BAD_INPUT, check_overrides, main
 from simmodel.config import Config, ConfigError
 
 #: Appended to every command so a valid run takes a fraction of a second.
-FAST = ("estate=single_prison", "run.years=0.02", "run.warmup_years=0", "run.replications=1", "run.jobs=1")
+FAST = ("estate=single_prison", "run.years=0.0833", "run.warmup_years=0", "run.replications=1", "run.jobs=1")
 
 
 def _leaf_keys(node: type, prefix: str = "") -> list[str]:

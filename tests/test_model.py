@@ -265,7 +265,7 @@ def timeseries_csv(written: dict[str, Path]) -> pd.DataFrame:
 
 
 def test_summary_has_required_metrics(summary_csv: pd.DataFrame) -> None:
-    assert list(summary_csv.columns) == ["metric", "unit", "mean"]
+    assert list(summary_csv.columns) == ["metric", "unit", "mean", "note"]
     assert summary_csv["metric"].is_unique
     missing = set(REQUIRED_METRICS) - set(summary_csv["metric"])
     assert not missing

@@ -328,15 +328,16 @@ def test_replications_table_has_one_row_per_replication_and_metric(sequential: E
 
 def test_summary_is_the_mean_and_t_interval_of_the_replications(sequential: Ensemble) -> None:
     summary = sequential.summary()
-    assert list(summary.columns) == ["metric", "unit", "mean", "ci_low", "ci_high", "p5", "p95", "n"]
+    assert list(summary.columns) == ["metric", "unit", "mean", "ci_low", "ci_high", "p5", "p95", "n", "note"]
     assert list(summary["metric"]) == NAMES
-    assert (summary["n"] == 4).all()
     values = sequential.values
-    _, low, high = t_interval(values)
-    assert np.allclose(summary["mean"], values.mean(axis=0), equal_nan=True)
-    assert np.allclose(summary["ci_low"], low, equal_nan=True)
-    assert np.allclose(summary["ci_high"], high, equal_nan=True)
-    ok = ~np.isnan(values).any(axis=0)
+    ok = ~np.isnan(values).any(axis=0)  # defined in every replication
+    assert (summary["n"] == (~np.isnan(values)).sum(axis=0)).all()
+    assert (summary["n"][ok] == 4).all() and (summary["note"][ok] == "").all()
+    _, low, high = t_interval(values[:, ok])
+    assert np.allclose(summary["mean"][ok], values[:, ok].mean(axis=0))
+    assert np.allclose(summary["ci_low"][ok], low, equal_nan=True)
+    assert np.allclose(summary["ci_high"][ok], high, equal_nan=True)
     assert (values.min(axis=0)[ok] <= summary["p5"][ok]).all()
     assert (summary["p5"][ok] <= summary["p95"][ok]).all()
     assert (summary["p95"][ok] <= values.max(axis=0)[ok]).all()

@@ -65,6 +65,7 @@ SERVICE_DAYS = 0.3
 #:   rate drifts by under 2% over the 2 reported years;
 #: - c = 3 assessors, exponential assessments of 0.3 days: utilisation ~0.72.
 MMC = (
+    "estate.prisons.0.capacity=20000",  # places for the 20,000 people (a big queue, not a crowded prison)
     "population.initial_population=20000",
     "population.receptions_per_year=19900",  # = stock / mean stay (365 x exp(0.1^2 / 2) days)
     "population.stay_median_days=365",
@@ -249,7 +250,7 @@ def test_population_is_arrival_rate_times_mean_stay(median: float, sigma: float)
 def test_every_generator_in_a_replication_draws_its_own_numbers() -> None:
     from simmodel.simulation import Simulation
 
-    sim = Simulation(make_config("run.years=0.1"))
+    sim = Simulation(make_config("run.years=0.0833"))
     generators = {
         "population.people": sim.population.people_rng,
         "population.arrivals": sim.population.arrival_rng,
