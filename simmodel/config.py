@@ -27,9 +27,7 @@ class ConfigError(ValueError):
     """A configuration problem a user can fix; the message names the key."""
 
 
-def _num(
-    lo: float, hi: float, *, lo_open: bool = False, default: Any = MISSING
-) -> Any:
+def _num(lo: float, hi: float, *, lo_open: bool = False, default: Any = MISSING) -> Any:
     """A numeric field with an allowed range ``[lo, hi]`` (``(lo, hi]`` if lo_open).
 
     Every range is finite: a value a real prison (or a real run) could have, with room
