@@ -232,3 +232,24 @@ def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
     process.kill()  # SIGKILL: the parent gets no chance to clean up
     process.communicate(timeout=30)
     assert not _wait_gone(workers, 10), "orphaned workers are still running"
+
+
+def test_every_replication_failing_gives_one_line_and_exit_1(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(cfg, replication):  # type: ignore[no-untyped-def]
+        raise ZeroDivisionError("a rate with nothing to divide by")
+
+    monkeypatch.setattr(replications, "simulate", broken)
+    run_dir = workdir / "run"
+    code = _main([*FAST, "run.jobs=1", f"hydra.run.dir={run_dir}"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "Traceback" not in out + err
+    lines = err.strip().splitlines()
+    assert lines == [
+        "simmodel: error: every replication failed: ZeroDivisionError: a rate with nothing to divide by"
+    ]
+    record = _record(run_dir)
+    assert record["status"] == "failed" and "ZeroDivisionError" in record["error"]
+    assert not (run_dir / "summary.csv").exists()
