@@ -14,6 +14,7 @@ import pickle
 import re
 import shlex
 import shutil
+import signal
 import sys
 from dataclasses import fields, is_dataclass
 from datetime import UTC, datetime
@@ -633,6 +634,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         CollateSweep.failure = None
         _hydra_entry()
+    except KeyboardInterrupt:  # between a sweep's jobs, or while Hydra starts up
+        print("\nsimmodel: interrupted.", file=sys.stderr)
+        return interrupts.EXIT_CODES[signal.SIGINT]
     finally:
         if folder is not None:
             run_folder.unlock(folder)

@@ -19,14 +19,10 @@ Ctrl-C and SIGTERM wait, so the folder holds either the old set or the new one.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import sys
 import tempfile
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -36,7 +32,7 @@ import pandas as pd
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from . import report
+from . import interrupts, report
 from .funding import WEEKS_PER_YEAR
 from .replications import t_interval
 from .results import RUN_RECORD, default_permissions
@@ -485,36 +481,9 @@ def _before_publish() -> None:
     """Called when every output is built and none is published yet (a hook for tests)."""
 
 
-@contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back for the duration; one that came is delivered after.
-
-    The signals are blocked in this thread; in the main thread they are also caught by a
-    handler that only notes them, since another thread (a BLAS pool) may take a blocked
-    signal for the process. What came is raised again once the usual handlers are back.
-    """
-    wanted = (signal.SIGINT, signal.SIGTERM)
-    received: list[int] = []
-    saved: dict[int, Any] = {}
-    blocked = hasattr(signal, "pthread_sigmask")
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, wanted) if blocked else None
-    try:
-        if threading.current_thread() is threading.main_thread():
-            for signum in wanted:
-                saved[signum] = signal.signal(signum, lambda number, _frame: received.append(number))
-        yield
-    finally:
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
-        if blocked:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending signal is delivered now
-        for signum in dict.fromkeys(received):
-            signal.raise_signal(signum)
-
-
 def _publish(sweep_dir: Path, built: dict[str, Path]) -> None:
     """Move the built files into place and remove the collated files not rebuilt, in one step."""
-    with _signals_deferred():
+    with interrupts.deferred():
         for name, tmp in built.items():
             os.replace(tmp, sweep_dir / name)
         for name in COLLATED:
@@ -571,7 +540,7 @@ def collate(sweep_dir: Path, config: DictConfig | None = None) -> dict[str, Path
         _before_publish()
         _publish(sweep_dir, built)
     finally:
-        with _signals_deferred():
+        with interrupts.deferred():
             for tmp in built.values():
                 tmp.unlink(missing_ok=True)
     written = {name: sweep_dir / name for name in built}

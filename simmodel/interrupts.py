@@ -5,7 +5,8 @@ Cluster schedulers and ``timeout`` send SIGTERM; a terminal sends SIGINT. Inside
 between replications and stops, and the results already finished are written whole,
 whenever the signal lands. A replication simulated in this process is the one place
 that should stop at once; :func:`raising` turns a signal into :class:`Interrupted`
-there. Exit codes follow the shell: 130 for SIGINT, 143 for SIGTERM.
+there. Exit codes follow the shell: 130 for SIGINT, 143 for SIGTERM. :func:`deferred`
+holds both back for a short step that must not be cut in two (publishing a set of files).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -83,3 +85,30 @@ def received() -> int | None:
 def exit_code(signum: int | None = None) -> int:
     """The shell's exit code for ``signum`` (or the recorded signal; SIGINT if none)."""
     return EXIT_CODES.get(signum or _State.received or signal.SIGINT, 130)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for the duration; one that came is delivered after.
+
+    The signals are blocked in this thread; in the main thread they are also caught by a
+    handler that only notes them, since another thread (a BLAS pool) may take a blocked
+    signal for the process. What came is raised again once the usual handlers are back.
+    """
+    wanted = (signal.SIGINT, signal.SIGTERM)
+    received: list[int] = []
+    saved: dict[int, Any] = {}
+    blocked = hasattr(signal, "pthread_sigmask")
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, wanted) if blocked else None
+    try:
+        if threading.current_thread() is threading.main_thread():
+            for signum in wanted:
+                saved[signum] = signal.signal(signum, lambda number, _frame: received.append(number))
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending signal is delivered now
+        for signum in dict.fromkeys(received):
+            signal.raise_signal(signum)
