@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from simmodel.cli import check_overrides
+from simmodel.compose import check_overrides
 from simmodel.config import Config, ConfigError, PrisonSpec
 
 #: One month on the one-prison estate, one replication, in this process.

@@ -14,7 +14,7 @@ from collections.abc import Generator
 
 import simpy
 
-from simmodel.cli import check_overrides
+from simmodel.compose import check_overrides
 from simmodel.metrics import DAYS_PER_YEAR
 from simmodel.simulation import Simulation
 

@@ -11,7 +11,7 @@ import resource
 import sys
 import time
 
-from simmodel.cli import check_overrides
+from simmodel.compose import check_overrides
 from simmodel.simulation import run_replication
 
 

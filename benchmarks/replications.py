@@ -11,7 +11,7 @@ from __future__ import annotations
 import resource
 import sys
 
-from simmodel.cli import check_overrides
+from simmodel.compose import check_overrides
 from simmodel.replications import run_replications
 
 

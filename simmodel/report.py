@@ -24,13 +24,12 @@ import pandas as pd
 
 from .config import Config
 from .metrics import DAYS_PER_MONTH
+from .paths import CONFIG_DIR, SCENARIO_DIR
 from .results import METRICS, default_permissions
 
 if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 WEEKS_PER_MONTH = DAYS_PER_MONTH / 7.0
 
 #: Headline results: (metric, sentence with {value} and {low}-{high}).

@@ -21,6 +21,7 @@ from omegaconf import OmegaConf
 
 from .config import AGE_BANDS, PRISON_TYPES, SCHEME_TYPES
 from .metrics import DAYS_PER_MONTH, FLOW_NAMES, PAYERS, STOCK_NAMES, Flow, Stock
+from .paths import REPO
 from .simulation import RunResult
 
 _STOCK_COLUMNS = {
@@ -516,9 +517,8 @@ def _provenance() -> dict[str, Any]:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
-    repo = Path(__file__).resolve().parent.parent
-    commit = git_commit(repo)
-    dirty = _git_has_changes(repo) if commit else None
+    commit = git_commit(REPO)
+    dirty = _git_has_changes(REPO) if commit else None
     return {"versions": versions, "git_commit": commit, "git_uncommitted_changes": dirty}
 
 

@@ -15,6 +15,8 @@ import fcntl
 import os
 from pathlib import Path
 
+from .paths import PACKAGE, REPO
+
 #: Files a run writes (run.json last).
 RUN_FILES = (
     "config.yaml",
@@ -30,8 +32,6 @@ SWEEP_FILES = ("sweep.csv", "comparison.csv", "frontier.png", "report.html", "re
 #: Hydra's log of a job (``hydra.job.name`` + .log) and the lock file.
 LOG_FILE = "simmodel.log"
 LOCK_FILE = ".simmodel.lock"
-REPO = Path(__file__).resolve().parent.parent
-PACKAGE = Path(__file__).resolve().parent
 #: Folders no output may go into: the project's own sources and configuration.
 PROTECTED = ("configs", "scenarios", "simmodel", "tests")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .cli import check_overrides
+from .compose import check_overrides
 from .config import ConfigError
 from .replications import Ensemble, run_replications
 from .results import write_atomic

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hydra.core.global_hydra import GlobalHydra
 
-from simmodel.cli import check_overrides
+from simmodel.compose import check_overrides
 from simmodel.config import Config
 from simmodel.simulation import RunResult, run_replication
 

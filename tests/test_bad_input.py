@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import SCENARIOS
 
-from simmodel.cli import EXIT_BAD_INPUT, check_overrides, main
+from simmodel.cli import EXIT_BAD_INPUT, main
+from simmodel.compose import check_overrides
 from simmodel.config import ConfigError
 
 #: (overrides, words the one-line message must contain)

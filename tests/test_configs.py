@@ -9,7 +9,7 @@ import pytest
 from conftest import CONFIGS, SCENARIOS
 from omegaconf import OmegaConf
 
-from simmodel.cli import compose_config
+from simmodel.compose import compose_config
 from simmodel.config import Config, check_ranges
 
 SCENARIO_NAMES = sorted(p.stem for p in SCENARIOS.glob("*.yaml"))

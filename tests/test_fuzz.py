@@ -19,8 +19,9 @@ from conftest import CONFIGS, SCENARIOS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simmodel import cli
-from simmodel.cli import EXIT_BAD_INPUT, check_overrides, main
+from simmodel import compose
+from simmodel.cli import EXIT_BAD_INPUT, main
+from simmodel.compose import check_overrides
 from simmodel.config import Config, ConfigError
 
 #: Appended to every command so a valid run takes a fraction of a second.
@@ -130,7 +131,7 @@ def config_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     scenarios = tmp_path / "scenarios"
     shutil.copytree(SCENARIOS, scenarios)
     (configs / "scenario").symlink_to(scenarios, target_is_directory=True)
-    monkeypatch.setattr(cli, "CONFIG_DIR", configs)
+    monkeypatch.setattr(compose, "CONFIG_DIR", configs)
     return scenarios
 
 

@@ -3,7 +3,7 @@
 A seeded generator (the same cases on every run) writes override lines and scenario
 files of the kinds a hurried or hostile user produces: every schema key with values of
 every sort, unknown keys, group options, Hydra grammar, resolvers, tags, anchors and
-broken YAML. Each goes through :func:`simmodel.cli.check_overrides`, the function the
+broken YAML. Each goes through :func:`simmodel.compose.check_overrides`, the function the
 command line runs before anything else (a :class:`ConfigError` there is exit 2). Each
 must give a configuration or one readable line: no other exception, at most 200
 characters, none of the parser's jargon.
@@ -15,7 +15,7 @@ import random
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 
-from simmodel.cli import MESSAGE_LIMIT, check_overrides
+from simmodel.compose import MESSAGE_LIMIT, check_overrides
 from simmodel.config import Config, ConfigError
 
 SEED = 20261203

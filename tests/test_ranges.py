@@ -17,7 +17,7 @@ import pytest
 from conftest import CONFIGS, run
 
 from simmodel import results
-from simmodel.cli import check_overrides
+from simmodel.compose import check_overrides
 from simmodel.config import Config, ConfigError, PrisonSpec, _check_whole_months
 from simmodel.replications import run_replications
 from simmodel.simulation import run_replication

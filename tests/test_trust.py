@@ -18,8 +18,9 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
-from simmodel import cli, report, results, trust
-from simmodel.cli import EXIT_BAD_INPUT, check_overrides, main
+from simmodel import compose, report, results, trust
+from simmodel.cli import EXIT_BAD_INPUT, main
+from simmodel.compose import check_overrides
 from simmodel.config import ConfigError
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
@@ -62,7 +63,7 @@ def _assert_refused(code: int, err: str, name: str, sandbox: dict[str, Path]) ->
     assert code == EXIT_BAD_INPUT, err
     assert len(lines) == 1, err
     assert lines[0].startswith("simmodel: error:") and name in lines[0], lines[0]
-    assert len(lines[0]) <= len("simmodel: error: ") + cli.MESSAGE_LIMIT
+    assert len(lines[0]) <= len("simmodel: error: ") + compose.MESSAGE_LIMIT
     assert list(sandbox["cwd"].iterdir()) == [], "nothing is written for a refused file"
     assert not sandbox["marker"].exists(), "the payload ran"
     assert not list(sandbox["root"].rglob("escaped_marker*")), "results escaped the results folder"
@@ -106,7 +107,7 @@ def test_hostile_file_in_the_shipped_scenarios_folder_is_refused_too(
     marker = tmp_path / "marker"
     text = (HOSTILE / f"{name}.yaml").read_text(encoding="utf-8").replace("@MARKER@", str(marker))
     (configs / "scenario" / f"{name}.yaml").write_text(text, encoding="utf-8")
-    monkeypatch.setattr(cli, "CONFIG_DIR", configs)
+    monkeypatch.setattr(compose, "CONFIG_DIR", configs)
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)

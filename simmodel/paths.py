@@ -1,0 +1,23 @@
+"""Where simmodel's own configuration lives: the repository's folders, or the installed copies.
+
+In the repository, ``configs/`` and ``scenarios/`` sit beside the package and are the
+source of truth. A built wheel ships copies inside the package (``simmodel/configs``,
+``simmodel/scenarios``; see ``pyproject.toml``), which are used when present.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent
+#: The repository root when running from a checkout (or an editable install).
+REPO = PACKAGE.parent
+
+
+def _shipped(name: str) -> Path:
+    installed = PACKAGE / name
+    return installed if installed.is_dir() else REPO / name
+
+
+CONFIG_DIR = _shipped("configs")
+SCENARIO_DIR = _shipped("scenarios")
