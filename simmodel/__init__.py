@@ -3,6 +3,31 @@
 A discrete-event simulation: SimPy drives the slow lifecycle (people, pathway,
 buddies, regime) and a vectorised fast lane resolves the care tasks of each unlock
 window. See README.md, "How the model works".
+
+The Python API (:mod:`simmodel.api`): :func:`run`, :func:`compare`, :func:`configure`,
+:class:`Result`, and :class:`ConfigError` for a configuration mistake. They are imported
+on first use, so ``import simmodel`` and the command line start quickly.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+__all__ = ["ConfigError", "Result", "__version__", "compare", "configure", "run"]
+
+if TYPE_CHECKING:
+    from .api import Result, compare, configure, run
+    from .config import ConfigError
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("run", "compare", "configure", "Result"):
+        from . import api
+
+        return getattr(api, name)
+    if name == "ConfigError":
+        from .config import ConfigError
+
+        return ConfigError
+    raise AttributeError(f"module 'simmodel' has no attribute {name!r}")

@@ -24,10 +24,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from . import interrupts, report, results, run_folder
+from . import api, interrupts, results, run_folder
 from .collate import CollateSweep
 from .compose import check_config_files, check_overrides, explain, shorten, to_config
 from .config import Config, ConfigError, register_configs
@@ -136,22 +136,15 @@ def _run(cfg: DictConfig) -> None:
     try:
         with interrupts.watch():
             if _claim(run_dir, config, cfg_yaml, sweep_job=hydra_cfg.mode == RunMode.MULTIRUN):
-                _simulate_and_write(config, cfg_yaml, overrides, run_dir)
+                _simulate_and_write(config, overrides, run_dir)
     finally:
         run_folder.unlock(run_dir)
 
 
-def _simulate_and_write(config: Config, cfg_yaml: str, overrides: list[str], run_dir: Path) -> None:
+def _simulate_and_write(config: Config, overrides: list[str], run_dir: Path) -> None:
     """Simulate, then write every file; signals during writing are recorded and honoured after."""
     c = config
-    details: dict[str, object] = {
-        "scenario": c.scenario,
-        "funding": c.funding.name,
-        "estate": c.estate.name,
-        "seed": c.run.seed,
-        "overrides": overrides,
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+    details = api.run_details(config, overrides)
     _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record("running", details)})
     log.info(
         "Simulating scenario '%s', funding '%s', on estate '%s': %g years after a %g-year warm-up, "
@@ -181,31 +174,18 @@ def _simulate_and_write(config: Config, cfg_yaml: str, overrides: list[str], run
         _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record("failed", details)})
         _fail(f"every replication failed: {type(exc).__name__}: {str(exc)[:120]}", EXIT_WRITE_FAILED)
     _phase("writing")
-    table = ensemble.summary()
-    series = ensemble.timeseries()
     command = "python -m simmodel " + " ".join(shlex.quote(o) for o in overrides)
-    resolved = report.flatten(OmegaConf.to_container(OmegaConf.structured(config), resolve=True))
-    report_html = report.run_report(config, table, series, ensemble.n, command.strip(), cfg_yaml, resolved)
     try:
-        report.write_workbook(run_dir / "results.xlsx", report.run_workbook_sheets(table, series))
+        paths = api.write_result_files(run_dir, config, ensemble, command.strip())
     except OSError as exc:
         _fail(f"cannot write results to {run_dir}: {exc.strerror or exc}.", EXIT_WRITE_FAILED)
-    files = {
-        "config.yaml": cfg_yaml,
-        "timeseries.csv": series.to_csv(index=False),
-        "replications.csv": ensemble.replications_table().to_csv(index=False),
-        "summary.csv": table.to_csv(index=False),
-        "report.html": report_html,
-    }
-    paths = _write_or_exit(run_dir, files)
     _phase("recording")
     details["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     details.update(ensemble.run_info())
     interrupted = ensemble.interrupted or interrupts.received() is not None
-    status = "interrupted" if interrupted else "failed" if ensemble.error else "complete"
-    if ensemble.error:
-        details["error"] = ensemble.error
+    status = api.run_status(ensemble, details, interrupted=interrupted)
     paths |= _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record(status, details)})
+    table = ensemble.summary()
     print()
     print(
         f"simmodel | scenario: {c.scenario} | funding: {c.funding.name} | estate: {c.estate.name} "

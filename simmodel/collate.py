@@ -273,14 +273,16 @@ def _bootstrap_ratio(cost: np.ndarray, averted: np.ndarray) -> tuple[float, floa
     return float(low), float(high)
 
 
-def comparison_table(jobs: list[Job], dimension: str) -> tuple[pd.DataFrame, list[str]]:
-    """Each option against the reference of its group, paired by replication.
+def comparison_table(
+    jobs: list[Job], dimension: str, reference: str | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """Each option against the reference of its group (default: ``REFERENCES``), paired by replication.
 
     Jobs are grouped by every other varying override, so a sweep of funding x scenario
     compares funding options within each scenario. Returns the table and notes for
     groups that could not be compared.
     """
-    reference = REFERENCES[dimension]
+    reference = reference or REFERENCES[dimension]
     others = [k for k in _varying(jobs) if k != dimension]
     units = dict(zip(jobs[0].summary["metric"], jobs[0].summary["unit"], strict=True))
     rows: list[dict[str, Any]] = []

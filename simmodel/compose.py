@@ -267,3 +267,18 @@ def _validate(overrides: list[str], config_dirs: tuple[Path, ...]) -> Config:
         raise ConfigError(explain(exc)) from exc
     finally:
         GlobalHydra.instance().clear()
+
+
+def revalidate(cfg: Config) -> None:
+    """Check a configuration again after code changed it (types, ranges, names); ConfigError if wrong.
+
+    A :class:`Config` is a plain dataclass, so ``cfg.buddies.posts_per_1000_prisoners = -3``
+    after validation goes unnoticed until this runs (the replications run it first).
+    """
+    try:
+        node = OmegaConf.to_object(OmegaConf.structured(cfg))
+    except Exception as exc:  # OmegaConf's type errors
+        raise ConfigError(explain(exc)) from exc
+    assert isinstance(node, Config)
+    check_ranges(node)
+    trust.check_names(node)

@@ -32,6 +32,7 @@ from scipy import stats
 from tqdm import tqdm
 
 from . import interrupts, results
+from .compose import revalidate
 from .config import Config
 from .estate import Estate
 from .simulation import run_replication
@@ -246,7 +247,12 @@ class _Stopping:
 
 
 def run_replications(cfg: Config) -> Ensemble:
-    """Run ``cfg.run.replications`` replications (more under precision-based stopping)."""
+    """Run ``cfg.run.replications`` replications (more under precision-based stopping).
+
+    The configuration is checked again first (:func:`compose.revalidate`): code may have
+    changed it since it was validated.
+    """
+    revalidate(cfg)
     started = time.perf_counter()
     stopping = _Stopping(cfg)
     first = cfg.run.first_replication
