@@ -27,7 +27,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from . import api, interrupts, results, run_folder
+from . import __version__, api, interrupts, results, run_folder
 from .collate import CollateSweep
 from .compose import check_config_files, check_overrides, explain, shorten, to_config
 from .config import Config, ConfigError, register_configs
@@ -334,11 +334,55 @@ def _output_folder(args: list[str], multirun: bool, config: Config) -> tuple[Pat
     return folder, [*args, f"{key}={folder}"]
 
 
+HELP = """\
+simmodel {version}: social care need and peer (buddy) care in adult prisons in England and Wales.
+
+A discrete-event simulation. Each run composes a configuration from the groups below,
+simulates it (several replications) and writes summary.csv, timeseries.csv, report.html
+and results.xlsx to results/<scenario>/<date_time>/ under the current folder.
+
+Usage: simmodel [group=option ...] [key=value ...]      (or: python -m simmodel ...)
+
+Common commands:
+  simmodel                                     the default: baseline, national estate, 10 years
+  simmodel scenario=ageing                     a named scenario
+  simmodel estate=single_prison                one prison (copy its file to model your own)
+  simmodel funding=care_coordinator            a funding option
+  simmodel run.years=5 run.replications=8      run length (whole months) and replications
+  simmodel buddies.pay_per_week=12             any parameter, as group.key=value
+  simmodel -m funding=status_quo,la_capacity   a sweep, compared by common random numbers
+  simmodel --cfg job                           print the composed configuration and stop
+  simmodel --config-dir my_configs scenario=x  your own scenario/estate/funding files
+
+Config groups and their options:
+{groups}
+
+Flags: --help, --version, --hydra-help (Hydra's own help), --cfg job, -m/--multirun.
+Documentation: README.md in the repository (quick start, outputs, safety, sweeps).
+"""
+
+
+def help_text() -> str:
+    """simmodel's --help: what it is, common commands, the config groups and their options."""
+    folders = sorted(p for p in CONFIG_DIR.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    width = max(len(p.name) for p in folders) + 2
+    groups = "\n".join(
+        f"  {p.name:<{width}}{', '.join(sorted(f.stem for f in p.glob('*.yaml')))}" for p in folders
+    )
+    return HELP.format(version=__version__, groups=groups)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Check the config files and the command line (every swept value too), then hand over to Hydra."""
     args = sys.argv[1:] if argv is None else argv
     register_configs()
-    if any(a in ("--help", "-h", "--hydra-help") for a in args):
+    if any(a in ("--help", "-h") for a in args):
+        print(help_text())
+        return 0
+    if "--version" in args:
+        print(f"simmodel {__version__}")
+        return 0
+    if "--hydra-help" in args:
         sys.argv = [sys.argv[0], *args]
         _hydra_entry()
         return 0
