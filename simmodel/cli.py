@@ -29,7 +29,15 @@ from omegaconf.errors import OmegaConfBaseException
 
 from . import __version__, api, interrupts, results, run_folder
 from .collate import CollateSweep
-from .compose import check_config_files, check_overrides, explain, shorten, to_config
+from .compose import (
+    check_config_files,
+    check_overrides,
+    config_root,
+    explain,
+    shorten,
+    to_config,
+    user_layers,
+)
 from .config import Config, ConfigError, register_configs
 from .paths import CONFIG_DIR
 from .replications import Ensemble, run_replications
@@ -389,11 +397,12 @@ def main(argv: list[str] | None = None) -> int:
     multirun = any(a in _MULTIRUN_FLAGS for a in args)
     folder: Path | None = None
     try:
-        hydra_args, config_dirs = _config_dirs(args)
+        args, config_dirs = _config_dirs(args)
+        layers = user_layers(config_dirs)
         if any(a in _HYDRA_FLAGS or a.startswith("--cfg") for a in args):
-            check_config_files(config_dirs)  # --cfg and --info compose too: no unchecked file
+            check_config_files(config_dirs, layers)  # --cfg and --info compose too: no unchecked file
         else:
-            overrides = [a for a in hydra_args if not a.startswith("-")]
+            overrides = [a for a in args if not a.startswith("-")]
             configs = [
                 check_overrides(variant, config_dirs)
                 for variant in (sweep_variants(overrides) if multirun else [overrides])
@@ -401,6 +410,9 @@ def main(argv: list[str] | None = None) -> int:
             folder, args = _output_folder(args, multirun, configs[0])
             run_folder.create(folder)
             run_folder.lock(folder)
+        root = config_root(layers)
+        if root != CONFIG_DIR:  # the user's own options, layered over the shipped ones
+            args = ["--config-path", str(root), *args]
     except ConfigError as exc:
         print(f"simmodel: error: {shorten(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -9,8 +9,11 @@ mistake raises :class:`~simmodel.config.ConfigError` with one line of at most
 
 from __future__ import annotations
 
+import atexit
 import pickle
 import re
+import shutil
+import tempfile
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -24,21 +27,70 @@ from omegaconf import DictConfig, OmegaConf
 
 from . import trust
 from .config import Config, ConfigError, check_ranges, register_configs
-from .paths import CONFIG_DIR
+from .paths import CONFIG_DIR, REPO
 
-# ----------------------------------------------------------------- error messages
-#: Users' own config folders (``--config-dir``) of the command being checked.
-_user_dirs: tuple[Path, ...] = ()
+# ------------------------------------------------------------- users' own config files
+#: Folders in the current working folder holding a user's own options of a group.
+USER_FOLDERS = {"scenarios": "scenario", "estates": "estate"}
+
+#: The config root of the command being checked (the shipped folder, or a layered copy).
+_root: Path = CONFIG_DIR
+_layered: dict[tuple[object, ...], Path] = {}
+
+
+def user_layers(config_dirs: tuple[Path, ...] = (), cwd: Path | None = None) -> tuple[tuple[str, Path], ...]:
+    """The user's own option folders, highest priority first, as (group, folder) pairs.
+
+    ``scenarios/`` and ``estates/`` in the working folder come first (not in the
+    repository itself, where ``scenarios/`` is the shipped folder), then the group
+    folders of each ``--config-dir``. All are searched before the shipped options.
+    """
+    cwd = (cwd or Path.cwd()).resolve()
+    layers: list[tuple[str, Path]] = []
+    if cwd != REPO.resolve():
+        layers += [(group, cwd / name) for name, group in USER_FOLDERS.items() if (cwd / name).is_dir()]
+    for folder in config_dirs:
+        layers += [(sub.name, sub) for sub in sorted(folder.iterdir()) if sub.is_dir()]
+    return tuple(layers)
+
+
+def config_root(layers: tuple[tuple[str, Path], ...]) -> Path:
+    """The folder Hydra reads: the shipped configs, or a layered copy with the user's options on top.
+
+    The copy is a temporary folder of symbolic links: every shipped file, then each
+    user folder's files from the lowest priority to the highest, so a user's
+    ``scenarios/ageing.yaml`` replaces the shipped one. Made once per set of files.
+    """
+    if not layers:
+        return CONFIG_DIR
+    names = tuple(
+        (group, str(folder), tuple(sorted(p.name for p in folder.glob("*.yaml")))) for group, folder in layers
+    )
+    key = (str(CONFIG_DIR), names)
+    if key in _layered and _layered[key].is_dir():
+        return _layered[key]
+    root = Path(tempfile.mkdtemp(prefix="simmodel-configs-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    (root / "config.yaml").symlink_to(CONFIG_DIR / "config.yaml")
+    sources = [(p.name, p) for p in sorted(CONFIG_DIR.iterdir()) if p.is_dir()] + list(reversed(layers))
+    for group, folder in sources:
+        (root / group).mkdir(exist_ok=True)
+        for path in folder.glob("*.yaml"):
+            link = root / group / path.name
+            link.unlink(missing_ok=True)
+            link.symlink_to(path.resolve())
+    _layered[key] = root
+    return root
 
 
 def _options(group: str) -> list[str]:
-    """Options of a config group: the shipped ones and those in the user's folders."""
-    folders = [folder / group for folder in (CONFIG_DIR, *_user_dirs)]
-    return sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.yaml")})
+    """Options of a config group, shipped and the user's."""
+    folder = _root / group
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
 def _is_group(key: str) -> bool:
-    return any((folder / key).is_dir() for folder in (CONFIG_DIR, *_user_dirs)) if key else False
+    return bool(key) and (_root / key).is_dir()
 
 
 def _schema_keys(dotted: str) -> list[str] | None:
@@ -147,14 +199,19 @@ def _without_jargon(text: str) -> str:
 
 
 # -------------------------------------------------------------------- the checks
-def check_config_files(config_dirs: tuple[Path, ...] = ()) -> tuple[tuple[str, int, int], ...]:
+def check_config_files(
+    config_dirs: tuple[Path, ...] = (), layers: tuple[tuple[str, Path], ...] | None = None
+) -> tuple[tuple[str, int, int], ...]:
     """Refuse any config file that does more than set model parameters (:mod:`simmodel.trust`).
 
-    Returns what was checked (path, size, modification time of every file).
+    Checks the shipped folder and every user folder (``layers``; by default those of
+    :func:`user_layers`). Returns what was checked (path, size, modification time).
     """
     seen = trust.check_folder(CONFIG_DIR, root_trusted=True)
-    for folder in config_dirs:
-        seen += trust.check_folder(folder, root_trusted=False)
+    for group, folder in user_layers(config_dirs) if layers is None else layers:
+        if group == "hydra":
+            raise trust.refuse(folder, "a 'hydra' config group may not be supplied.")
+        seen += [trust.check_file(path, group) for path in sorted(folder.rglob("*.y*ml"))]
     return tuple(seen)
 
 
@@ -187,14 +244,11 @@ def _check_bool_overrides(overrides: list[str]) -> None:
             raise ConfigError(f"{key} = {value[:40]!r} is not allowed: use true or false.")
 
 
-def compose_config(overrides: list[str], config_dirs: tuple[Path, ...] = ()) -> DictConfig:
-    """Compose the configuration for these overrides (Hydra compose API)."""
+def compose_config(overrides: list[str], root: Path | None = None) -> DictConfig:
+    """Compose the configuration for these overrides (Hydra compose API) from ``root``."""
     register_configs()
     GlobalHydra.instance().clear()
-    if config_dirs:
-        paths = ",".join(f"file://{folder.resolve()}" for folder in config_dirs)
-        overrides = [*overrides, f"hydra.searchpath=[{paths}]"]
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(root or _root), version_base="1.3"):
         return compose(config_name="config", overrides=overrides)
 
 
@@ -202,9 +256,7 @@ def compose_config(overrides: list[str], config_dirs: tuple[Path, ...] = ()) -> 
 _compositions: dict[tuple[object, ...], bytes] = {}
 
 
-def compose_fast(
-    overrides: list[str], config_dirs: tuple[Path, ...], files: tuple[tuple[str, int, int], ...]
-) -> DictConfig:
+def compose_fast(overrides: list[str], root: Path, files: tuple[tuple[str, int, int], ...]) -> DictConfig:
     """The configuration Hydra composes for ``overrides``, reusing compositions of the same groups.
 
     Hydra builds a configuration in two steps: the defaults tree (group choices such as
@@ -215,11 +267,11 @@ def compose_fast(
     """
     groups = [o for o in overrides if _is_group(o.lstrip("+~").partition("=")[0].split("@")[0]) or "/" in o]
     values = [o for o in overrides if o not in groups]
-    key = (tuple(groups), config_dirs, files)
+    key = (tuple(groups), str(root), files)
     if key not in _compositions:
         if len(_compositions) > 64:
             _compositions.clear()
-        _compositions[key] = pickle.dumps(compose_config(groups, config_dirs))
+        _compositions[key] = pickle.dumps(compose_config(groups, root))
     cfg = pickle.loads(_compositions[key])  # a fresh copy: 1 ms, where deepcopy takes 18 ms
     parsed = OverridesParser.create().parse_overrides(values)
     ConfigLoaderImpl._apply_overrides_to_config(parsed, cfg)
@@ -244,9 +296,10 @@ def check_overrides(overrides: list[str], config_dirs: tuple[Path, ...] = ()) ->
 
 
 def _validate(overrides: list[str], config_dirs: tuple[Path, ...]) -> Config:
-    global _user_dirs
-    _user_dirs = config_dirs
-    files = check_config_files(config_dirs)
+    global _root
+    layers = user_layers(config_dirs)
+    files = check_config_files(config_dirs, layers)
+    _root = config_root(layers)
     model_overrides = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
     _check_override_syntax(model_overrides)
     _check_bool_overrides(model_overrides)
@@ -257,10 +310,10 @@ def _validate(overrides: list[str], config_dirs: tuple[Path, ...]) -> Config:
         if override.startswith("+"):
             key = override.lstrip("+").split("=", 1)[0]
             parent, _, leaf = key.rpartition(".")
-            if leaf not in (_schema_keys(parent) or []) and not (CONFIG_DIR / key.split("@")[0]).is_dir():
+            if leaf not in (_schema_keys(parent) or []) and not _is_group(key.split("@")[0]):
                 raise ConfigError(_unknown_key_message(key) + " Keys cannot be added with '+'.")
     try:
-        return to_config(compose_fast(model_overrides, config_dirs, files))
+        return to_config(compose_fast(model_overrides, _root, files))
     except ConfigError:
         raise
     except Exception as exc:  # Hydra, OmegaConf, YAML and value errors alike
