@@ -15,6 +15,7 @@ import shlex
 import shutil
 import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
@@ -22,6 +23,7 @@ from typing import NoReturn
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import ValueType
 from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig
@@ -34,6 +36,7 @@ from .compose import (
     check_overrides,
     config_root,
     explain,
+    group_options,
     shorten,
     to_config,
     user_layers,
@@ -248,20 +251,39 @@ def _hydra_entry(cfg: DictConfig) -> None:
     _run(cfg)
 
 
-def sweep_variants(overrides: list[str]) -> list[list[str]]:
+def sweep_variants(
+    overrides: list[str], options: Callable[[str], list[str]] | None = None
+) -> list[list[str]]:
     """Override lists that together use every value of every swept key once.
 
     A sweep ``a=1,2 b=x,y,z`` gives three lists, so each value is checked without
-    composing every combination.
+    composing every combination. ``glob(...)`` over a group is expanded with
+    ``options(group)``; an ``interval(a,b)`` (for sampling sweepers such as Optuna) is
+    checked at both ends, and refused with one line under the basic sweeper.
     """
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except HydraException as exc:
         raise ConfigError(explain(exc)) from exc
+    sampling = any(o.lstrip("+").startswith("hydra/sweeper=") for o in overrides)
     choices = []
     for override in parsed:
         key = override.get_key_element()
-        if override.is_sweep_override():
+        kind = override.value_type
+        if kind == ValueType.GLOB_CHOICE_SWEEP:
+            names = options(key.split("@")[0]) if options else []
+            values = override.value().filter(names)
+            if not values:
+                raise ConfigError(f"{key}: {override.get_value_element_as_str()} matches no option.")
+        elif kind == ValueType.INTERVAL_SWEEP:
+            if not sampling:
+                raise ConfigError(
+                    f"{key}=interval(...) needs a sampling sweeper (e.g. hydra/sweeper=optuna); "
+                    "the basic sweeper takes lists (a,b,c), range() and glob()."
+                )
+            interval = override.value()
+            values = [str(interval.start), str(interval.end)]
+        elif override.is_sweep_override():
             values = list(override.sweep_string_iterator())
         else:
             values = [override.get_value_element_as_str()]
@@ -405,7 +427,11 @@ def main(argv: list[str] | None = None) -> int:
             overrides = [a for a in args if not a.startswith("-")]
             configs = [
                 check_overrides(variant, config_dirs)
-                for variant in (sweep_variants(overrides) if multirun else [overrides])
+                for variant in (
+                    sweep_variants(overrides, lambda group: group_options(group, config_dirs))
+                    if multirun
+                    else [overrides]
+                )
             ]
             folder, args = _output_folder(args, multirun, configs[0])
             run_folder.create(folder)

@@ -89,6 +89,12 @@ def _options(group: str) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
+def group_options(group: str, config_dirs: tuple[Path, ...] = ()) -> list[str]:
+    """Options of a config group, shipped and the user's (for ``glob(...)`` sweeps)."""
+    folder = config_root(user_layers(config_dirs)) / group
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
 def _is_group(key: str) -> bool:
     return bool(key) and (_root / key).is_dir()
 

@@ -209,7 +209,10 @@ class Ensemble:
 
 
 def available_cores() -> int:
-    """Cores this process may use."""
+    """Cores this process may use: a SLURM job's CPUs per task, else the CPU affinity."""
+    slurm = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    if slurm.isdigit() and int(slurm) > 0:
+        return int(slurm)
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

@@ -843,3 +843,27 @@ def test_a_signal_while_publishing_waits_until_the_new_set_is_in_place(
     assert len(published) == len(collate.COLLATED), "the signal came after the publish"
     assert_new_full_set(resized_sweep, old)
     assert temporary_files(resized_sweep) == []
+
+
+@pytest.mark.parametrize(
+    ("sweep", "message"),
+    [
+        ("run.years=interval(1,3)", "sampling sweeper"),
+        ("funding=glob(zz*)", "matches no option"),
+    ],
+)
+def test_sweeps_the_basic_sweeper_cannot_run_give_one_line(
+    sweep: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_sweep(tmp_path, "estate=single_prison", sweep) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_a_glob_sweep_over_funding_options_runs_and_compares(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [*FUNDING_SWEEP[:-1], "funding=glob(*,exclude=[new_*,extended*,train*,more*,care*])"]
+    assert run_sweep(tmp_path, *args, f"hydra.sweep.dir={tmp_path / 'g'}") == 0
+    table = pd.read_csv(tmp_path / "g" / "comparison.csv")
+    assert set(table["option"]) == {"la_capacity"}

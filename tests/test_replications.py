@@ -409,3 +409,12 @@ def test_max_replications_below_replications_is_fine_without_a_target() -> None:
     assert cfg.run.replications == 10
     with pytest.raises(ConfigError, match=r"run\.max_replications"):
         make_config("run.replications=10", "run.max_replications=5", "run.target_half_width=0.1")
+
+
+def test_a_slurm_job_uses_the_cpus_it_was_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    from simmodel.replications import available_cores
+
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
+    assert available_cores() == 1
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "")
+    assert available_cores() >= 1
