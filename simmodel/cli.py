@@ -356,7 +356,8 @@ def _output_folder(args: list[str], multirun: bool, config: Config) -> tuple[Pat
                 f"hydra.sweep.subdir = {subdir[:60]!r}: use a plain name inside the sweep folder."
             )
         overrides = [a for a in args if not a.startswith("-")]
-        folder = Path(given) if given is not None else Path(sweep_folder(overrides))
+        # absolute: jobs a cluster launcher runs elsewhere must write to the same place
+        folder = (Path(given) if given is not None else Path(sweep_folder(overrides))).absolute()
     else:
         folder = Path(given) if given is not None else default_run_folder(config.scenario)
     run_folder.check(folder, sweep=multirun)
