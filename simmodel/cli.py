@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import NoReturn
 
 import hydra
+import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ValueType
 from hydra.errors import HydraException
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from . import __version__, api, interrupts, results, run_folder
@@ -134,7 +135,12 @@ def _claim(run_dir: Path, config: Config, cfg_yaml: str, *, sweep_job: bool) -> 
     return True
 
 
-def _run(cfg: DictConfig) -> None:
+#: Launchers whose workers cannot start a process pool of their own (joblib's loky workers).
+POOL_LESS_LAUNCHERS = ("joblib",)
+
+
+def _run(cfg: DictConfig) -> float:
+    """One run (or one job of a sweep); returns ``run.objective``'s mean for sampling sweepers."""
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
@@ -142,6 +148,10 @@ def _run(cfg: DictConfig) -> None:
     except (ConfigError, OmegaConfBaseException) as exc:
         _remove_run_dir(run_dir)
         _fail(explain(exc), EXIT_BAD_INPUT)
+    launcher = str(OmegaConf.select(hydra_cfg, "launcher._target_", default="")).lower()
+    if any(name in launcher for name in POOL_LESS_LAUNCHERS) and config.run.jobs != 1:
+        log.info("Replications run one after another: a %s worker cannot start processes.", launcher)
+        config.run.jobs = 1
     cfg_yaml = results.resolved_yaml(config)
     overrides = [o for o in hydra_cfg.overrides.task if not o.lstrip("+~").startswith("hydra")]
     try:
@@ -150,6 +160,8 @@ def _run(cfg: DictConfig) -> None:
                 _simulate_and_write(config, overrides, run_dir)
     finally:
         run_folder.unlock(run_dir)
+    summary = pd.read_csv(run_dir / "summary.csv").set_index("metric")
+    return float(summary.loc[config.run.objective, "mean"])  # also for a job skipped as done
 
 
 def _simulate_and_write(config: Config, overrides: list[str], run_dir: Path) -> None:
@@ -247,8 +259,8 @@ def _precision_line(ensemble: Ensemble) -> str:
 
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base="1.3")
-def _hydra_entry(cfg: DictConfig) -> None:
-    _run(cfg)
+def _hydra_entry(cfg: DictConfig) -> float:
+    return _run(cfg)
 
 
 def sweep_variants(

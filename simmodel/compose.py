@@ -290,7 +290,18 @@ def to_config(cfg: DictConfig) -> Config:
     assert isinstance(node, Config)
     check_ranges(node)
     trust.check_names(node)
+    _check_objective(node)
     return node
+
+
+def _check_objective(cfg: Config) -> None:
+    from .results import METRICS  # the model's outputs: imported only when checking
+
+    names = [m.name for m in METRICS]
+    if cfg.run.objective not in names:
+        raise ConfigError(
+            f"run.objective = {cfg.run.objective[:40]!r} is not a summary metric (e.g. {names[0]})."
+        )
 
 
 def check_overrides(overrides: list[str], config_dirs: tuple[Path, ...] = ()) -> Config:

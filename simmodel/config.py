@@ -360,6 +360,8 @@ class RunConfig:
     check_invariants: bool = False
     deterministic: bool = False
     overwrite: bool = False  # replace another run's results in the run folder (else refused)
+    # the summary metric a run returns to Hydra (what a sampling sweeper such as Optuna minimises)
+    objective: str = "unmet_hours_per_week"
 
 
 @dataclass

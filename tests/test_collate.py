@@ -867,3 +867,44 @@ def test_a_glob_sweep_over_funding_options_runs_and_compares(
     assert run_sweep(tmp_path, *args, f"hydra.sweep.dir={tmp_path / 'g'}") == 0
     table = pd.read_csv(tmp_path / "g" / "comparison.csv")
     assert set(table["option"]) == {"la_capacity"}
+
+
+def test_a_joblib_launcher_sweep_runs_replications_in_its_workers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """joblib's workers cannot start a process pool: their replications run one by one."""
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    args = ["hydra/launcher=joblib", *JOB[:-1], "run.jobs=2", "funding=status_quo,la_capacity"]
+    assert run_sweep(tmp_path, *args, f"hydra.sweep.dir={tmp_path / 'j'}") == 0
+    record = json.loads((tmp_path / "j" / "0" / "run.json").read_text(encoding="utf-8"))
+    assert record["status"] == "complete" and record["jobs"] == 1
+    assert set(pd.read_csv(tmp_path / "j" / "comparison.csv")["option"]) == {"la_capacity"}
+
+
+def test_a_job_returns_its_objective_also_when_skipped(tmp_path: Path) -> None:
+    """What a sampling sweeper (Optuna) minimises: run.objective's mean, from the run or its folder."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    from simmodel import cli
+    from simmodel.config import register_configs
+    from simmodel.paths import CONFIG_DIR
+
+    register_configs()
+    overrides = [*JOB, "funding=status_quo", "run.objective=personal_unmet_hours_per_week"]
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=overrides, return_hydra_config=True)
+    GlobalHydra.instance().clear()
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(tmp_path / "job")
+        cfg.hydra.overrides.task = overrides
+    HydraConfig.instance().set_config(cfg)
+    (tmp_path / "job").mkdir()  # Hydra makes the job's folder before calling it
+    task = cfg.copy()
+    with open_dict(task):
+        del task["hydra"]
+    first = cli._run(task)
+    summary = pd.read_csv(tmp_path / "job" / "summary.csv").set_index("metric")
+    assert first == pytest.approx(summary.loc["personal_unmet_hours_per_week", "mean"])
+    assert cli._run(task) == first, "a job skipped as done returns the same objective"
