@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .config import Config
-from .metrics import DAYS_PER_MONTH
+from .config import AGE_BANDS, Config
+from .metrics import DAYS_PER_MONTH, band_column
 from .paths import CONFIG_DIR, SCENARIO_DIR
-from .results import METRICS, default_permissions
+from .results import METRICS, default_permissions, money
 
 if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
@@ -48,7 +48,7 @@ def format_number(value: float, unit: str) -> str:
     if not np.isfinite(value):
         return "n/a"
     if unit.startswith("GBP"):
-        return f"£{value / 1e6:,.2f}m" if abs(value) >= 1e5 else f"£{value:,.0f}"
+        return money(value)
     if unit.startswith("share"):
         return f"{100 * value:.1f}%"
     if abs(value) >= 100:
@@ -118,9 +118,7 @@ def plots(series: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
 
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    bands = [c for c in est.columns if c.startswith("population_") and not c.endswith(("_low", "_high"))]
-    bands = [c for c in bands if re.match(r"population_\d", c)]
-    ax.stackplot(est["year"], *[est[c] for c in bands], labels=[c.split("_", 1)[1] for c in bands])
+    ax.stackplot(est["year"], *[est[band_column(b)] for b in AGE_BANDS], labels=list(AGE_BANDS))
     ax.set(xlabel="Year of the run", ylabel="People", title="Population by age band")
     ax.legend(fontsize=7, ncol=4, loc="lower left")
     out.append(("Population by age band", _png(fig)))

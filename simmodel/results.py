@@ -195,7 +195,16 @@ METRICS: tuple[Metric, ...] = (
         undefined="no deaths",
     ),
     Metric(
-        "transfers_per_year", "moves/year", "Transfers between prisons", lambda t: t.per_year(F.TRANSFERS_OUT)
+        "transfers_per_year",
+        "moves/year",
+        "Transfers between prisons (in this estate)",
+        lambda t: t.per_year(F.TRANSFERS_OUT),
+    ),
+    Metric(
+        "transfers_out_of_estate_per_year",
+        "people/year",
+        "Transfers out of the estate",
+        lambda t: t.per_year(F.LEFT_ESTATE),
     ),
     Metric(
         "need_onsets_per_year",
@@ -356,7 +365,40 @@ def summary(result: RunResult) -> pd.DataFrame:
     )
 
 
-def _format(value: float, unit: str, like: float | None = None) -> str:
+#: Units that are month-end headcounts averaged over months: whole people, so a mean of
+#: 10 or more prints without decimals ("9,874 people") and zero prints as "0".
+HEADCOUNT_UNITS = ("people", "posts")
+#: A plainer noun than the unit for some metrics on the console ("0 buddies", not "0.0 people").
+_CONSOLE_NOUNS = {"buddies_active": "buddies"}
+
+
+def money(value: float, like: float | None = None) -> str:
+    """Pounds in millions, thousands or pounds, with enough digits to tell values apart.
+
+    ``like`` picks the scale, so an interval reads in the same unit as its mean:
+    £118.3k (£117.9k to £118.8k), £21.45m, £950.
+    """
+    scale = abs(value if like is None else like)
+    sign = "-" if value < 0 else ""
+    size = abs(value)
+    if scale >= 1e6:
+        return f"{sign}£{size / 1e6:,.2f}m"
+    if scale >= 1e4:
+        return f"{sign}£{size / 1e3:,.1f}k"
+    return f"{sign}£{size:,.0f}"
+
+
+def _number(value: float, unit: str, scale: float) -> str:
+    """A count or amount with sensible decimals: none for 0, for whole numbers of people and
+    for headcount means of 10 or more."""
+    if value == 0:
+        return "0"
+    if unit in HEADCOUNT_UNITS:
+        return f"{value:,.0f}" if scale >= 10 or float(value).is_integer() else f"{value:,.1f}"
+    return f"{value:,.1f}" if scale < 100 else f"{value:,.0f}"
+
+
+def _format(value: float, unit: str, like: float | None = None, noun: str | None = None) -> str:
     """``value`` in plain words; ``like`` picks the scale (so an interval matches its mean)."""
     if np.isnan(value):
         return "n/a"
@@ -364,9 +406,9 @@ def _format(value: float, unit: str, like: float | None = None) -> str:
     if unit.startswith("share"):
         return f"{100 * value:.1f}%" + (" a year" if unit.endswith("/year") else "")
     if unit.startswith("GBP"):
-        return f"£{value / 1e6:,.2f}m a year" if scale >= 1e5 else f"£{value:,.0f} a year"
-    text = f"{value:,.1f}" if scale < 100 else f"{value:,.0f}"
-    return f"{text} {unit.replace('/year', ' a year').replace('/week', ' a week')}"
+        return f"{money(value, like)} a year"
+    words = noun or unit.replace("/year", " a year").replace("/week", " a week")
+    return f"{_number(value, unit, scale)} {words}"
 
 
 def _format_mean(row: Any) -> str:
@@ -374,7 +416,7 @@ def _format_mean(row: Any) -> str:
     if np.isnan(row.mean):
         meaning = {m.name: m.undefined for m in METRICS}.get(row.metric) or "no value"
         return f"n/a ({meaning})"
-    return _format(row.mean, row.unit)
+    return _format(row.mean, row.unit, noun=_CONSOLE_NOUNS.get(row.metric))
 
 
 def console_table(table: pd.DataFrame) -> str:
