@@ -37,6 +37,114 @@ _INTERNAL_FLOWS = {"death_age_sum", "assessment_wait_days", "care_start_delay_da
 
 
 # ------------------------------------------------------------------------ time series
+#: Every column of timeseries.csv: (unit, meaning). Stocks are month-end headcounts;
+#: flows are totals over the month. Estate rows sum the prison rows (means are recomputed).
+#: docs/outputs.md is generated from this (python -m simmodel.outputs_doc).
+_ID_COLUMNS: dict[str, tuple[str, str]] = {
+    "month": ("month number", "month of the reported period, 1 = the first month after the warm-up"),
+    "year": ("years", "years since reporting began, at the month's end (month / 12)"),
+    "scope": ("", "`estate` for the whole estate (sum over prisons), `prison` for one prison"),
+    "prison": ("", "prison name (`All prisons` on estate rows)"),
+    "prison_type": ("", "local, cat_b, cat_c, open, high_security or women (`all` on estate rows)"),
+    "scheme": ("", "buddy scheme: none, formal_untrained or formal_trained (`mixed` on estate rows)"),
+}
+_STOCK_MEANINGS: dict[str, str] = {
+    "population": "people in prison",
+    "people_with_need": "people with a social care need",
+    "people_with_personal_need": "people whose need includes personal care",
+    "people_with_dementia": "people with dementia",
+    "detected": "people whose need is known to the prison",
+    "waiting_assessment": "people referred and waiting for, or in, a Care Act assessment",
+    "waiting_package": "people found eligible and waiting for their care package to start",
+    "with_package": "people receiving a care package",
+    "buddies_active": "buddies at work",
+    "buddy_posts": "funded buddy posts",
+    "people_with_dementia_50_plus": "people aged 50 and over with dementia",
+    "people_with_dementia_70_plus": "people aged 70 and over with dementia",
+}
+_FLOW_MEANINGS: dict[str, tuple[str, str]] = {
+    "receptions": ("people", "people received into custody"),
+    "releases": ("people", "people released"),
+    "deaths": ("people", "natural-cause deaths"),
+    "transfers_in": ("moves", "moves into the prison from another prison of the estate"),
+    "transfers_out": ("moves", "moves out of the prison to another prison of the estate"),
+    "left_estate": ("people", "people transferred out of the modelled estate (they leave the model)"),
+    "need_onsets": ("people", "new social care needs arising in custody"),
+    "arrivals_with_need": ("people", "receptions who arrive with a social care need"),
+    "detections": ("people", "needs identified by the prison"),
+    "referrals": ("people", "referrals to the local authority"),
+    "assessments": ("assessments", "Care Act assessments completed"),
+    "eligible": ("people", "people found eligible at assessment"),
+    "care_starts": ("packages", "care packages started (first visit)"),
+    "reviews": ("reviews", "reviews of care packages"),
+    "buddy_starts": ("people", "buddies starting work"),
+    "buddy_losses": ("people", "buddies lost, for any reason"),
+    "buddy_losses_move": ("people", "buddies lost to release, transfer or death"),
+    "buddy_losses_burnout": ("people", "buddies who stopped (burnout)"),
+    "trained": ("people", "buddies who passed training (trained schemes only)"),
+    "np_need_hours": ("hours", "non-personal care needed"),
+    "np_met_buddy_hours": ("hours", "non-personal care given by buddies"),
+    "np_met_informal_hours": ("hours", "non-personal care given by informal helpers"),
+    "np_unmet_hours": ("hours", "non-personal care needed but not given"),
+    "p_need_hours": ("hours", "personal care needed"),
+    "p_met_professional_hours": ("hours", "personal care given by care workers (a care package)"),
+    "p_met_healthcare_hours": ("hours", "personal care given by prison healthcare"),
+    "p_unmet_hours": ("hours", "personal care needed but not given"),
+    "overstep_events": ("events", "buddies or informal helpers giving personal care (overstep)"),
+    "unmet_person_days": ("person-days", "days on which a person had some unmet need, summed over people"),
+    "restricted_days": ("prison-days", "days under a restricted regime or lockdown, summed over prisons"),
+    "cost_buddy_pay": ("GBP", "buddy pay (prison service)"),
+    "cost_supervision": ("GBP", "supervision of buddies (prison service)"),
+    "cost_coordination": ("GBP", "scheme coordination (prison service)"),
+    "cost_training": ("GBP", "buddy training (prison service)"),
+    "cost_vetting": ("GBP", "vetting of buddy candidates (prison service)"),
+    "cost_setup": ("GBP", "setting up schemes (prison service)"),
+    "cost_assessment": ("GBP", "Care Act assessments (local authorities)"),
+    "cost_review": ("GBP", "package reviews (local authorities)"),
+    "cost_personal_care": ("GBP", "personal care by care workers (local authorities)"),
+    "cost_healthcare": ("GBP", "personal care by prison healthcare (NHS)"),
+    "cost_funding_prison": ("GBP", "the funding option's own lines paid by the prison service"),
+    "cost_funding_la": ("GBP", "the funding option's own lines paid by local authorities"),
+}
+_DERIVED_COLUMNS: dict[str, tuple[str, str]] = {
+    "assessment_wait_days_mean": (
+        "days",
+        "mean wait from referral to the start of assessment, over the month's assessments (blank if none)",
+    ),
+    "care_start_delay_days_mean": (
+        "days",
+        "mean wait from eligibility to the first visit, over the month's care starts (blank if none)",
+    ),
+    "cost_prison": ("GBP in the month", "cost to the prison service (sum of its lines)"),
+    "cost_local_authority": ("GBP in the month", "cost to local authorities (sum of their lines)"),
+    "cost_nhs": ("GBP in the month", "cost to the NHS"),
+    "cost_total": ("GBP in the month", "cost to all payers"),
+}
+
+
+def timeseries_columns() -> dict[str, tuple[str, str]]:
+    """Every column of a replication's timeseries.csv, in order: ``name: (unit, meaning)``.
+
+    A run's file adds ``<column>_ci_low`` and ``<column>_ci_high`` after these for every
+    numeric column (filled on estate rows only).
+    """
+    columns = dict(_ID_COLUMNS)
+    for name in STOCK_NAMES:
+        column = _STOCK_COLUMNS.get(name, name)
+        if column in _STOCK_MEANINGS:
+            unit = "posts" if column == "buddy_posts" else "people"
+            columns[column] = (unit, _STOCK_MEANINGS[column] + " (month end)")
+        else:  # an age band
+            band = AGE_BANDS[STOCK_NAMES.index(name) - Stock.AGE_BAND_0]
+            columns[column] = ("people", f"people aged {band.replace('+', ' and over')} (month end)")
+    for name in FLOW_NAMES:
+        if name not in _INTERNAL_FLOWS:
+            unit, meaning = _FLOW_MEANINGS[name]
+            columns[name] = (f"{unit} in the month", meaning)
+    columns.update(_DERIVED_COLUMNS)
+    return columns
+
+
 def timeseries(result: RunResult) -> pd.DataFrame:
     """Monthly rows for the whole estate and for each prison (reported months only)."""
     m, estate = result.metrics, result.estate

@@ -593,7 +593,7 @@ def test_a_smaller_sweep_in_the_same_folder_collates_only_its_jobs(
     assert set(pd.read_csv(sweep / "sweep.csv")["funding"]) == {"status_quo"}
     assert not (sweep / "comparison.csv").exists(), "a stale comparison is removed"
     assert not (sweep / "frontier.png").exists(), "a stale frontier is removed"
-    assert pd.ExcelFile(sweep / "results.xlsx").sheet_names == ["sweep"]
+    assert pd.ExcelFile(sweep / "results.xlsx").sheet_names == ["Sweep results"]
     assert "simmodel sweep: 1 jobs" in read(sweep / "report.html")
     assert temporary_files(sweep) == []
 
@@ -774,7 +774,7 @@ def assert_new_full_set(sweep: Path, old: dict[str, bytes]) -> None:
     assert all(new[name] != old[name] for name in ("sweep.csv", "comparison.csv", "report.html"))
     assert collated_jobs(sweep) == [0, 1]
     assert compared_options(sweep) == {"more_buddy_posts"}
-    assert pd.ExcelFile(sweep / "results.xlsx").sheet_names == ["sweep", "comparison"]
+    assert pd.ExcelFile(sweep / "results.xlsx").sheet_names == ["Sweep results", "Comparison"]
 
 
 def _partly_written_then_interrupted(*args: object) -> None:

@@ -8,6 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
 from hydra.core.global_hydra import GlobalHydra
@@ -71,14 +72,55 @@ def test_headline_sentences_use_the_summary(run_dir: Path) -> None:
 
 def test_workbook_has_summary_and_series_with_units(run_dir: Path) -> None:
     sheets = pd.read_excel(run_dir / "results.xlsx", sheet_name=None)
-    assert set(sheets) == {"summary", "timeseries"}
+    assert set(sheets) == {"Summary", "Monthly series"}
     summary = pd.read_csv(run_dir / "summary.csv")
-    assert list(sheets["summary"]["metric"]) == list(summary["metric"])
-    columns = list(sheets["timeseries"].columns)
+    assert list(sheets["Summary"]["Metric id"]) == list(summary["metric"])
+    assert list(sheets["Summary"].columns[:4]) == ["Result", "Metric id", "Unit", "Mean"]
+    assert "95% CI low" in sheets["Summary"] and "Replications" in sheets["Summary"]
+    columns = list(sheets["Monthly series"].columns)
     assert "population (people)" in columns
     assert "np_unmet_hours (hours in the month)" in columns
     assert "cost_total (GBP in the month)" in columns
-    assert len(sheets["timeseries"]) == len(pd.read_csv(run_dir / "timeseries.csv"))
+    # the CI columns the CSV has are there too
+    assert "population_ci_low (people)" in columns and "cost_total_ci_high (GBP in the month)" in columns
+    csv_columns = pd.read_csv(run_dir / "timeseries.csv").columns
+    assert [c.split(" (")[0] for c in columns] == list(csv_columns)
+    assert len(sheets["Monthly series"]) == len(pd.read_csv(run_dir / "timeseries.csv"))
+
+
+def test_workbook_is_formatted_for_people(run_dir: Path) -> None:
+    book = openpyxl.load_workbook(run_dir / "results.xlsx")
+    summary, series = book["Summary"], book["Monthly series"]
+    assert summary.freeze_panes == "B2" and series.freeze_panes == "A2"
+    assert summary["A1"].value == "Result" and summary["A1"].font.bold
+    assert summary["A2"].value == "People in prison"  # the plain label beside the metric id
+    assert summary["B2"].value == "population"
+    rows = {summary.cell(row=r, column=2).value: r for r in range(2, summary.max_row + 1)}
+    assert summary.cell(row=rows["population"], column=4).number_format == "#,##0"
+    assert summary.cell(row=rows["need_prevalence"], column=4).number_format == "0.0%"
+    assert "£" in summary.cell(row=rows["cost_total_per_year"], column=4).number_format
+    headers = [c.value for c in series[1]]
+    cost = headers.index("cost_total (GBP in the month)") + 1
+    assert "£" in series.cell(row=2, column=cost).number_format
+    assert series.cell(row=2, column=headers.index("population (people)") + 1).number_format.startswith(
+        "#,##0"
+    )
+    assert all((summary.column_dimensions[letter].width or 0) >= 8 for letter in "ABCD")
+
+
+def test_workbook_keeps_formula_like_text_as_text(tmp_path: Path) -> None:
+    summary = pd.DataFrame(
+        {"metric": ["population"], "unit": ["people"], "mean": [10.0], "ci_low": [9.0], "ci_high": [11.0]}
+        | {"p5": [9.0], "p95": [11.0], "n": [2], "note": ["=1+1"]}
+    )
+    series = pd.DataFrame({"month": [1], "prison": ["=1+1"], "population": [10.0]})
+    path = tmp_path / "book.xlsx"
+    report.write_workbook(path, report.run_workbook_sheets(summary, series))
+    book = openpyxl.load_workbook(path)
+    note = book["Summary"].cell(row=2, column=list(report.SUMMARY_HEADERS).index("note") + 2)
+    prison = book["Monthly series"]["B2"]
+    for cell in (note, prison):
+        assert cell.value == "=1+1" and cell.data_type == "s"
 
 
 @pytest.mark.skipif(
