@@ -350,9 +350,13 @@ def run_report(
     items = "".join(
         f'<li data-metric="{metric}">{sentence}</li>' for metric, sentence in headline_sentences(summary)
     )
+    prisons = int(series.loc[series["scope"] == "prison", "prison"].nunique())
+    estate = f"{prisons} prison{'s' if prisons != 1 else ''}"
+    years = cfg.run.years
     body = [
         f"<h1>simmodel: {esc(cfg.scenario)} scenario, {esc(cfg.funding.name)} funding</h1>",
-        f'<p class="meta">Estate <b>{esc(cfg.estate.name)}</b>, {cfg.run.years:g} years reported after a '
+        f'<p class="meta">Estate <b>{esc(cfg.estate.name)}</b> ({estate}), '
+        f"{years:g} year{'s' if years != 1 else ''} reported after a "
         f"{cfg.run.warmup_years:g}-year warm-up, {replications} replication(s), seed {cfg.run.seed}. "
         "Figures are means over the reported years and the replications; brackets give the 95% "
         "confidence interval of the mean.</p>",

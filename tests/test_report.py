@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from hydra.core.global_hydra import GlobalHydra
 
-from simmodel import report
+from simmodel import collate, outputs_doc, report, results
 from simmodel.cli import main
 
 #: In CI the browser must be there (.ci/run installs it); elsewhere the browser test skips.
@@ -161,3 +161,53 @@ def test_report_renders_in_a_headless_browser(run_dir: Path) -> None:
             assert report.format_number(row["ci_low"], row["unit"]) in shown_text
     finally:
         driver.quit()
+
+
+TIDY = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def test_timeseries_column_names_are_tidy(run_dir: Path) -> None:
+    """Only lowercase letters, digits and underscores: R, Excel and SQL keep every name."""
+    columns = list(pd.read_csv(run_dir / "timeseries.csv").columns)
+    assert [c for c in columns if not TIDY.fullmatch(c)] == []
+    assert "population_70_plus" in columns and "population_18_20" in columns
+    for table in ("summary.csv", "replications.csv"):
+        assert all(TIDY.fullmatch(c) for c in pd.read_csv(run_dir / table).columns), table
+
+
+def test_outputs_doc_is_up_to_date() -> None:
+    """docs/outputs.md is generated (python -m simmodel.outputs_doc): the committed file is current."""
+    assert outputs_doc.DOC.read_text(encoding="utf-8") == outputs_doc.render(), (
+        "docs/outputs.md is stale: run python -m simmodel.outputs_doc"
+    )
+    assert outputs_doc.main(["--check"]) == 0
+
+
+def test_outputs_doc_lists_every_column_and_metric(run_dir: Path) -> None:
+    text = outputs_doc.DOC.read_text(encoding="utf-8")
+    series = pd.read_csv(run_dir / "timeseries.csv").columns
+    base = [c for c in series if not c.endswith(("_ci_low", "_ci_high"))]
+    assert list(results.timeseries_columns()) == base, "every timeseries column is described, in order"
+    assert all(
+        f"{c}_ci_low" in series and f"{c}_ci_high" in series
+        for c in base
+        if c not in results.TIMESERIES_ID_COLUMNS
+    )
+    for column in base:
+        assert f"| `{column}` |" in text, column
+    for name in ("summary.csv", "replications.csv"):
+        for column in pd.read_csv(run_dir / name).columns:
+            assert f"| `{column}` |" in text, (name, column)
+    assert list(pd.read_csv(run_dir / "summary.csv").columns) == list(outputs_doc.SUMMARY_COLUMNS)
+    assert list(pd.read_csv(run_dir / "replications.csv").columns) == list(outputs_doc.REPLICATION_COLUMNS)
+    for column in report.COMPARISON_COLUMNS:
+        assert f"| `{column}` |" in text, column
+    for metric in results.METRICS:
+        assert f"| `{metric.name}` | {metric.unit} | {metric.label.strip()} |" in text, metric.name
+    for metric in collate.COMPARISON_METRICS:
+        assert f"- `{metric}`" in text
+
+
+def test_report_names_the_number_of_prisons(run_dir: Path) -> None:
+    text = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "(1 prison)" in text and "1 prisons" not in text
