@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -843,3 +844,28 @@ def test_a_signal_while_publishing_waits_until_the_new_set_is_in_place(
     assert len(published) == len(collate.COLLATED), "the signal came after the publish"
     assert_new_full_set(resized_sweep, old)
     assert temporary_files(resized_sweep) == []
+
+
+def test_console_comparison_states_the_reference_level_as_a_level() -> None:
+    base = {"option": "la_capacity", "reference": "status_quo", "unit": "", "n_pairs": 4}
+    rows = [
+        base | {"metric": "unmet_hours_per_week", "difference": -12.0, "ci_low": -15.0, "ci_high": -9.0},
+        base
+        | {"metric": "incremental_cost_per_year", "difference": 5000.0, "ci_low": 4000.0, "ci_high": 6000.0},
+        base | {"metric": "cost_per_unmet_hour_averted", "difference": 8.0, "ci_low": 6.0, "ci_high": 10.0},
+    ]
+    table = pd.DataFrame(rows, columns=list(report.COMPARISON_COLUMNS))
+    points = pd.DataFrame(
+        {
+            "option": ["status_quo", "la_capacity"],
+            "group": ["", ""],
+            "unmet": [165.0, 153.0],
+            "cost": [100_700.0, 105_700.0],
+            "efficient": [True, True],
+        }
+    )
+    text = collate.console_comparison(table, points)
+    assert "status_quo itself: 165 unmet hours a week, £100.7k a year; changes against it below" in text
+    assert "Change against status_quo: 165" not in text
+    assert "change in unmet h/week" in text
+    assert re.search(r"la_capacity\s+-12 \(-15 to -9\)\s+\+£5,000", text)
