@@ -210,9 +210,11 @@ def _simulate_and_write(config: Config, overrides: list[str], run_dir: Path) -> 
     paths |= _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record(status, details)})
     table = ensemble.summary()
     print()
+    prisons, years = ensemble.estate.size, c.run.years
     print(
         f"simmodel | scenario: {c.scenario} | funding: {c.funding.name} | estate: {c.estate.name} "
-        f"({ensemble.estate.size} prisons) | {c.run.years:g} years | seed {c.run.seed}"
+        f"({prisons} prison{'s' if prisons != 1 else ''}) | {years:g} year{'s' if years != 1 else ''} "
+        f"| seed {c.run.seed}"
     )
     print(results.console_table(table))
     print(f"\n{_precision_line(ensemble)}")

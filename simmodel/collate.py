@@ -434,12 +434,16 @@ def console_comparison(table: pd.DataFrame, points: pd.DataFrame) -> str:
         title = ", ".join(f"{k}={v}" for k, v in zip(group_cols, keys, strict=True))
         reference = sub["reference"].iloc[0]
         ref_point = points[(points["option"] == reference) & (points["group"] == title)]
-        level = ""
+        where = f" ({title})" if title else ""
         if len(ref_point):
             unmet, cost = ref_point["unmet"].iloc[0], ref_point["cost"].iloc[0]
-            level = f": {unmet:,.0f} unmet hours a week, {_money(cost)} a year"
-        lines.append(f"\nChange against {reference}" + (f" ({title})" if title else "") + level)
-        header = ("option", "unmet hours a week", "cost a year", "£ per hour averted")
+            lines.append(
+                f"\n{reference} itself{where}: {unmet:,.0f} unmet hours a week, {_money(cost)} a year; "
+                f"changes against it below"
+            )
+        else:
+            lines.append(f"\nChanges against {reference}{where}")
+        header = ("option", "change in unmet h/week", "change in cost a year", "£ per hour averted")
         lines.append(f"  {header[0]:<22}{header[1]:<30}{header[2]:<32}{header[3]:<20}efficient")
         for option, rows in sub.groupby("option", sort=False):
             by = rows.set_index("metric")

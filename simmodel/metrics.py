@@ -88,8 +88,15 @@ def _names(cls: type) -> tuple[str, ...]:
     return tuple(name for _, name in pairs)
 
 
+def band_column(band: str) -> str:
+    """The tidy column name of an age band's headcount: ``18-20`` -> ``population_18_20``,
+    ``70+`` -> ``population_70_plus`` (lowercase letters, digits and underscores only, so
+    R, Excel and SQL keep the name as it is)."""
+    return "population_" + band.replace("+", "_plus").replace("-", "_")
+
+
 FLOW_NAMES = _names(Flow)
-STOCK_NAMES = _names(Stock)[:-1] + tuple(f"population_{band}" for band in AGE_BANDS)
+STOCK_NAMES = _names(Stock)[:-1] + tuple(band_column(band) for band in AGE_BANDS)
 
 #: Which payer bears each cost line.
 PAYERS: dict[str, tuple[int, ...]] = {

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .config import Config
-from .metrics import DAYS_PER_MONTH
+from .config import AGE_BANDS, Config
+from .metrics import DAYS_PER_MONTH, band_column
 from .paths import CONFIG_DIR, SCENARIO_DIR
-from .results import METRICS, default_permissions
+from .results import METRICS, default_permissions, money, timeseries_columns
 
 if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
@@ -48,7 +48,7 @@ def format_number(value: float, unit: str) -> str:
     if not np.isfinite(value):
         return "n/a"
     if unit.startswith("GBP"):
-        return f"£{value / 1e6:,.2f}m" if abs(value) >= 1e5 else f"£{value:,.0f}"
+        return money(value)
     if unit.startswith("share"):
         return f"{100 * value:.1f}%"
     if abs(value) >= 100:
@@ -118,9 +118,7 @@ def plots(series: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
 
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    bands = [c for c in est.columns if c.startswith("population_") and not c.endswith(("_low", "_high"))]
-    bands = [c for c in bands if re.match(r"population_\d", c)]
-    ax.stackplot(est["year"], *[est[c] for c in bands], labels=[c.split("_", 1)[1] for c in bands])
+    ax.stackplot(est["year"], *[est[band_column(b)] for b in AGE_BANDS], labels=list(AGE_BANDS))
     ax.set(xlabel="Year of the run", ylabel="People", title="Population by age band")
     ax.legend(fontsize=7, ncol=4, loc="lower left")
     out.append(("Population by age band", _png(fig)))
@@ -352,9 +350,13 @@ def run_report(
     items = "".join(
         f'<li data-metric="{metric}">{sentence}</li>' for metric, sentence in headline_sentences(summary)
     )
+    prisons = int(series.loc[series["scope"] == "prison", "prison"].nunique())
+    estate = f"{prisons} prison{'s' if prisons != 1 else ''}"
+    years = cfg.run.years
     body = [
         f"<h1>simmodel: {esc(cfg.scenario)} scenario, {esc(cfg.funding.name)} funding</h1>",
-        f'<p class="meta">Estate <b>{esc(cfg.estate.name)}</b>, {cfg.run.years:g} years reported after a '
+        f'<p class="meta">Estate <b>{esc(cfg.estate.name)}</b> ({estate}), '
+        f"{years:g} year{'s' if years != 1 else ''} reported after a "
         f"{cfg.run.warmup_years:g}-year warm-up, {replications} replication(s), seed {cfg.run.seed}. "
         "Figures are means over the reported years and the replications; brackets give the 95% "
         "confidence interval of the mean.</p>",
@@ -407,24 +409,9 @@ def _summary_html(summary: pd.DataFrame) -> str:
 
 # --------------------------------------------------------------------- workbook
 def column_unit(column: str) -> str:
-    """The unit of a monthly series column, for workbook headers."""
-    if column in ("month",):
-        return "month number"
-    if column == "year":
-        return "years since reporting began"
-    if column.endswith("_mean") and "days" in column:
-        return "days"
-    if column.startswith("cost"):
-        return "GBP in the month"
-    if column.endswith("_hours"):
-        return "hours in the month"
-    if column in ("overstep_events",):
-        return "events in the month"
-    if column in ("unmet_person_days", "restricted_days"):
-        return "days in the month"
-    if column in ("scope", "prison", "prison_type", "scheme"):
-        return ""
-    return "people"
+    """The unit of a monthly series column (its CI columns too), for workbook headers."""
+    base = re.sub(r"_ci_(low|high)$", "", column)
+    return timeseries_columns().get(base, ("", ""))[0]
 
 
 def _as_text(sheet: Worksheet) -> None:
@@ -435,8 +422,96 @@ def _as_text(sheet: Worksheet) -> None:
                 cell.data_type = "s"
 
 
+#: Plain labels of the comparison's own metrics (the rest are in METRICS).
+COMPARISON_LABELS = {
+    "incremental_cost_per_year": "Incremental cost (option minus reference)",
+    "cost_per_unmet_hour_averted": "Cost per hour of unmet care averted",
+}
+#: Long tables (one row per metric) name each row's unit in this column; their value
+#: columns are formatted row by row.
+UNIT_HEADER = "Unit"
+#: Whole-number columns of the long tables.
+COUNT_HEADERS = ("Replications", "Paired replications")
+_MONEY = '"£"#,##0'
+
+
+def metric_label(metric: str) -> str:
+    """The plain label of a summary or comparison metric ('' for an unknown one)."""
+    labels = {m.name: m.label.strip() for m in METRICS} | COMPARISON_LABELS
+    return labels.get(metric, "")
+
+
+def number_format(unit: str, value: float) -> str:
+    """An Excel number format for a value in ``unit`` of about this size."""
+    if unit.startswith("share"):
+        return "0.0%"
+    if unit.startswith("GBP"):
+        return _MONEY
+    return "#,##0" if np.isfinite(value) and abs(value) >= 100 else "#,##0.0"
+
+
+def _column_format(header: str, values: pd.Series) -> str:
+    """The number format of a wide table's column, from the unit in its header and its values."""
+    unit = header.rpartition("(")[2].rstrip(")") if header.endswith(")") else ""
+    numbers = pd.to_numeric(values, errors="coerce").dropna()
+    if unit == "month number" or header in COUNT_HEADERS:
+        return "0"
+    if unit == "years":
+        return "0.00"
+    if unit.startswith("GBP"):
+        return _MONEY
+    if len(numbers) and bool((numbers == numbers.round()).all()):
+        return "#,##0"
+    return "#,##0.0"
+
+
+def _style(sheet: Worksheet, frame: pd.DataFrame) -> None:
+    """Bold wrapped headers, frozen header row (and label column of a long table), widths, formats."""
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    long_table = UNIT_HEADER in frame.columns
+    fill = PatternFill("solid", fgColor="DDE8F3")
+    header_lines = 1
+    units = frame[UNIT_HEADER].astype(str).tolist() if long_table else []
+    means = frame.get("Mean", frame.get("Difference (option - reference)"))
+    for j, header in enumerate(frame.columns, start=1):
+        column = frame[header]
+        cell = sheet.cell(row=1, column=j)
+        cell.font = Font(bold=True)
+        cell.fill = fill
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+        sample = column.head(500)
+        if numeric:
+            shown = [f"{v:,.1f}" for v in pd.to_numeric(sample, errors="coerce").dropna()]
+        else:
+            shown = [str(v) for v in sample if isinstance(v, str)]
+        body = max((len(v) for v in shown), default=4)
+        width = min(max(body, min(len(str(header)), 18), 6) + 2, 60)
+        sheet.column_dimensions[get_column_letter(j)].width = width
+        header_lines = max(header_lines, -(-len(str(header)) // (width - 1)))
+        if not numeric:
+            continue
+        if long_table and header not in COUNT_HEADERS:
+            for i, unit in enumerate(units, start=2):
+                size = float(means.iloc[i - 2]) if means is not None else float(column.iloc[i - 2])
+                sheet.cell(row=i, column=j).number_format = number_format(unit, size)
+        else:
+            fmt = _column_format(str(header), column)
+            for i in range(2, len(frame) + 2):
+                sheet.cell(row=i, column=j).number_format = fmt
+    sheet.row_dimensions[1].height = 15 * min(header_lines, 4)
+    sheet.freeze_panes = "B2" if long_table and frame.columns[0] == "Result" else "A2"
+
+
 def write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
-    """Write sheets to an .xlsx file atomically (temp file, then rename)."""
+    """Write sheets to an .xlsx file atomically (temp file, then rename).
+
+    Every text cell is stored as text; headers are bold and frozen, columns sized, and
+    numbers shown with thousands separators and sensible decimals (the values keep full
+    precision).
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".xlsx")
     os.close(fd)
     try:
@@ -444,6 +519,7 @@ def write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
             for name, frame in sheets.items():
                 frame.to_excel(writer, sheet_name=name[:31], index=False)
                 _as_text(writer.sheets[name[:31]])
+                _style(writer.sheets[name[:31]], frame)
         default_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
@@ -451,12 +527,53 @@ def write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
         raise
 
 
+#: Workbook headers of the summary's columns (summary.csv and sweep.csv).
+SUMMARY_HEADERS = {
+    "metric": "Metric id",
+    "unit": UNIT_HEADER,
+    "mean": "Mean",
+    "ci_low": "95% CI low",
+    "ci_high": "95% CI high",
+    "p5": "5th percentile of replications",
+    "p95": "95th percentile of replications",
+    "n": "Replications",
+    "note": "Note",
+}
+#: Workbook headers of comparison.csv's columns.
+COMPARISON_HEADERS = {
+    "option": "Option",
+    "reference": "Reference",
+    "metric": "Metric id",
+    "unit": UNIT_HEADER,
+    "option_mean": "Option mean",
+    "reference_mean": "Reference mean",
+    "difference": "Difference (option - reference)",
+    "ci_low": "95% CI low (difference)",
+    "ci_high": "95% CI high (difference)",
+    "n_pairs": "Paired replications",
+}
+RUN_SHEETS = ("Summary", "Monthly series")
+SWEEP_SHEETS = ("Sweep results", "Comparison")
+
+
+def _labelled(table: pd.DataFrame, headers: dict[str, str], first: bool) -> pd.DataFrame:
+    """``table`` with readable headers and a plain label column ("Result") by the metric id."""
+    out = table.rename(columns=headers)
+    labels = table["metric"].map(metric_label)
+    position = 0 if first else out.columns.get_loc("Metric id")
+    out.insert(position, "Result", labels)
+    return out
+
+
 def run_workbook_sheets(summary: pd.DataFrame, series: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Summary and monthly series, units in the headers."""
-    summary_sheet = summary.rename(columns={c: c for c in summary.columns})
-    timeseries = series[[c for c in series.columns if not c.endswith(("_ci_low", "_ci_high"))]]
-    named = {c: f"{c} ({column_unit(c)})" if column_unit(c) else c for c in timeseries.columns}
-    return {"summary": summary_sheet, "timeseries": timeseries.rename(columns=named)}
+    """The summary (labels beside metric ids) and the monthly series with its 95% CI columns,
+    units in the headers."""
+    named = {c: f"{c} ({column_unit(c)})" if column_unit(c) else c for c in series.columns}
+    summary_sheet, series_sheet = RUN_SHEETS
+    return {
+        summary_sheet: _labelled(summary, SUMMARY_HEADERS, first=True),
+        series_sheet: series.rename(columns=named),
+    }
 
 
 # ------------------------------------------------------------------ sweep report
@@ -594,8 +711,10 @@ def sweep_report(
 
 
 def sweep_workbook_sheets(sweep: pd.DataFrame, comparison: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
-    """The sweep table and the comparison, with units in the headers."""
-    sheets = {"sweep": sweep}
+    """The sweep table and the comparison: readable headers, a plain label by each metric id,
+    a unit column (the swept keys keep their names)."""
+    results_sheet, comparison_sheet = SWEEP_SHEETS
+    sheets = {results_sheet: _labelled(sweep, {"job": "Job", **SUMMARY_HEADERS}, first=False)}
     if comparison is not None and not comparison.empty:
-        sheets["comparison"] = comparison
+        sheets[comparison_sheet] = _labelled(comparison, COMPARISON_HEADERS, first=False)
     return sheets

@@ -37,6 +37,114 @@ _INTERNAL_FLOWS = {"death_age_sum", "assessment_wait_days", "care_start_delay_da
 
 
 # ------------------------------------------------------------------------ time series
+#: Every column of timeseries.csv: (unit, meaning). Stocks are month-end headcounts;
+#: flows are totals over the month. Estate rows sum the prison rows (means are recomputed).
+#: docs/outputs.md is generated from this (python -m simmodel.outputs_doc).
+_ID_COLUMNS: dict[str, tuple[str, str]] = {
+    "month": ("month number", "month of the reported period, 1 = the first month after the warm-up"),
+    "year": ("years", "years since reporting began, at the month's end (month / 12)"),
+    "scope": ("", "`estate` for the whole estate (sum over prisons), `prison` for one prison"),
+    "prison": ("", "prison name (`All prisons` on estate rows)"),
+    "prison_type": ("", "local, cat_b, cat_c, open, high_security or women (`all` on estate rows)"),
+    "scheme": ("", "buddy scheme: none, formal_untrained or formal_trained (`mixed` on estate rows)"),
+}
+_STOCK_MEANINGS: dict[str, str] = {
+    "population": "people in prison",
+    "people_with_need": "people with a social care need",
+    "people_with_personal_need": "people whose need includes personal care",
+    "people_with_dementia": "people with dementia",
+    "detected": "people whose need is known to the prison",
+    "waiting_assessment": "people referred and waiting for, or in, a Care Act assessment",
+    "waiting_package": "people found eligible and waiting for their care package to start",
+    "with_package": "people receiving a care package",
+    "buddies_active": "buddies at work",
+    "buddy_posts": "funded buddy posts",
+    "people_with_dementia_50_plus": "people aged 50 and over with dementia",
+    "people_with_dementia_70_plus": "people aged 70 and over with dementia",
+}
+_FLOW_MEANINGS: dict[str, tuple[str, str]] = {
+    "receptions": ("people", "people received into custody"),
+    "releases": ("people", "people released"),
+    "deaths": ("people", "natural-cause deaths"),
+    "transfers_in": ("moves", "moves into the prison from another prison of the estate"),
+    "transfers_out": ("moves", "moves out of the prison to another prison of the estate"),
+    "left_estate": ("people", "people transferred out of the modelled estate (they leave the model)"),
+    "need_onsets": ("people", "new social care needs arising in custody"),
+    "arrivals_with_need": ("people", "receptions who arrive with a social care need"),
+    "detections": ("people", "needs identified by the prison"),
+    "referrals": ("people", "referrals to the local authority"),
+    "assessments": ("assessments", "Care Act assessments completed"),
+    "eligible": ("people", "people found eligible at assessment"),
+    "care_starts": ("packages", "care packages started (first visit)"),
+    "reviews": ("reviews", "reviews of care packages"),
+    "buddy_starts": ("people", "buddies starting work"),
+    "buddy_losses": ("people", "buddies lost, for any reason"),
+    "buddy_losses_move": ("people", "buddies lost to release, transfer or death"),
+    "buddy_losses_burnout": ("people", "buddies who stopped (burnout)"),
+    "trained": ("people", "buddies who passed training (trained schemes only)"),
+    "np_need_hours": ("hours", "non-personal care needed"),
+    "np_met_buddy_hours": ("hours", "non-personal care given by buddies"),
+    "np_met_informal_hours": ("hours", "non-personal care given by informal helpers"),
+    "np_unmet_hours": ("hours", "non-personal care needed but not given"),
+    "p_need_hours": ("hours", "personal care needed"),
+    "p_met_professional_hours": ("hours", "personal care given by care workers (a care package)"),
+    "p_met_healthcare_hours": ("hours", "personal care given by prison healthcare"),
+    "p_unmet_hours": ("hours", "personal care needed but not given"),
+    "overstep_events": ("events", "buddies or informal helpers giving personal care (overstep)"),
+    "unmet_person_days": ("person-days", "days on which a person had some unmet need, summed over people"),
+    "restricted_days": ("prison-days", "days under a restricted regime or lockdown, summed over prisons"),
+    "cost_buddy_pay": ("GBP", "buddy pay (prison service)"),
+    "cost_supervision": ("GBP", "supervision of buddies (prison service)"),
+    "cost_coordination": ("GBP", "scheme coordination (prison service)"),
+    "cost_training": ("GBP", "buddy training (prison service)"),
+    "cost_vetting": ("GBP", "vetting of buddy candidates (prison service)"),
+    "cost_setup": ("GBP", "setting up schemes (prison service)"),
+    "cost_assessment": ("GBP", "Care Act assessments (local authorities)"),
+    "cost_review": ("GBP", "package reviews (local authorities)"),
+    "cost_personal_care": ("GBP", "personal care by care workers (local authorities)"),
+    "cost_healthcare": ("GBP", "personal care by prison healthcare (NHS)"),
+    "cost_funding_prison": ("GBP", "the funding option's own lines paid by the prison service"),
+    "cost_funding_la": ("GBP", "the funding option's own lines paid by local authorities"),
+}
+_DERIVED_COLUMNS: dict[str, tuple[str, str]] = {
+    "assessment_wait_days_mean": (
+        "days",
+        "mean wait from referral to the start of assessment, over the month's assessments (blank if none)",
+    ),
+    "care_start_delay_days_mean": (
+        "days",
+        "mean wait from eligibility to the first visit, over the month's care starts (blank if none)",
+    ),
+    "cost_prison": ("GBP in the month", "cost to the prison service (sum of its lines)"),
+    "cost_local_authority": ("GBP in the month", "cost to local authorities (sum of their lines)"),
+    "cost_nhs": ("GBP in the month", "cost to the NHS"),
+    "cost_total": ("GBP in the month", "cost to all payers"),
+}
+
+
+def timeseries_columns() -> dict[str, tuple[str, str]]:
+    """Every column of a replication's timeseries.csv, in order: ``name: (unit, meaning)``.
+
+    A run's file adds ``<column>_ci_low`` and ``<column>_ci_high`` after these for every
+    numeric column (filled on estate rows only).
+    """
+    columns = dict(_ID_COLUMNS)
+    for name in STOCK_NAMES:
+        column = _STOCK_COLUMNS.get(name, name)
+        if column in _STOCK_MEANINGS:
+            unit = "posts" if column == "buddy_posts" else "people"
+            columns[column] = (unit, _STOCK_MEANINGS[column] + " (month end)")
+        else:  # an age band
+            band = AGE_BANDS[STOCK_NAMES.index(name) - Stock.AGE_BAND_0]
+            columns[column] = ("people", f"people aged {band.replace('+', ' and over')} (month end)")
+    for name in FLOW_NAMES:
+        if name not in _INTERNAL_FLOWS:
+            unit, meaning = _FLOW_MEANINGS[name]
+            columns[name] = (f"{unit} in the month", meaning)
+    columns.update(_DERIVED_COLUMNS)
+    return columns
+
+
 def timeseries(result: RunResult) -> pd.DataFrame:
     """Monthly rows for the whole estate and for each prison (reported months only)."""
     m, estate = result.metrics, result.estate
@@ -195,7 +303,16 @@ METRICS: tuple[Metric, ...] = (
         undefined="no deaths",
     ),
     Metric(
-        "transfers_per_year", "moves/year", "Transfers between prisons", lambda t: t.per_year(F.TRANSFERS_OUT)
+        "transfers_per_year",
+        "moves/year",
+        "Transfers between prisons (in this estate)",
+        lambda t: t.per_year(F.TRANSFERS_OUT),
+    ),
+    Metric(
+        "transfers_out_of_estate_per_year",
+        "people/year",
+        "Transfers out of the estate",
+        lambda t: t.per_year(F.LEFT_ESTATE),
     ),
     Metric(
         "need_onsets_per_year",
@@ -356,7 +473,40 @@ def summary(result: RunResult) -> pd.DataFrame:
     )
 
 
-def _format(value: float, unit: str, like: float | None = None) -> str:
+#: Units that are month-end headcounts averaged over months: whole people, so a mean of
+#: 10 or more prints without decimals ("9,874 people") and zero prints as "0".
+HEADCOUNT_UNITS = ("people", "posts")
+#: A plainer noun than the unit for some metrics on the console ("0 buddies", not "0.0 people").
+_CONSOLE_NOUNS = {"buddies_active": "buddies"}
+
+
+def money(value: float, like: float | None = None) -> str:
+    """Pounds in millions, thousands or pounds, with enough digits to tell values apart.
+
+    ``like`` picks the scale, so an interval reads in the same unit as its mean:
+    £118.3k (£117.9k to £118.8k), £21.45m, £950.
+    """
+    scale = abs(value if like is None else like)
+    sign = "-" if value < 0 else ""
+    size = abs(value)
+    if scale >= 1e6:
+        return f"{sign}£{size / 1e6:,.2f}m"
+    if scale >= 1e4:
+        return f"{sign}£{size / 1e3:,.1f}k"
+    return f"{sign}£{size:,.0f}"
+
+
+def _number(value: float, unit: str, scale: float) -> str:
+    """A count or amount with sensible decimals: none for 0, for whole numbers of people and
+    for headcount means of 10 or more."""
+    if value == 0:
+        return "0"
+    if unit in HEADCOUNT_UNITS:
+        return f"{value:,.0f}" if scale >= 10 or float(value).is_integer() else f"{value:,.1f}"
+    return f"{value:,.1f}" if scale < 100 else f"{value:,.0f}"
+
+
+def _format(value: float, unit: str, like: float | None = None, noun: str | None = None) -> str:
     """``value`` in plain words; ``like`` picks the scale (so an interval matches its mean)."""
     if np.isnan(value):
         return "n/a"
@@ -364,9 +514,9 @@ def _format(value: float, unit: str, like: float | None = None) -> str:
     if unit.startswith("share"):
         return f"{100 * value:.1f}%" + (" a year" if unit.endswith("/year") else "")
     if unit.startswith("GBP"):
-        return f"£{value / 1e6:,.2f}m a year" if scale >= 1e5 else f"£{value:,.0f} a year"
-    text = f"{value:,.1f}" if scale < 100 else f"{value:,.0f}"
-    return f"{text} {unit.replace('/year', ' a year').replace('/week', ' a week')}"
+        return f"{money(value, like)} a year"
+    words = noun or unit.replace("/year", " a year").replace("/week", " a week")
+    return f"{_number(value, unit, scale)} {words}"
 
 
 def _format_mean(row: Any) -> str:
@@ -374,7 +524,7 @@ def _format_mean(row: Any) -> str:
     if np.isnan(row.mean):
         meaning = {m.name: m.undefined for m in METRICS}.get(row.metric) or "no value"
         return f"n/a ({meaning})"
-    return _format(row.mean, row.unit)
+    return _format(row.mean, row.unit, noun=_CONSOLE_NOUNS.get(row.metric))
 
 
 def console_table(table: pd.DataFrame) -> str:

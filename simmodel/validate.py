@@ -305,7 +305,7 @@ def plot_series(ensemble: Ensemble, path: Path) -> None:
     series = ensemble.timeseries()
     est = series[series["scope"] == "estate"]
     years = est["year"].to_numpy()
-    older = ["population_50-59", "population_60-69", "population_70+"]
+    older = ["population_50_59", "population_60_69", "population_70_plus"]
     panels = [
         ("Population", est["population"], None, (81_500, 90_500)),
         ("Share aged 50+", est[older].sum(axis=1) / est["population"], None, (0.15, 0.22)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +103,44 @@ def test_python_m_simmodel_bad_input_exits_2(tmp_path: Path) -> None:
     assert "buddies.nope" in lines[0]
     assert "Traceback" not in proc.stdout + proc.stderr
     assert list(tmp_path.iterdir()) == [], "nothing should be written for bad input"
+
+
+def test_console_wording_of_a_single_prison_run(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One prison reads '(1 prison)', headcounts have no pointless decimals, costs read in £k."""
+    run_dir = isolated / "one"
+    args = ["estate=single_prison", "run.years=1", "run.replications=2", "run.jobs=1", "run.progress=false"]
+    assert main([*args, f"hydra.run.dir={run_dir}"]) == 0
+    out = capsys.readouterr().out
+    assert "estate: single_prison (1 prison) | 1 year | seed" in out
+    assert "1 prisons" not in out and "| 1 years |" not in out
+    lines = {line.strip().split("  ")[0]: line for line in out.splitlines() if line.startswith("  ")}
+    assert re.search(r"People in prison\s+\d[\d,]* people\s+\d[\d,]* to \d[\d,]*$", lines["People in prison"])
+    assert re.search(r"buddies active\s+[\d.,]+ buddies", lines["buddies active"])
+    transfers = lines["Transfers between prisons (in this estate)"]
+    assert re.search(r"\s0 moves a year\s+0 to 0$", transfers), "no transfers within one prison, said plainly"
+    assert re.search(
+        r"Transfers out of the estate\s+[1-9][\d,]* people a year", lines["Transfers out of the estate"]
+    )
+    assert re.search(r"Total cost\s+£\d+\.\dk a year\s+£\d+\.\dk to £\d+\.\dk$", lines["Total cost"])
+    assert "£0.1" not in out, "a single prison's cost is not rounded to £0.1m"
+    assert "2 replications on 1 core." in out
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "like", "noun", "text"),
+    [
+        (9874.3, "people", None, None, "9,874 people"),
+        (0.0, "people", None, "buddies", "0 buddies"),
+        (9.0, "posts", None, None, "9 posts"),
+        (6.5, "people", None, None, "6.5 people"),
+        (0.0, "moves/year", None, None, "0 moves a year"),
+        (118_340.0, "GBP/year", None, None, "£118.3k a year"),
+        (950_000.0, "GBP/year", 1_020_000.0, None, "£0.95m a year"),
+        (21_450_000.0, "GBP/year", None, None, "£21.45m a year"),
+        (0.0, "GBP/year", None, None, "£0 a year"),
+    ],
+)
+def test_console_numbers_read_sensibly(
+    value: float, unit: str, like: float | None, noun: str | None, text: str
+) -> None:
+    assert results._format(value, unit, like, noun) == text

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -593,7 +594,7 @@ def test_a_smaller_sweep_in_the_same_folder_collates_only_its_jobs(
     assert set(pd.read_csv(sweep / "sweep.csv")["funding"]) == {"status_quo"}
     assert not (sweep / "comparison.csv").exists(), "a stale comparison is removed"
     assert not (sweep / "frontier.png").exists(), "a stale frontier is removed"
-    assert pd.ExcelFile(sweep / "results.xlsx").sheet_names == ["sweep"]
+    assert pd.ExcelFile(sweep / "results.xlsx").sheet_names == ["Sweep results"]
     assert "simmodel sweep: 1 jobs" in read(sweep / "report.html")
     assert temporary_files(sweep) == []
 
@@ -774,7 +775,7 @@ def assert_new_full_set(sweep: Path, old: dict[str, bytes]) -> None:
     assert all(new[name] != old[name] for name in ("sweep.csv", "comparison.csv", "report.html"))
     assert collated_jobs(sweep) == [0, 1]
     assert compared_options(sweep) == {"more_buddy_posts"}
-    assert pd.ExcelFile(sweep / "results.xlsx").sheet_names == ["sweep", "comparison"]
+    assert pd.ExcelFile(sweep / "results.xlsx").sheet_names == ["Sweep results", "Comparison"]
 
 
 def _partly_written_then_interrupted(*args: object) -> None:
@@ -908,3 +909,28 @@ def test_a_job_returns_its_objective_also_when_skipped(tmp_path: Path) -> None:
     summary = pd.read_csv(tmp_path / "job" / "summary.csv").set_index("metric")
     assert first == pytest.approx(summary.loc["personal_unmet_hours_per_week", "mean"])
     assert cli._run(task) == first, "a job skipped as done returns the same objective"
+
+
+def test_console_comparison_states_the_reference_level_as_a_level() -> None:
+    base = {"option": "la_capacity", "reference": "status_quo", "unit": "", "n_pairs": 4}
+    rows = [
+        base | {"metric": "unmet_hours_per_week", "difference": -12.0, "ci_low": -15.0, "ci_high": -9.0},
+        base
+        | {"metric": "incremental_cost_per_year", "difference": 5000.0, "ci_low": 4000.0, "ci_high": 6000.0},
+        base | {"metric": "cost_per_unmet_hour_averted", "difference": 8.0, "ci_low": 6.0, "ci_high": 10.0},
+    ]
+    table = pd.DataFrame(rows, columns=list(report.COMPARISON_COLUMNS))
+    points = pd.DataFrame(
+        {
+            "option": ["status_quo", "la_capacity"],
+            "group": ["", ""],
+            "unmet": [165.0, 153.0],
+            "cost": [100_700.0, 105_700.0],
+            "efficient": [True, True],
+        }
+    )
+    text = collate.console_comparison(table, points)
+    assert "status_quo itself: 165 unmet hours a week, £100.7k a year; changes against it below" in text
+    assert "Change against status_quo: 165" not in text
+    assert "change in unmet h/week" in text
+    assert re.search(r"la_capacity\s+-12 \(-15 to -9\)\s+\+£5,000", text)

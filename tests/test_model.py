@@ -12,7 +12,7 @@ from conftest import TINY_ESTATE, run
 
 from simmodel import results
 from simmodel.config import AGE_BANDS
-from simmodel.metrics import Flow, Stock
+from simmodel.metrics import Flow, Stock, band_column
 from simmodel.simulation import RunResult, run_replication
 
 
@@ -329,8 +329,8 @@ def test_timeseries_one_row_per_prison_per_month(tiny_estate_result: RunResult) 
 @pytest.mark.parametrize("which", ["baseline", "tiny_estate"])
 def test_age_band_columns_add_up_to_population(which: str, request: pytest.FixtureRequest) -> None:
     ts = results.timeseries(request.getfixturevalue(f"{which}_result"))
-    bands = [f"population_{band}" for band in AGE_BANDS]
-    assert bands[0] == "population_18-20" and bands[-1] == "population_70+"
+    bands = [band_column(band) for band in AGE_BANDS]
+    assert bands[0] == "population_18_20" and bands[-1] == "population_70_plus"
     assert set(bands) <= set(ts.columns)
     assert (ts["population"] > 0).all()
     assert (ts[bands].sum(axis=1) == ts["population"]).all()

@@ -8,11 +8,12 @@ import shutil
 import sys
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
 from hydra.core.global_hydra import GlobalHydra
 
-from simmodel import report
+from simmodel import collate, outputs_doc, report, results
 from simmodel.cli import main
 
 #: In CI the browser must be there (.ci/run installs it); elsewhere the browser test skips.
@@ -71,14 +72,55 @@ def test_headline_sentences_use_the_summary(run_dir: Path) -> None:
 
 def test_workbook_has_summary_and_series_with_units(run_dir: Path) -> None:
     sheets = pd.read_excel(run_dir / "results.xlsx", sheet_name=None)
-    assert set(sheets) == {"summary", "timeseries"}
+    assert set(sheets) == {"Summary", "Monthly series"}
     summary = pd.read_csv(run_dir / "summary.csv")
-    assert list(sheets["summary"]["metric"]) == list(summary["metric"])
-    columns = list(sheets["timeseries"].columns)
+    assert list(sheets["Summary"]["Metric id"]) == list(summary["metric"])
+    assert list(sheets["Summary"].columns[:4]) == ["Result", "Metric id", "Unit", "Mean"]
+    assert "95% CI low" in sheets["Summary"] and "Replications" in sheets["Summary"]
+    columns = list(sheets["Monthly series"].columns)
     assert "population (people)" in columns
     assert "np_unmet_hours (hours in the month)" in columns
     assert "cost_total (GBP in the month)" in columns
-    assert len(sheets["timeseries"]) == len(pd.read_csv(run_dir / "timeseries.csv"))
+    # the CI columns the CSV has are there too
+    assert "population_ci_low (people)" in columns and "cost_total_ci_high (GBP in the month)" in columns
+    csv_columns = pd.read_csv(run_dir / "timeseries.csv").columns
+    assert [c.split(" (")[0] for c in columns] == list(csv_columns)
+    assert len(sheets["Monthly series"]) == len(pd.read_csv(run_dir / "timeseries.csv"))
+
+
+def test_workbook_is_formatted_for_people(run_dir: Path) -> None:
+    book = openpyxl.load_workbook(run_dir / "results.xlsx")
+    summary, series = book["Summary"], book["Monthly series"]
+    assert summary.freeze_panes == "B2" and series.freeze_panes == "A2"
+    assert summary["A1"].value == "Result" and summary["A1"].font.bold
+    assert summary["A2"].value == "People in prison"  # the plain label beside the metric id
+    assert summary["B2"].value == "population"
+    rows = {summary.cell(row=r, column=2).value: r for r in range(2, summary.max_row + 1)}
+    assert summary.cell(row=rows["population"], column=4).number_format == "#,##0"
+    assert summary.cell(row=rows["need_prevalence"], column=4).number_format == "0.0%"
+    assert "£" in summary.cell(row=rows["cost_total_per_year"], column=4).number_format
+    headers = [c.value for c in series[1]]
+    cost = headers.index("cost_total (GBP in the month)") + 1
+    assert "£" in series.cell(row=2, column=cost).number_format
+    assert series.cell(row=2, column=headers.index("population (people)") + 1).number_format.startswith(
+        "#,##0"
+    )
+    assert all((summary.column_dimensions[letter].width or 0) >= 8 for letter in "ABCD")
+
+
+def test_workbook_keeps_formula_like_text_as_text(tmp_path: Path) -> None:
+    summary = pd.DataFrame(
+        {"metric": ["population"], "unit": ["people"], "mean": [10.0], "ci_low": [9.0], "ci_high": [11.0]}
+        | {"p5": [9.0], "p95": [11.0], "n": [2], "note": ["=1+1"]}
+    )
+    series = pd.DataFrame({"month": [1], "prison": ["=1+1"], "population": [10.0]})
+    path = tmp_path / "book.xlsx"
+    report.write_workbook(path, report.run_workbook_sheets(summary, series))
+    book = openpyxl.load_workbook(path)
+    note = book["Summary"].cell(row=2, column=list(report.SUMMARY_HEADERS).index("note") + 2)
+    prison = book["Monthly series"]["B2"]
+    for cell in (note, prison):
+        assert cell.value == "=1+1" and cell.data_type == "s"
 
 
 @pytest.mark.skipif(
@@ -119,3 +161,53 @@ def test_report_renders_in_a_headless_browser(run_dir: Path) -> None:
             assert report.format_number(row["ci_low"], row["unit"]) in shown_text
     finally:
         driver.quit()
+
+
+TIDY = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def test_timeseries_column_names_are_tidy(run_dir: Path) -> None:
+    """Only lowercase letters, digits and underscores: R, Excel and SQL keep every name."""
+    columns = list(pd.read_csv(run_dir / "timeseries.csv").columns)
+    assert [c for c in columns if not TIDY.fullmatch(c)] == []
+    assert "population_70_plus" in columns and "population_18_20" in columns
+    for table in ("summary.csv", "replications.csv"):
+        assert all(TIDY.fullmatch(c) for c in pd.read_csv(run_dir / table).columns), table
+
+
+def test_outputs_doc_is_up_to_date() -> None:
+    """docs/outputs.md is generated (python -m simmodel.outputs_doc): the committed file is current."""
+    assert outputs_doc.DOC.read_text(encoding="utf-8") == outputs_doc.render(), (
+        "docs/outputs.md is stale: run python -m simmodel.outputs_doc"
+    )
+    assert outputs_doc.main(["--check"]) == 0
+
+
+def test_outputs_doc_lists_every_column_and_metric(run_dir: Path) -> None:
+    text = outputs_doc.DOC.read_text(encoding="utf-8")
+    series = pd.read_csv(run_dir / "timeseries.csv").columns
+    base = [c for c in series if not c.endswith(("_ci_low", "_ci_high"))]
+    assert list(results.timeseries_columns()) == base, "every timeseries column is described, in order"
+    assert all(
+        f"{c}_ci_low" in series and f"{c}_ci_high" in series
+        for c in base
+        if c not in results.TIMESERIES_ID_COLUMNS
+    )
+    for column in base:
+        assert f"| `{column}` |" in text, column
+    for name in ("summary.csv", "replications.csv"):
+        for column in pd.read_csv(run_dir / name).columns:
+            assert f"| `{column}` |" in text, (name, column)
+    assert list(pd.read_csv(run_dir / "summary.csv").columns) == list(outputs_doc.SUMMARY_COLUMNS)
+    assert list(pd.read_csv(run_dir / "replications.csv").columns) == list(outputs_doc.REPLICATION_COLUMNS)
+    for column in report.COMPARISON_COLUMNS:
+        assert f"| `{column}` |" in text, column
+    for metric in results.METRICS:
+        assert f"| `{metric.name}` | {metric.unit} | {metric.label.strip()} |" in text, metric.name
+    for metric in collate.COMPARISON_METRICS:
+        assert f"- `{metric}`" in text
+
+
+def test_report_names_the_number_of_prisons(run_dir: Path) -> None:
+    text = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "(1 prison)" in text and "1 prisons" not in text
