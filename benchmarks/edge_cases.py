@@ -114,8 +114,8 @@ def _case(overrides: list[str], queue: mp.Queue) -> None:
     """Child process: check, run one replication, report (status, detail, seconds)."""
     import numpy as np
 
-    from simmodel import results
-    from simmodel.simulation import run_replication
+    from simmodel.model.simulation import run_replication
+    from simmodel.outputs import results
 
     started = time.perf_counter()
     try:

@@ -15,8 +15,8 @@ from collections.abc import Generator
 import simpy
 
 from simmodel.compose import check_overrides
-from simmodel.metrics import DAYS_PER_YEAR
-from simmodel.simulation import Simulation
+from simmodel.model.metrics import DAYS_PER_YEAR
+from simmodel.model.simulation import Simulation
 
 PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20
 

@@ -12,7 +12,7 @@ import sys
 import time
 
 from simmodel.compose import check_overrides
-from simmodel.simulation import run_replication
+from simmodel.model.simulation import run_replication
 
 
 def main(overrides: list[str]) -> None:

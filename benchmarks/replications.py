@@ -12,7 +12,7 @@ import resource
 import sys
 
 from simmodel.compose import check_overrides
-from simmodel.replications import run_replications
+from simmodel.experiments.replications import run_replications
 
 
 def main(overrides: list[str]) -> None:

@@ -24,11 +24,11 @@ from typing import Any
 import pandas as pd
 from omegaconf import OmegaConf
 
-from . import report, results, run_folder
-from .collate import REFERENCES, Job, comparison_table
 from .compose import check_overrides
 from .config import Config
-from .replications import Ensemble, run_replications
+from .experiments.collate import REFERENCES, Job, comparison_table
+from .experiments.replications import Ensemble, run_replications
+from .outputs import report, results, run_folder
 
 #: Overrides as command-line strings (``["run.years=2"]``) or a mapping (``{"run.years": 2}``).
 Overrides = Sequence[str] | Mapping[str, Any] | None
@@ -108,7 +108,7 @@ class Result:
     def save(self, folder: str | Path, *, overwrite: bool = False) -> Path:
         """Write the files a command-line run writes into ``folder``; returns the folder.
 
-        The folder rules of the command line apply (:mod:`simmodel.run_folder`): never in
+        The folder rules of the command line apply (:mod:`simmodel.outputs.run_folder`): never in
         the project's own folders, never beside other files, never over another complete
         run unless ``overwrite``; a lock keeps a second writer out.
         """

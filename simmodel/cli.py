@@ -9,6 +9,7 @@ nothing written to ``results/``.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import re
 import shlex
@@ -30,8 +31,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from . import __version__, api, interrupts, results, run_folder
-from .collate import CollateSweep
+from . import __version__, api
 from .compose import (
     check_config_files,
     check_overrides,
@@ -43,8 +43,11 @@ from .compose import (
     user_layers,
 )
 from .config import Config, ConfigError, register_configs
+from .experiments import interrupts
+from .experiments.collate import CollateSweep
+from .experiments.replications import Ensemble, run_replications
+from .outputs import results, run_folder
 from .paths import CONFIG_DIR
-from .replications import Ensemble, run_replications
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
@@ -134,6 +137,9 @@ def _claim(run_dir: Path, config: Config, cfg_yaml: str, *, sweep_job: bool) -> 
         run_folder.clear(run_dir)
     return True
 
+
+#: ``simmodel NAME ...`` runs another tool of the package with the rest of the arguments.
+SUBCOMMANDS = {"collate": "simmodel.experiments.collate", "validate": "simmodel.experiments.validate"}
 
 #: Launchers whose workers cannot start a process pool of their own (joblib's loky workers).
 POOL_LESS_LAUNCHERS = ("joblib",)
@@ -402,6 +408,10 @@ Common commands:
 Config groups and their options:
 {groups}
 
+Other tools:
+  simmodel collate SWEEP_FOLDER                collate a sweep folder again
+  simmodel validate                            check the baseline against the public figures
+
 Flags: --help, --version, --hydra-help (Hydra's own help), --cfg job, -m/--multirun.
 Documentation: README.md in the repository (quick start, outputs, safety, sweeps).
 """
@@ -421,6 +431,9 @@ def main(argv: list[str] | None = None) -> int:
     """Check the config files and the command line (every swept value too), then hand over to Hydra."""
     args = sys.argv[1:] if argv is None else argv
     register_configs()
+    if args and args[0] in SUBCOMMANDS:  # simmodel collate DIR, simmodel validate [key=value ...]
+        module = importlib.import_module(SUBCOMMANDS[args[0]])
+        return int(module.main(args[1:]))
     if any(a in ("--help", "-h") for a in args):
         print(help_text())
         return 0

@@ -295,7 +295,7 @@ def to_config(cfg: DictConfig) -> Config:
 
 
 def _check_objective(cfg: Config) -> None:
-    from .results import METRICS  # the model's outputs: imported only when checking
+    from .outputs.results import METRICS  # the model's outputs: imported only when checking
 
     names = [m.name for m in METRICS]
     if cfg.run.objective not in names:

@@ -369,7 +369,7 @@ class FundingConfig:
     """A funding option: its effects on the model and its own cost lines (£ a year).
 
     Effects are factors (1 = no change) or additions (0 = no change) applied to the
-    model's parameters by :func:`simmodel.funding.apply_funding`. Factors are bounded at
+    model's parameters by :func:`simmodel.model.funding.apply_funding`. Factors are bounded at
     10 (a tenfold change is beyond any funding option); costs at 10-50x the YAML figures.
     """
 

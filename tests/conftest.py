@@ -14,7 +14,7 @@ from hydra.core.global_hydra import GlobalHydra
 
 from simmodel.compose import check_overrides
 from simmodel.config import Config
-from simmodel.simulation import RunResult, run_replication
+from simmodel.model.simulation import RunResult, run_replication
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = REPO / "scenarios"

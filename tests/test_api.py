@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 import simmodel
-from simmodel import run_folder
 from simmodel.cli import main
 from simmodel.config import ConfigError
+from simmodel.outputs import run_folder
 
 SHORT = {"estate": "single_prison", "run.years": 0.25, "run.warmup_years": 0, "run.progress": False}
 

@@ -11,10 +11,10 @@ import random
 import numpy as np
 from conftest import TINY_ESTATE, make_config
 
-from simmodel.metrics import DAYS_PER_MONTH, Flow
-from simmodel.need import NONE
-from simmodel.population import IdSet
-from simmodel.simulation import Simulation
+from simmodel.model.metrics import DAYS_PER_MONTH, Flow
+from simmodel.model.need import NONE
+from simmodel.model.population import IdSet
+from simmodel.model.simulation import Simulation
 
 
 def test_id_set_behaves_like_a_set() -> None:

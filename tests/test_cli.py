@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from simmodel import results
 from simmodel.cli import main
+from simmodel.outputs import results
 
 
 @pytest.fixture

@@ -24,9 +24,10 @@ import pytest
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
-from simmodel import collate, replications, report, results
 from simmodel.cli import main, sweep_folder
-from simmodel.collate import (
+from simmodel.config import Config
+from simmodel.experiments import collate, replications
+from simmodel.experiments.collate import (
     COMPARISON_METRICS,
     Job,
     compared_dimension,
@@ -36,9 +37,9 @@ from simmodel.collate import (
     load_jobs,
     sweep_table,
 )
-from simmodel.config import Config
-from simmodel.funding import WEEKS_PER_YEAR
-from simmodel.replications import ReplicationOutput, t_interval
+from simmodel.experiments.replications import ReplicationOutput, t_interval
+from simmodel.model.funding import WEEKS_PER_YEAR
+from simmodel.outputs import report, results
 
 NAMES = [m.name for m in results.METRICS]
 UNITS = {m.name: m.unit for m in results.METRICS}
@@ -70,14 +71,14 @@ def run_sweep(cwd: Path, *args: str) -> int:
 
 
 def collate_command(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """``python -m simmodel.collate ARGS`` in a new process, with this checkout's simmodel."""
+    """``python -m simmodel.experiments.collate ARGS`` in a new process, with this checkout's simmodel."""
     checkout = str(Path(collate.__file__).resolve().parent.parent)
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [checkout, os.environ.get("PYTHONPATH")])),
     }
     return subprocess.run(
-        [sys.executable, "-m", "simmodel.collate", *args],
+        [sys.executable, "-m", "simmodel.experiments.collate", *args],
         cwd=cwd,
         env=env,
         capture_output=True,

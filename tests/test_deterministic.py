@@ -13,8 +13,8 @@ from __future__ import annotations
 import pytest
 from conftest import make_config
 
-from simmodel import results
-from simmodel.simulation import run_replication
+from simmodel.model.simulation import run_replication
+from simmodel.outputs import results
 
 BANDS = ("b18_20", "b21_24", "b25_29", "b30_39", "b40_49", "b50_59", "b60_69", "b70_plus")
 HAND_CHECKED = (

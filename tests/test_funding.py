@@ -14,12 +14,12 @@ import pytest
 from conftest import CONFIGS, TINY_ESTATE, make_config, run
 from test_bad_input import assert_one_line_error, run_main
 
-from simmodel import results
 from simmodel.config import Config
-from simmodel.estate import FORMAL_TRAINED, FORMAL_UNTRAINED, NO_SCHEME, Estate, build_estate
-from simmodel.funding import WEEKS_PER_YEAR, apply_funding, fund_estate, yearly_cost_per_prison
-from simmodel.simulation import Simulation
-from simmodel.streams import Streams
+from simmodel.model.estate import FORMAL_TRAINED, FORMAL_UNTRAINED, NO_SCHEME, Estate, build_estate
+from simmodel.model.funding import WEEKS_PER_YEAR, apply_funding, fund_estate, yearly_cost_per_prison
+from simmodel.model.simulation import Simulation
+from simmodel.model.streams import Streams
+from simmodel.outputs import results
 
 OPTIONS = sorted(p.stem for p in (CONFIGS / "funding").glob("*.yaml"))
 

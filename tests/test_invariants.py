@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from conftest import TINY_ESTATE, make_config
 
-from simmodel.invariants import EventChecker, InvariantError, check_window
-from simmodel.metrics import Flow
-from simmodel.simulation import Simulation
+from simmodel.model.invariants import EventChecker, InvariantError, check_window
+from simmodel.model.metrics import Flow
+from simmodel.model.simulation import Simulation
 
 #: Frequent lockdowns and restricted regimes, so windows with no unlock time occur.
 HARSH_REGIME = (

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from conftest import TINY_ESTATE, run
 
-from simmodel import results
 from simmodel.config import AGE_BANDS
-from simmodel.metrics import Flow, Stock, band_column
-from simmodel.simulation import RunResult, run_replication
+from simmodel.model.metrics import Flow, Stock, band_column
+from simmodel.model.simulation import RunResult, run_replication
+from simmodel.outputs import results
 
 
 def reported_totals(result: RunResult) -> np.ndarray:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from simmodel.need import age_band, gompertz_delay_days
+from simmodel.model.need import age_band, gompertz_delay_days
 
 N = 200_000
 

@@ -4,7 +4,7 @@ a few weeks to months) never crash, and the model's invariants hold in every one
 Configurations are drawn as lists of override strings for ``conftest.make_config``.
 Hypothesis runs derandomized (the same examples every run) and with few examples, so the
 file stays fast. When the model has its debug mode (``run.check_invariants``, which checks
-the invariants after every event and raises ``simmodel.invariants.InvariantError``), the
+the invariants after every event and raises ``simmodel.model.invariants.InvariantError``), the
 runs use it too.
 """
 
@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from test_model import assert_people_conserved, net_change_weights, reported_totals
 
-from simmodel import results
 from simmodel.config import RunConfig
-from simmodel.metrics import PAYERS, Flow, Stock
-from simmodel.simulation import RunResult, run_replication
+from simmodel.model.metrics import PAYERS, Flow, Stock
+from simmodel.model.simulation import RunResult, run_replication
+from simmodel.outputs import results
 
-HAS_CHECKER = importlib.util.find_spec("simmodel.invariants") is not None and "check_invariants" in {
+HAS_CHECKER = importlib.util.find_spec("simmodel.model.invariants") is not None and "check_invariants" in {
     f.name for f in fields(RunConfig)
 }
 DEBUG = ("run.check_invariants=true",) if HAS_CHECKER else ()

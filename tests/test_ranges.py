@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from conftest import CONFIGS, run
 
-from simmodel import results
 from simmodel.compose import check_overrides
 from simmodel.config import Config, ConfigError, PrisonSpec, _check_whole_months
-from simmodel.replications import run_replications
-from simmodel.simulation import run_replication
+from simmodel.experiments.replications import run_replications
+from simmodel.model.simulation import run_replication
+from simmodel.outputs import results
 
 ONE_MONTH = (
     "estate=single_prison",

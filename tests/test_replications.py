@@ -20,10 +20,17 @@ from conftest import TINY_ESTATE, make_config
 from scipy import stats
 from test_bad_input import assert_one_line_error, run_main
 
-from simmodel import replications, results
 from simmodel.config import Config, ConfigError
-from simmodel.replications import KEY_METRICS, Ensemble, relative_half_widths, run_replications, t_interval
-from simmodel.simulation import Simulation
+from simmodel.experiments import replications
+from simmodel.experiments.replications import (
+    KEY_METRICS,
+    Ensemble,
+    relative_half_widths,
+    run_replications,
+    t_interval,
+)
+from simmodel.model.simulation import Simulation
+from simmodel.outputs import results
 
 #: A quarter year (3 months) of one prison; replications run in this process unless told.
 SHORT = ("run.years=0.25", "run.progress=false", "run.jobs=1")
@@ -412,7 +419,7 @@ def test_max_replications_below_replications_is_fine_without_a_target() -> None:
 
 
 def test_a_slurm_job_uses_the_cpus_it_was_given(monkeypatch: pytest.MonkeyPatch) -> None:
-    from simmodel.replications import available_cores
+    from simmodel.experiments.replications import available_cores
 
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
     assert available_cores() == 1

@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 from hydra.core.global_hydra import GlobalHydra
 
-from simmodel import collate, outputs_doc, report, results
 from simmodel.cli import main
+from simmodel.experiments import collate
+from simmodel.outputs import dictionary, report, results
 
 #: In CI the browser must be there (.ci/run installs it); elsewhere the browser test skips.
 REQUIRE_BROWSER = os.environ.get("SIMMODEL_REQUIRE_BROWSER") == "1"
@@ -175,16 +176,16 @@ def test_timeseries_column_names_are_tidy(run_dir: Path) -> None:
         assert all(TIDY.fullmatch(c) for c in pd.read_csv(run_dir / table).columns), table
 
 
-def test_outputs_doc_is_up_to_date() -> None:
-    """docs/outputs.md is generated (python -m simmodel.outputs_doc): the committed file is current."""
-    assert outputs_doc.DOC.read_text(encoding="utf-8") == outputs_doc.render(), (
-        "docs/outputs.md is stale: run python -m simmodel.outputs_doc"
+def test_outputs_dictionary_is_up_to_date() -> None:
+    """docs/outputs.md is generated (python -m simmodel.outputs.dictionary) and current."""
+    assert dictionary.DOC.read_text(encoding="utf-8") == dictionary.render(), (
+        "docs/outputs.md is stale: run python -m simmodel.outputs.dictionary"
     )
-    assert outputs_doc.main(["--check"]) == 0
+    assert dictionary.main(["--check"]) == 0
 
 
-def test_outputs_doc_lists_every_column_and_metric(run_dir: Path) -> None:
-    text = outputs_doc.DOC.read_text(encoding="utf-8")
+def test_outputs_dictionary_lists_every_column_and_metric(run_dir: Path) -> None:
+    text = dictionary.DOC.read_text(encoding="utf-8")
     series = pd.read_csv(run_dir / "timeseries.csv").columns
     base = [c for c in series if not c.endswith(("_ci_low", "_ci_high"))]
     assert list(results.timeseries_columns()) == base, "every timeseries column is described, in order"
@@ -198,8 +199,8 @@ def test_outputs_doc_lists_every_column_and_metric(run_dir: Path) -> None:
     for name in ("summary.csv", "replications.csv"):
         for column in pd.read_csv(run_dir / name).columns:
             assert f"| `{column}` |" in text, (name, column)
-    assert list(pd.read_csv(run_dir / "summary.csv").columns) == list(outputs_doc.SUMMARY_COLUMNS)
-    assert list(pd.read_csv(run_dir / "replications.csv").columns) == list(outputs_doc.REPLICATION_COLUMNS)
+    assert list(pd.read_csv(run_dir / "summary.csv").columns) == list(dictionary.SUMMARY_COLUMNS)
+    assert list(pd.read_csv(run_dir / "replications.csv").columns) == list(dictionary.REPLICATION_COLUMNS)
     for column in report.COMPARISON_COLUMNS:
         assert f"| `{column}` |" in text, column
     for metric in results.METRICS:

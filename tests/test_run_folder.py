@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from simmodel import run_folder
 from simmodel.cli import EXIT_BAD_INPUT, EXIT_WRITE_FAILED, default_run_folder, main
+from simmodel.outputs import run_folder
 
 FAST = ("estate=single_prison", "run.years=0.25", "run.warmup_years=0", "run.replications=1", "run.jobs=1")
 FAST = (*FAST, "run.progress=false")

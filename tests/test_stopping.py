@@ -20,8 +20,9 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
-from simmodel import cli, replications
+from simmodel import cli
 from simmodel.cli import main
+from simmodel.experiments import replications
 
 FAST = (
     "estate=single_prison",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simmodel.streams import STREAM_IDS, Streams
+from simmodel.model.streams import STREAM_IDS, Streams
 
 N = 10_000  # more than one batch of buffered draws
 

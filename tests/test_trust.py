@@ -18,10 +18,11 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
-from simmodel import compose, report, results, trust
+from simmodel import compose, trust
 from simmodel.cli import EXIT_BAD_INPUT, main
 from simmodel.compose import check_overrides
 from simmodel.config import ConfigError
+from simmodel.outputs import report, results
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
 CORPUS = sorted(p.stem for p in HOSTILE.glob("*.yaml"))

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from conftest import make_config
 
-from simmodel import validate
-from simmodel.replications import run_replications
+from simmodel.experiments import validate
+from simmodel.experiments.replications import run_replications
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +54,6 @@ def test_evaluate_flags_values_outside_the_range() -> None:
 
 
 def _needed_metrics() -> list[str]:
-    from simmodel.results import METRICS
+    from simmodel.outputs.results import METRICS
 
     return [m.name for m in METRICS]

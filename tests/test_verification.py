@@ -17,11 +17,11 @@ import pytest
 from conftest import make_config
 from scipy import stats
 
-from simmodel import results
 from simmodel.config import BandValues
-from simmodel.metrics import DAYS_PER_MONTH, Flow, Stock
-from simmodel.replications import Ensemble, run_replications
-from simmodel.simulation import run_replication
+from simmodel.experiments.replications import Ensemble, run_replications
+from simmodel.model.metrics import DAYS_PER_MONTH, Flow, Stock
+from simmodel.model.simulation import run_replication
+from simmodel.outputs import results
 
 BANDS = tuple(f.name for f in fields(BandValues))
 DAYS_PER_YEAR = 365.0
@@ -248,7 +248,7 @@ def test_population_is_arrival_rate_times_mean_stay(median: float, sigma: float)
     "changes the draws that several tests' preconditions were tuned on; it needs those retuned.",
 )
 def test_every_generator_in_a_replication_draws_its_own_numbers() -> None:
-    from simmodel.simulation import Simulation
+    from simmodel.model.simulation import Simulation
 
     sim = Simulation(make_config("run.years=0.0833"))
     generators = {

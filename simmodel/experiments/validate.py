@@ -1,6 +1,6 @@
 """Validation: the default estate's outputs against the public figures.
 
-``python -m simmodel.validate [key=value ...]`` runs the baseline (national estate, the
+``simmodel validate [key=value ...]`` runs the baseline (national estate, the
 default replications), compares the summary with the figures in
 ``../shared/domain/public_figures.md`` and writes ``docs/validation.md`` (a table with the
 source, the accepted range and pass or fail, and the reason for each known gap) and
@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .compose import check_overrides
-from .config import ConfigError
+from ..compose import check_overrides
+from ..config import ConfigError
+from ..outputs.results import write_atomic
 from .replications import Ensemble, run_replications
-from .results import write_atomic
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 #: England's prison population in 2016, the denominator of the Care Act first-year flows
@@ -255,7 +255,7 @@ def report(ensemble: Ensemble, table: pd.DataFrame, plot_name: str | None) -> st
     lines = [
         "# Validation against public figures",
         "",
-        "Written by `python -m simmodel.validate` (do not edit by hand). Scenario "
+        "Written by `simmodel validate` (do not edit by hand). Scenario "
         f"`{cfg.scenario}`, funding `{cfg.funding.name}`, estate `{cfg.estate.name}` "
         f"({ensemble.estate.size} prisons), {cfg.run.years:g} year(s) after a "
         f"{cfg.run.warmup_years:g}-year warm-up, {ensemble.n} replications, seed {cfg.run.seed}. "

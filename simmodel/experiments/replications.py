@@ -31,11 +31,12 @@ import pandas as pd
 from scipy import stats
 from tqdm import tqdm
 
-from . import interrupts, results
-from .compose import revalidate
-from .config import Config
-from .estate import Estate
-from .simulation import run_replication
+from ..compose import revalidate
+from ..config import Config
+from ..model.estate import Estate
+from ..model.simulation import run_replication
+from ..outputs import results
+from . import interrupts
 
 #: Metrics whose precision decides when to stop adding replications.
 KEY_METRICS = (

@@ -12,7 +12,7 @@ from bisect import bisect_right
 
 import numpy as np
 
-from .config import NeedConfig
+from ..config import NeedConfig
 
 NONE, LOW, MODERATE, HIGH = 0, 1, 2, 3
 #: Lower age (years) of each band in ``config.AGE_BANDS``.

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
-from .config import AGE_BANDS, PRISON_TYPES, SCHEME_TYPES
-from .metrics import DAYS_PER_MONTH, FLOW_NAMES, PAYERS, STOCK_NAMES, Flow, Stock
-from .paths import REPO
-from .simulation import RunResult
+from ..config import AGE_BANDS, PRISON_TYPES, SCHEME_TYPES
+from ..model.metrics import DAYS_PER_MONTH, FLOW_NAMES, PAYERS, STOCK_NAMES, Flow, Stock
+from ..model.simulation import RunResult
+from ..paths import REPO
 
 _STOCK_COLUMNS = {
     "with_need": "people_with_need",
@@ -39,7 +39,7 @@ _INTERNAL_FLOWS = {"death_age_sum", "assessment_wait_days", "care_start_delay_da
 # ------------------------------------------------------------------------ time series
 #: Every column of timeseries.csv: (unit, meaning). Stocks are month-end headcounts;
 #: flows are totals over the month. Estate rows sum the prison rows (means are recomputed).
-#: docs/outputs.md is generated from this (python -m simmodel.outputs_doc).
+#: docs/outputs.md is generated from this (python -m simmodel.outputs.dictionary).
 _ID_COLUMNS: dict[str, tuple[str, str]] = {
     "month": ("month number", "month of the reported period, 1 = the first month after the warm-up"),
     "year": ("years", "years since reporting began, at the month's end (month / 12)"),

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import simpy
 from simpy.events import Initialize
 
-from .config import Config
+from ..config import Config
 from .estate import Estate
 from .metrics import Flow, Metrics
 from .population import People

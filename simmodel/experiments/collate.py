@@ -1,7 +1,7 @@
 """Collate a Hydra multirun: one table for the sweep, and a comparison of options.
 
 Runs automatically when a sweep ends (:class:`CollateSweep`, a Hydra callback) and by
-hand with ``python -m simmodel.collate SWEEP_FOLDER``. It writes to the sweep folder:
+hand with ``simmodel collate SWEEP_FOLDER``. It writes to the sweep folder:
 
 * ``sweep.csv``: one row per job and metric, the overridden values as columns;
 * for a sweep over ``funding`` or ``scenario``, ``comparison.csv``: each option against
@@ -32,10 +32,11 @@ import pandas as pd
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from . import interrupts, report
-from .funding import WEEKS_PER_YEAR
+from ..model.funding import WEEKS_PER_YEAR
+from ..outputs import report
+from ..outputs.results import RUN_RECORD, default_permissions
+from . import interrupts
 from .replications import t_interval
-from .results import RUN_RECORD, default_permissions
 
 #: What each swept dimension is compared against.
 REFERENCES = {"funding": "status_quo", "scenario": "baseline"}
@@ -597,14 +598,14 @@ class CollateSweep(Callback):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m simmodel.collate SWEEP_FOLDER``: collate a sweep folder again."""
+    """``simmodel collate SWEEP_FOLDER``: collate a sweep folder again."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m simmodel.collate SWEEP_FOLDER", file=sys.stderr)
+        print("usage: simmodel collate SWEEP_FOLDER", file=sys.stderr)
         return 2
     if not Path(args[0]).is_dir():
         print(
-            f"simmodel: error: no folder {args[0]} (usage: python -m simmodel.collate SWEEP_FOLDER)",
+            f"simmodel: error: no folder {args[0]} (usage: simmodel collate SWEEP_FOLDER)",
             file=sys.stderr,
         )
         return 2

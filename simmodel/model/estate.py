@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import PRISON_TYPES, SCHEME_TYPES, EstateConfig
+from ..config import PRISON_TYPES, SCHEME_TYPES, EstateConfig
 
 TYPE_INDEX = {name: i for i, name in enumerate(PRISON_TYPES)}
 WOMEN = TYPE_INDEX["women"]

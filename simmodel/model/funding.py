@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .config import Config, FundingConfig
+from ..config import Config, FundingConfig
 from .estate import FORMAL_TRAINED, FORMAL_UNTRAINED, NO_SCHEME, Estate
 from .metrics import DAYS_PER_YEAR
 

@@ -21,7 +21,7 @@ import numpy as np
 import simpy
 from scipy.optimize import nnls
 
-from .config import Config, PopulationConfig
+from ..config import Config, PopulationConfig
 from .estate import LOCAL, WOMEN, Estate
 from .metrics import DAYS_PER_YEAR, Flow, Metrics
 from .need import BAND_50_59, BAND_LOWER_AGES, NONE, NeedModel, gompertz_delay_days

@@ -12,7 +12,7 @@ from collections.abc import Generator
 import numpy as np
 import simpy
 
-from .config import Config
+from ..config import Config
 from .metrics import DAYS_PER_YEAR
 from .streams import Streams
 

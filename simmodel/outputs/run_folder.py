@@ -15,7 +15,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from .paths import PACKAGE, REPO
+from ..paths import PACKAGE, REPO
 
 #: Files a run writes (run.json last).
 RUN_FILES = (

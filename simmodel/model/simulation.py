@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
+from ..config import Config
 from .buddies import BuddySchemes
 from .care import CareLane
-from .config import Config
 from .estate import Estate, build_estate
 from .funding import apply_funding, fund_estate, yearly_cost_per_prison
 from .invariants import EventChecker
@@ -63,7 +63,7 @@ class Simulation:
     """One replication of the model.
 
     ``cfg`` is the configuration as the user gave it; the parts of the model run with
-    the funding option's effects applied (:func:`simmodel.funding.apply_funding`).
+    the funding option's effects applied (:func:`simmodel.model.funding.apply_funding`).
     """
 
     def __init__(self, cfg: Config, replication: int | None = None) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Generator
 import numpy as np
 import simpy
 
-from .config import Config
+from ..config import Config
 from .estate import FORMAL_TRAINED, NO_SCHEME, Estate
 from .metrics import DAYS_PER_MONTH, DAYS_PER_YEAR, Flow, Metrics
 from .need import NONE

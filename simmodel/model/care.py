@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
+from ..config import Config
 from .buddies import BuddySchemes
-from .config import Config
 from .estate import FORMAL_TRAINED, NO_SCHEME, Estate
 from .invariants import check_window
 from .metrics import DAYS_PER_MONTH, Flow, Metrics

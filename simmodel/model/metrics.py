@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import AGE_BANDS
+from ..config import AGE_BANDS
 
 DAYS_PER_YEAR = 365.0
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12.0

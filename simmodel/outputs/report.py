@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .config import AGE_BANDS, Config
-from .metrics import DAYS_PER_MONTH, band_column
-from .paths import CONFIG_DIR, SCENARIO_DIR
+from ..config import AGE_BANDS, Config
+from ..model.metrics import DAYS_PER_MONTH, band_column
+from ..paths import CONFIG_DIR, SCENARIO_DIR
 from .results import METRICS, default_permissions, money, timeseries_columns
 
 if TYPE_CHECKING:

@@ -1,0 +1,1 @@
+"""Experiments run on the model: replications, sweeps and their collation, validation."""
