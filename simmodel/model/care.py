@@ -21,7 +21,7 @@ capacities behave like real task lists; all sums are kept as monthly totals.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +30,6 @@ import simpy
 from ..config import Config
 from .buddies import BuddySchemes
 from .estate import FORMAL_TRAINED, NO_SCHEME, Estate
-from .invariants import check_window
 from .metrics import DAYS_PER_MONTH, Flow, Metrics
 from .pathway import DETECTED, PACKAGE
 from .population import People
@@ -173,7 +172,8 @@ class CareLane:
         self._p_personal[1] = care.healthcare_default_share
         self.task_hours_resolved = 0.0  # all care task-hours handled (benchmark figure)
         self.windows_resolved = 0
-        self.check_invariants = cfg.run.check_invariants  # debug mode: check every window
+        #: Debug mode: the simulation sets this to invariants.check_window to see every batch.
+        self.window_observer: Callable[..., None] | None = None
         self._horizon = metrics.months * DAYS_PER_MONTH  # the run ends here (days)
         # windows whose inputs are taken but whose tasks are not yet drawn:
         # (start day, regime factor, active buddies) per window, all with self.totals
@@ -303,9 +303,9 @@ class CareLane:
         done_professional, done_healthcare, exposed = personal.transpose(1, 0, 2)
         due_p = due_planned + due_unplanned + due_no_package
         unmet_p = due_p - done_professional - done_healthcare
-        if self.check_invariants:  # debug mode only
+        if self.window_observer is not None:  # debug mode only
             met_buddies = met_known + met_unknown
-            check_window(
+            self.window_observer(
                 float(starts[0, 0]),
                 factor,
                 capacity,

@@ -21,7 +21,12 @@ import numpy as np
 from .metrics import Flow
 
 if TYPE_CHECKING:
-    from .simulation import Simulation
+    import simpy
+
+    from .buddies import BuddySchemes
+    from .estate import Estate
+    from .metrics import Metrics
+    from .population import People
 
 #: Tolerance for sums of hours (floating point), hours.
 HOURS_TOLERANCE = 1e-6
@@ -37,17 +42,22 @@ def _fail(what: str, day: float, prisons: np.ndarray | None = None) -> None:
 
 
 class EventChecker:
-    """Checks the lifecycle and accounting invariants after every SimPy event."""
+    """Checks the lifecycle and accounting invariants after every SimPy event.
 
-    def __init__(self, sim: Simulation) -> None:
-        self.sim = sim
-        self.day0_population = int(sim.people.in_prison.sum())
+    It observes the parts of a simulation it is given; the simulation installs it as the
+    environment's ``after_step`` in debug mode (``run.check_invariants``).
+    """
+
+    def __init__(
+        self, env: simpy.Environment, people: People, metrics: Metrics, estate: Estate, buddies: BuddySchemes
+    ) -> None:
+        self.env, self.people, self.metrics, self.estate, self.buddies = env, people, metrics, estate, buddies
+        self.day0_population = int(people.in_prison.sum())
         self.checks = 0
 
     def __call__(self) -> None:
-        sim = self.sim
-        day = sim.env.now
-        people, flows = sim.people, sim.metrics.flows
+        day = self.env.now
+        people, flows = self.people, self.metrics.flows
         self.checks += 1
 
         total = flows.sum(axis=(0, 1))
@@ -56,7 +66,7 @@ class EventChecker:
         in_custody = people.in_custody()
         if len(in_custody) != expected or int(people.in_prison.sum()) != expected:
             _fail(f"people not conserved: {len(in_custody)} in custody, {expected:.0f} expected", day)
-        counted = np.bincount(people.prison[in_custody], minlength=sim.estate.size)
+        counted = np.bincount(people.prison[in_custody], minlength=self.estate.size)
         if not np.array_equal(counted, people.in_prison):
             wrong = counted != people.in_prison
             _fail("a prison's head count differs from the people placed in it", day, wrong)
@@ -66,9 +76,9 @@ class EventChecker:
         if (people.np_hours[in_custody] < 0).any() or (people.p_hours[in_custody] < 0).any():
             _fail("negative hours of need", day)
 
-        active = sim.buddies.active_counts()
-        if (active > sim.buddies.posts).any():
-            _fail("more buddies than posts", day, active > sim.buddies.posts)
+        active = self.buddies.active_counts()
+        if (active > self.buddies.posts).any():
+            _fail("more buddies than posts", day, active > self.buddies.posts)
 
         by_month = flows.reshape(-1, flows.shape[2])
         nonpersonal = by_month[:, Flow.NP_NEED_HOURS] - by_month[

@@ -8,8 +8,7 @@ assessors in each prison are a ``simpy.Resource``, so referrals queue for them.
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Generator
 
 import simpy
 from simpy.events import Initialize
@@ -19,9 +18,6 @@ from .estate import Estate
 from .metrics import Flow, Metrics
 from .population import People
 from .streams import Streams
-
-if TYPE_CHECKING:
-    from .buddies import BuddySchemes
 
 # Pathway states (people.state)
 NO_NEED = 0
@@ -58,7 +54,9 @@ class Pathway:
         ]
         self.eligibility = (0.0, *self.cfg.eligibility_by_level.as_tuple())
         self.procs: dict[int, simpy.Process] = {}
-        self.buddies: BuddySchemes  # wired by the simulation
+        # wired by the simulation: active buddies in a prison, and how much they speed detection
+        self.buddies_active: Callable[[int], int] = lambda prison: 0
+        self.buddy_detection_factor = 1.0
 
     # ------------------------------------------------------------ hooks from population
     def on_arrival(self, pid: int, known: bool) -> None:
@@ -120,8 +118,8 @@ class Pathway:
             mean *= c.dementia_detection_factor
         if self.estate.older_unit[prison]:
             mean *= c.older_unit_detection_factor
-        if self.buddies.active_count(prison) > 0:
-            mean *= self.buddies.cfg.detection_delay_factor
+        if self.buddies_active(prison) > 0:
+            mean *= self.buddy_detection_factor
         return self.draw.exponential(mean)
 
     def _run(self, pid: int, state: int) -> Generator[simpy.Event, None, None]:

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Generator, Iterable, Iterator
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import simpy
@@ -27,10 +28,6 @@ from .metrics import DAYS_PER_YEAR, Flow, Metrics
 from .need import BAND_50_59, BAND_LOWER_AGES, NONE, NeedModel, gompertz_delay_days
 from .streams import Streams
 
-if TYPE_CHECKING:
-    from .buddies import BuddySchemes
-    from .pathway import Pathway
-
 _BAND_WIDTH = np.array([3.0, 4.0, 5.0, 10.0, 10.0, 10.0, 10.0, 0.0])  # 70+ is open-ended
 _BAND_LOWER = np.array(BAND_LOWER_AGES, dtype=float)
 _OLDEST_AGE = 95.0
@@ -39,6 +36,26 @@ _MEAN_YEARS_OVER_70 = 5.0
 _HEADROOM_FLOOR = 0.02
 #: Draws per reception, fixed so common random numbers stay aligned across scenarios.
 _UNIFORMS_PER_PERSON = 8
+
+
+def _ignore(*args: object) -> None:
+    """A lifecycle callback nobody has wired in."""
+
+
+@dataclass
+class LifecycleHooks:
+    """What happens elsewhere when people arrive, leave, move or develop a need.
+
+    The population calls these; the simulation wires them to the pathway and the buddy
+    schemes, so this module knows neither (person ids; ``now`` in days).
+    """
+
+    on_arrival: Callable[[int, bool], None] = _ignore  # (person, already known to have a need)
+    on_leave: Callable[[int], None] = _ignore
+    on_transfer: Callable[[int], None] = _ignore
+    on_need_onset: Callable[[int], None] = _ignore
+    on_need_change: Callable[[int], None] = _ignore
+    lose_buddy: Callable[..., None] = _ignore  # (person, now, *, moved: bool): a buddy leaves the scheme
 
 
 class IdSet:
@@ -251,8 +268,7 @@ class Population:
         self.need_draw = streams["need"]
         self.metrics = metrics
         self.report_start_day = report_start_day
-        self.pathway: Pathway  # wired by the simulation
-        self.buddies: BuddySchemes
+        self.hooks = LifecycleHooks()  # wired by the simulation
         c = self.cfg
         self.stay_factor = np.array(c.stay_factor_by_band.as_tuple())
         self.type_weight = np.array(c.transfer_destination_weight.as_tuple())[estate.type]
@@ -496,7 +512,7 @@ class Population:
                 np.bincount(people.prison[with_need], minlength=self.estate.size),
             )
         for pid, is_known in zip(with_need.tolist(), known[level != NONE].tolist(), strict=True):
-            self.pathway.on_arrival(pid, is_known)
+            self.hooks.on_arrival(pid, is_known)
         self._schedule(ids)
 
     def _death_delays(self, age: np.ndarray, e: np.ndarray) -> np.ndarray:
@@ -582,9 +598,9 @@ class Population:
                 now, Flow.DEATH_AGE_SUM, np.bincount(prisons, weights=self.ages(ids, now), minlength=n)
             )
         for pid in ids[p.buddy[ids]].tolist():
-            self.buddies.lose(pid, now, moved=True)
+            self.hooks.lose_buddy(pid, now, moved=True)
         for pid in ids[p.level[ids] != NONE].tolist():
-            self.pathway.on_leave(pid)
+            self.hooks.on_leave(pid)
             p.need_ids.discard(pid)
             p.need_dirty = True
         p.in_prison -= np.bincount(prisons, minlength=n)
@@ -603,11 +619,11 @@ class Population:
             self.metrics.add_vector(now, Flow.TRANSFERS_OUT, np.bincount(src, minlength=n))
             self.metrics.add_vector(now, Flow.TRANSFERS_IN, np.bincount(dest_go, minlength=n))
             for pid in movers[p.buddy[movers]].tolist():
-                self.buddies.lose(pid, now, moved=True)
+                self.hooks.lose_buddy(pid, now, moved=True)
             p.in_prison += np.bincount(dest_go, minlength=n) - np.bincount(src, minlength=n)
             p.prison[movers] = dest_go
             for pid in movers[p.level[movers] != NONE].tolist():
-                self.pathway.on_transfer(pid)
+                self.hooks.on_transfer(pid)
             p.need_dirty = True
         stay = ids[dest >= 0]
         p.transfer_day[stay] = now + self._transfer_delays(p.prison[stay], p.release_day[stay], now)
@@ -637,15 +653,15 @@ class Population:
         else:
             level += 1
             self._set_level(pid, level, dementia, now)
-            self.pathway.on_need_change(pid)
+            self.hooks.on_need_change(pid)
         return float(self.need.worsening_delay_days(level, self.need_draw.exponential()))
 
     def _onset(self, pid: int, level: int, dementia: bool, now: float) -> None:
         self.metrics.add(now, int(self.people.prison[pid]), Flow.NEED_ONSETS)
         if self.people.buddy[pid]:
-            self.buddies.lose(pid, now, moved=False)
+            self.hooks.lose_buddy(pid, now, moved=False)
         self._set_level(pid, level, dementia, now)
-        self.pathway.on_need_onset(pid)
+        self.hooks.on_need_onset(pid)
 
     def _dementia_starts(self, pid: int, now: float) -> None:
         level = int(self.people.level[pid])
@@ -654,4 +670,4 @@ class Population:
             self._onset(pid, new_level, True, now)
         else:
             self._set_level(pid, new_level, True, now)
-            self.pathway.on_need_change(pid)
+            self.hooks.on_need_change(pid)

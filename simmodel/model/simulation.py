@@ -19,11 +19,11 @@ from .buddies import BuddySchemes
 from .care import CareLane
 from .estate import Estate, build_estate
 from .funding import apply_funding, fund_estate, yearly_cost_per_prison
-from .invariants import EventChecker
+from .invariants import EventChecker, check_window
 from .metrics import DAYS_PER_MONTH, Flow, Metrics, Stock
 from .need import BAND_LOWER_AGES, NeedModel
 from .pathway import DETECTED, PACKAGE, REFERRED, WAITING_PACKAGE, Pathway
-from .population import People, Population
+from .population import LifecycleHooks, People, Population
 from .regime import Regime
 from .streams import Streams
 
@@ -95,9 +95,17 @@ class Simulation:
         self.buddies = BuddySchemes(env, cfg, estate, people, streams, metrics)
         self.regime = Regime(env, cfg, estate.size, streams)
         self.care = CareLane(env, cfg, estate, people, self.buddies, self.regime, streams, metrics)
-        self.population.pathway = self.pathway
-        self.population.buddies = self.buddies
-        self.pathway.buddies = self.buddies
+        # lifecycle callbacks: population and pathway call them without knowing who answers
+        self.population.hooks = LifecycleHooks(
+            on_arrival=self.pathway.on_arrival,
+            on_leave=self.pathway.on_leave,
+            on_transfer=self.pathway.on_transfer,
+            on_need_onset=self.pathway.on_need_onset,
+            on_need_change=self.pathway.on_need_change,
+            lose_buddy=self.buddies.lose,
+        )
+        self.pathway.buddies_active = self.buddies.active_count
+        self.pathway.buddy_detection_factor = self.buddies.cfg.detection_delay_factor
 
     def run(self) -> RunResult:
         """Simulate the warm-up and the reported years; return the accumulators."""
@@ -105,7 +113,8 @@ class Simulation:
         env = self.env
         self.population.create_stock()
         if self.cfg.run.check_invariants:
-            env.after_step = EventChecker(self)
+            env.after_step = EventChecker(env, self.people, self.metrics, self.estate, self.buddies)
+            self.care.window_observer = check_window
         self.buddies.start()
         self.regime.start()
         env.process(self.population.daily())
