@@ -3,7 +3,7 @@
 One Cat C prison with an older unit and a trained buddy scheme (estate=single_prison),
 no day-0 stock, one reception a day, everyone staying exactly 100 days, everyone
 arriving with low need and nobody developing need in prison. In deterministic mode
-(simmodel/streams.py, CentralValues) an exponential delay is its mean, a normal draw
+(simmodel/model/streams.py, CentralValues) an exponential delay is its mean, a normal draw
 its mean, a count its rounded mean, and a yes/no event happens when its probability is
 above one half. Each expected value below is worked out from the configuration.
 """
