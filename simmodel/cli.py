@@ -176,12 +176,13 @@ def _simulate_and_write(config: Config, overrides: list[str], run_dir: Path) -> 
     details = api.run_details(config, overrides)
     _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record("running", details)})
     log.info(
-        "Simulating scenario '%s', funding '%s', on estate '%s': %g years after a %g-year warm-up, "
+        "Simulating scenario '%s', funding '%s', on estate '%s': %g year%s after a %g-year warm-up, "
         "seed %d, %d replication(s)",
         c.scenario,
         c.funding.name,
         c.estate.name,
         c.run.years,
+        "" if c.run.years == 1 else "s",
         c.run.warmup_years,
         c.run.seed,
         c.run.replications,
