@@ -158,7 +158,7 @@ def test_a_second_run_into_a_locked_folder_is_refused(
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from simmodel import run_folder; "
+            "import sys, time; from pathlib import Path; from simmodel.outputs import run_folder; "
             f"run_folder.lock(Path({str(run_dir)!r})); print('locked', flush=True); time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
