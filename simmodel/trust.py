@@ -137,35 +137,31 @@ def _load(path: Path, text: str) -> Any:
 
 
 # ---------------------------------------------------------------------- content
-def _check_text(path: Path, key: str, value: str) -> None:
+def interpolation_problem(value: str) -> str | None:
+    """Why ``value``'s ``${...}`` is not allowed (only plain references to model keys are), or None."""
     if "${" not in value:
-        return
+        return None
     rest = value
     for match in _PLAIN_REFERENCE.finditer(value):
         if match.group(1) not in MODEL_ROOTS:
-            raise refuse(
-                path, f"{key} refers to {match.group(0)[:40]!r}: only model keys may be referred to."
-            )
+            return f"{match.group(0)[:40]} is not a model key: only ${{model.key}} references are allowed."
         rest = rest.replace(match.group(0), "", 1)
     if "${" in rest:
-        raise refuse(
-            path, f"{key} holds an interpolation other than a plain ${{model.key}} reference (resolvers)."
-        )
+        return "only plain ${model.key} references are allowed (no resolvers such as oc.env)."
+    return None
+
+
+def _check_text(path: Path, key: str, value: str) -> None:
+    problem = interpolation_problem(value)
+    if problem:
+        raise refuse(path, f"{key}: {problem}")
 
 
 def check_reference(key: str, value: str) -> None:
     """Refuse a command-line value whose ``${...}`` is not a plain reference to a model key."""
-    if "${" not in value:
-        return
-    rest = value
-    for match in _PLAIN_REFERENCE.finditer(value):
-        if match.group(1) not in MODEL_ROOTS:
-            raise ConfigError(
-                f"{match.group(0)[:40]} is not a model key: only ${{model.key}} references are allowed."
-            )
-        rest = rest.replace(match.group(0), "", 1)
-    if "${" in rest:
-        raise ConfigError("only plain ${model.key} references are allowed (no resolvers such as oc.env).")
+    problem = interpolation_problem(value)
+    if problem:
+        raise ConfigError(problem)
 
 
 def _walk(path: Path, node: Any, prefix: str) -> None:

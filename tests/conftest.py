@@ -6,6 +6,7 @@ whole suite stays fast; the runs that several tests read are cached for the sess
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -75,3 +76,21 @@ def _clear_global_hydra():
     GlobalHydra.instance().clear()
     yield
     GlobalHydra.instance().clear()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working folder; ``sys.argv`` restored (``cli.main`` sets it for Hydra)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["simmodel"])
+    return tmp_path
+
+
+def run_main(args: list[str]) -> int:
+    """``simmodel ARGS`` in this process; its exit code (also when Hydra's run exits)."""
+    from simmodel.cli import main
+
+    try:
+        return main(args)
+    except SystemExit as stopped:
+        return int(stopped.code or 0)

@@ -12,11 +12,12 @@ characters, none of the parser's jargon.
 from __future__ import annotations
 
 import random
-from dataclasses import fields, is_dataclass
 from pathlib import Path
 
+from test_fuzz import KEYS  # every scalar key of the schema but the scenario group
+
 from simmodel.compose import MESSAGE_LIMIT, check_overrides
-from simmodel.config import Config, ConfigError
+from simmodel.config import ConfigError
 
 SEED = 20261203
 OVERRIDE_LINES = 1_850
@@ -40,18 +41,6 @@ JARGON = (
 )
 
 
-def _leaf_keys(node: type, prefix: str = "") -> list[str]:
-    keys = []
-    for f in fields(node):
-        default = f.default_factory() if callable(f.default_factory) else None  # type: ignore[misc]
-        if is_dataclass(default):
-            keys += _leaf_keys(type(default), f"{prefix}{f.name}.")
-        elif not isinstance(default, list):
-            keys.append(f"{prefix}{f.name}")
-    return keys
-
-
-KEYS = [k for k in _leaf_keys(Config) if k != "scenario"]
 GROUPS = ("scenario", "funding", "estate", "population", "need", "pathway", "buddies", "regime", "run")
 VALUES = (
     "0",

@@ -8,27 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, run_main
 
-from simmodel.cli import EXIT_BAD_INPUT, EXIT_WRITE_FAILED, default_run_folder, main
+from simmodel.cli import EXIT_BAD_INPUT, EXIT_WRITE_FAILED, default_run_folder
 from simmodel.outputs import run_folder
 
 FAST = ("estate=single_prison", "run.years=0.25", "run.warmup_years=0", "run.replications=1", "run.jobs=1")
 FAST = (*FAST, "run.progress=false")
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["simmodel"])
-    return tmp_path
-
-
-def _main(args: list[str]) -> int:
-    try:
-        return main(args)
-    except SystemExit as stopped:
-        return int(stopped.code or 0)
 
 
 def _one_line(err: str) -> str:
@@ -57,7 +43,7 @@ def test_project_folders_and_roots_are_refused(
     )
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     before = {name: _snapshot(REPO / name) for name in ("configs", "scenarios", "tests")}
-    code = _main([*(["-m"] if multirun else []), *FAST, f"{key}={folder}"])
+    code = run_main([*(["-m"] if multirun else []), *FAST, f"{key}={folder}"])
     line = _one_line(capsys.readouterr().err)
     assert code == EXIT_BAD_INPUT
     assert "refused" in line
@@ -70,7 +56,7 @@ def test_a_folder_holding_other_files_is_refused(workdir: Path, capsys: pytest.C
     folder = workdir / "notes"
     folder.mkdir()
     (folder / "thesis.docx").write_text("mine", encoding="utf-8")
-    code = _main([*FAST, f"hydra.run.dir={folder}"])
+    code = run_main([*FAST, f"hydra.run.dir={folder}"])
     assert code == EXIT_BAD_INPUT
     assert "thesis.docx" in _one_line(capsys.readouterr().err)
     assert sorted(p.name for p in folder.iterdir()) == ["thesis.docx"]
@@ -99,7 +85,7 @@ def test_a_folder_that_cannot_be_written_gives_one_line_and_exit_1(
         except OSError:
             pass
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
-    code = _main([*(["-m"] if multirun else []), *FAST, f"{key}={target}"])
+    code = run_main([*(["-m"] if multirun else []), *FAST, f"{key}={target}"])
     line = _one_line(capsys.readouterr().err)
     assert code == EXIT_WRITE_FAILED, line
     assert "cannot write" in line
@@ -109,22 +95,22 @@ def test_a_complete_run_is_never_mixed_with_another(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run_dir = workdir / "run"
-    assert _main([*FAST, f"hydra.run.dir={run_dir}"]) == 0
+    assert run_main([*FAST, f"hydra.run.dir={run_dir}"]) == 0
     first = (run_dir / "summary.csv").read_text(encoding="utf-8")
     capsys.readouterr()
     # the same run again is recognised and skipped
-    assert _main([*FAST, f"hydra.run.dir={run_dir}"]) == 0
+    assert run_main([*FAST, f"hydra.run.dir={run_dir}"]) == 0
     assert "skipped" in capsys.readouterr().out
     # another configuration is refused, and the folder is left exactly as it was
     before = _snapshot(run_dir)
-    code = _main([*FAST, "run.seed=7", f"hydra.run.dir={run_dir}"])
+    code = run_main([*FAST, "run.seed=7", f"hydra.run.dir={run_dir}"])
     assert code == EXIT_BAD_INPUT
     assert "run.overwrite=true" in _one_line(capsys.readouterr().err)
     assert {k: v for k, v in _snapshot(run_dir).items() if k != "simmodel.log"} == {
         k: v for k, v in before.items() if k != "simmodel.log"
     }
     # with run.overwrite=true the old results go first; then the new run
-    assert _main([*FAST, "run.seed=7", "run.overwrite=true", f"hydra.run.dir={run_dir}"]) == 0
+    assert run_main([*FAST, "run.seed=7", "run.overwrite=true", f"hydra.run.dir={run_dir}"]) == 0
     assert (run_dir / "summary.csv").read_text(encoding="utf-8") != first
     assert json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["seed"] == 7
 
@@ -138,11 +124,11 @@ def test_overwrite_then_interrupt_leaves_no_old_results(
     from simmodel import cli
 
     run_dir = workdir / "run"
-    assert _main([*FAST, f"hydra.run.dir={run_dir}"]) == 0
+    assert run_main([*FAST, f"hydra.run.dir={run_dir}"]) == 0
     monkeypatch.setattr(
         cli, "_phase", lambda name: name == "simulating" and os.kill(os.getpid(), signal.SIGINT)
     )
-    code = _main([*FAST, "run.seed=9", "run.overwrite=true", f"hydra.run.dir={run_dir}"])
+    code = run_main([*FAST, "run.seed=9", "run.overwrite=true", f"hydra.run.dir={run_dir}"])
     assert code == 130
     record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     assert record["status"] == "interrupted" and record["seed"] == 9
@@ -167,7 +153,7 @@ def test_a_second_run_into_a_locked_folder_is_refused(
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        code = _main([*FAST, f"hydra.run.dir={run_dir}"])
+        code = run_main([*FAST, f"hydra.run.dir={run_dir}"])
         line = _one_line(capsys.readouterr().err)
         assert code == EXIT_BAD_INPUT
         assert f"process {holder.pid}" in line
@@ -176,14 +162,14 @@ def test_a_second_run_into_a_locked_folder_is_refused(
         holder.kill()
         holder.wait()
     # once the first writer is gone (even killed) the folder is free again
-    assert _main([*FAST, f"hydra.run.dir={run_dir}"]) == 0
+    assert run_main([*FAST, f"hydra.run.dir={run_dir}"]) == 0
     assert not (run_dir / run_folder.LOCK_FILE).exists()
 
 
 def test_sweep_subdir_cannot_escape_the_sweep_folder(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = _main(["-m", *FAST, "hydra.sweep.dir=sweep", "hydra.sweep.subdir=../../configs"])
+    code = run_main(["-m", *FAST, "hydra.sweep.dir=sweep", "hydra.sweep.subdir=../../configs"])
     assert code == EXIT_BAD_INPUT
     assert "hydra.sweep.subdir" in _one_line(capsys.readouterr().err)
     assert list(workdir.iterdir()) == []

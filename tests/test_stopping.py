@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import REPO
+from conftest import REPO, run_main
 
 from simmodel import cli
-from simmodel.cli import main
 from simmodel.experiments import replications
 
 FAST = (
@@ -32,20 +31,6 @@ FAST = (
     "run.progress=false",
 )
 CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["simmodel"])
-    return tmp_path
-
-
-def _main(args: list[str]) -> int:
-    try:
-        return main(args)
-    except SystemExit as stopped:
-        return int(stopped.code or 0)
 
 
 def _record(run_dir: Path) -> dict:
@@ -73,7 +58,7 @@ def test_signal_after_the_last_replication_saves_everything_and_says_interrupted
 
     monkeypatch.setattr(cli, "_phase", hook)
     run_dir = workdir / "run"
-    code = _main([*FAST, "run.jobs=1", f"hydra.run.dir={run_dir}"])
+    code = run_main([*FAST, "run.jobs=1", f"hydra.run.dir={run_dir}"])
     out, err = capsys.readouterr()
     assert code == CODES[signum]
     assert "Traceback" not in out + err
@@ -93,7 +78,7 @@ def test_signal_before_any_replication_finishes_saves_nothing_but_the_record(
 ) -> None:
     monkeypatch.setattr(cli, "_phase", lambda name: name == "simulating" and os.kill(os.getpid(), signum))
     run_dir = workdir / "run"
-    code = _main([*FAST, "run.jobs=1", f"hydra.run.dir={run_dir}"])
+    code = run_main([*FAST, "run.jobs=1", f"hydra.run.dir={run_dir}"])
     out, err = capsys.readouterr()
     assert code == CODES[signum]
     assert "Traceback" not in out + err
@@ -131,7 +116,7 @@ def test_signal_during_a_replication_keeps_the_ones_before_it(
     else:
         monkeypatch.setattr(replications, "simulate", signalled_during_replication_1)
     run_dir = workdir / "run"
-    code = _main([*FAST, "run.replications=3", f"run.jobs={jobs}", f"hydra.run.dir={run_dir}"])
+    code = run_main([*FAST, "run.replications=3", f"run.jobs={jobs}", f"hydra.run.dir={run_dir}"])
     out, err = capsys.readouterr()
     assert code == 143, err
     assert "Traceback" not in out + err
@@ -243,7 +228,7 @@ def test_every_replication_failing_gives_one_line_and_exit_1(
 
     monkeypatch.setattr(replications, "simulate", broken)
     run_dir = workdir / "run"
-    code = _main([*FAST, "run.jobs=1", f"hydra.run.dir={run_dir}"])
+    code = run_main([*FAST, "run.jobs=1", f"hydra.run.dir={run_dir}"])
     out, err = capsys.readouterr()
     assert code == 1
     assert "Traceback" not in out + err
