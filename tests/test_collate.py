@@ -333,6 +333,7 @@ def two_way_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return sweep
 
 
+@pytest.mark.slow  # a four-job sweep of its own (about 15 s)
 def test_funding_by_scenario_sweep_compares_within_each_scenario(two_way_sweep: Path) -> None:
     assert len(job_folders(two_way_sweep)) == 4
     table = pd.read_csv(two_way_sweep / "comparison.csv")

@@ -14,6 +14,7 @@ import importlib.util
 from dataclasses import fields
 
 import numpy as np
+import pytest
 from conftest import CONFIGS, TINY_ESTATE, make_config
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -140,6 +141,7 @@ def test_random_configurations_run_and_keep_the_invariants(overrides: list[str])
     assert_invariants(result)
 
 
+@pytest.mark.slow  # six pairs of runs on a larger estate (about 7 s)
 @settings(SETTINGS, max_examples=6)
 @given(
     overrides=configurations(tiny=False, min_window_hours=1.0),
