@@ -221,11 +221,25 @@ def check_config_files(
     return tuple(seen)
 
 
+def _nesting(text: str) -> int:
+    """Deepest nesting of brackets and braces in ``text``."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]})":
+            depth = max(depth - 1, 0)
+    return deepest
+
+
 def _check_override_syntax(overrides: list[str]) -> None:
     """Each override reads as ``key=value`` (Hydra's grammar) with only plain ``${model.key}`` references."""
     parser = OverridesParser.create()
     for override in overrides:
         key = override.lstrip("+~").partition("=")[0]
+        if _nesting(override) > trust.MAX_DEPTH:  # Hydra's parser would exhaust its recursion
+            raise ConfigError(f"{key[:60]}: the value is nested more than {trust.MAX_DEPTH} levels deep.")
         try:
             parser.parse_overrides([override])
         except HydraException:
@@ -310,6 +324,8 @@ def check_overrides(overrides: list[str], config_dirs: tuple[Path, ...] = ()) ->
         return _validate(overrides, config_dirs)
     except ConfigError as exc:
         raise ConfigError(shorten(str(exc))) from exc
+    except RecursionError:  # a structure too deep for Hydra or OmegaConf to walk
+        raise ConfigError(f"a value is nested too deeply (at most {trust.MAX_DEPTH} levels).") from None
 
 
 def _validate(overrides: list[str], config_dirs: tuple[Path, ...]) -> Config:

@@ -6,8 +6,9 @@ a file is refused (one line naming the file and the offending key) when it:
 
 * is larger than :data:`MAX_FILE_BYTES` (a national estate listed prison by prison is
   about 20 KB), or not UTF-8 text;
-* carries a YAML tag (``!!python/...``, ``!x``), or anchors and aliases that expand to
-  more than :data:`MAX_NODES` nodes (the "billion laughs" file);
+* carries a YAML tag (``!!python/...``, ``!x``), anchors and aliases that expand to
+  more than :data:`MAX_NODES` nodes (the "billion laughs" file), or values nested more
+  than :data:`MAX_DEPTH` levels deep (which would exhaust the loaders' recursion);
 * has a ``# @package`` header other than ``_global_``, ``_group_`` or its own group;
 * sets a ``hydra`` key, a ``defaults`` list that does more than build on another
   option of its own group, or, when global, any top-level key that is
@@ -40,6 +41,8 @@ MAX_FILE_BYTES = 256 * 1024
 #: Most YAML nodes a file may expand to after anchors and aliases are followed; the
 #: full schema has about 150 leaves, a listed national estate about 800 nodes.
 MAX_NODES = 20_000
+#: Deepest nesting of mappings and lists accepted; the schema is 4 levels deep (estate.prisons[i].name).
+MAX_DEPTH = 32
 #: Model keys a global file may set (the root of the schema).
 MODEL_ROOTS = frozenset(f.name for f in fields(Config))
 #: A plain reference to another model key, ``${population.receptions_per_year}``.
@@ -90,12 +93,19 @@ def is_bool_key(dotted: str) -> bool:
 
 # ------------------------------------------------------------------------- YAML
 def _check_events(path: Path, text: str) -> None:
-    """Refuse YAML tags; the stream is read as events, so nothing is expanded."""
+    """Refuse YAML tags and deep nesting; the stream is read as events, so nothing is expanded."""
+    depth = 0
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             tag = getattr(event, "tag", None)
             if tag is not None:
                 raise refuse(path, f"YAML tags such as {tag[:30]!r} are not allowed.")
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:  # deeper would exhaust the recursion of YAML's and Hydra's loaders
+                    raise refuse(path, f"values are nested more than {MAX_DEPTH} levels deep.")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""

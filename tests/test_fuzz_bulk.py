@@ -102,6 +102,8 @@ VALUES = (
     "../../etc",
     "/tmp/x",
     "0,1,2",
+    "[" * 2000 + "]" * 2000,  # deep enough to exhaust a recursive parser
+    "{a: " * 500 + "1" + "}" * 500,
 )
 
 

@@ -214,3 +214,10 @@ def test_provenance_runs_no_command_from_git_config_in_the_environment(
     assert not marker.exists()
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
     assert record["git_commit"] == head.stdout.strip()
+
+
+@pytest.mark.parametrize("depth", [40, 5000])
+def test_deeply_nested_command_line_values_give_one_line(depth: int) -> None:
+    """Deep brackets would exhaust the recursion of Hydra's parser (a RecursionError traceback)."""
+    with pytest.raises(ConfigError, match="nested more than"):
+        check_overrides(["estate=single_prison", "description=" + "[" * depth + "]" * depth])
