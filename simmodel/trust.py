@@ -135,11 +135,28 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int], depth: int = 0) -> int
     return size
 
 
+def _check_duplicate_keys(path: Path, node: yaml.Node | None, prefix: str) -> None:
+    """A key set twice in one mapping is refused (YAML would keep either, silently)."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            dotted = f"{prefix}.{key}" if prefix else key
+            if key in seen:
+                raise refuse(path, f"{dotted[:60]} is set twice.")
+            seen.add(key)
+            _check_duplicate_keys(path, value_node, dotted)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _check_duplicate_keys(path, item, f"{prefix}[{i}]")
+
+
 def _load(path: Path, text: str) -> Any:
     _check_events(path, text)
     node = yaml.compose(text, Loader=yaml.SafeLoader)
     if node is not None and _expanded_size(node, {}) > MAX_NODES:
         raise refuse(path, f"anchors and aliases expand to more than {MAX_NODES:,} values.")
+    _check_duplicate_keys(path, node, "")
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:
@@ -176,7 +193,7 @@ def check_reference(key: str, value: str) -> None:
 
 def _walk(path: Path, node: Any, prefix: str) -> None:
     schema = _field_type(prefix) if prefix else Config
-    if is_dataclass(schema) and not isinstance(node, dict) and node is not None:
+    if is_dataclass(schema) and not isinstance(node, dict):
         raise refuse(path, f"{prefix} holds keys, not a single value ({str(node)[:30]!r}).")
     if isinstance(node, dict):
         known = {f.name for f in fields(schema)} if is_dataclass(schema) else None
