@@ -215,6 +215,7 @@ def test_frontier_png_is_written(funding_sweep: Path) -> None:
     assert not list(funding_sweep.glob(".*.tmp*")), "atomic writes leave no temporary files"
 
 
+@pytest.mark.slow  # several seconds: .ci/run runs it, the quick command does not
 def test_rerunning_the_same_sweep_skips_complete_jobs_only(
     funding_sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -239,6 +240,7 @@ def test_rerunning_the_same_sweep_skips_complete_jobs_only(
         assert read(sweep / name) == read(funding_sweep / name)
 
 
+@pytest.mark.slow  # several seconds: .ci/run runs it, the quick command does not
 def test_resuming_after_an_interruption_completes_the_interrupted_job(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -288,6 +290,7 @@ def test_collate_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 # ------------------------------------------------------------ a sweep of another key
+@pytest.mark.slow  # several seconds: .ci/run runs it, the quick command does not
 def test_sweep_over_another_key_writes_sweep_csv_only_and_resumes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

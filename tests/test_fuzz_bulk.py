@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
 from test_fuzz import KEYS  # every scalar key of the schema but the scenario group
 
 from simmodel.compose import MESSAGE_LIMIT, check_overrides
@@ -172,6 +173,7 @@ def _assert_clean(exc: ConfigError, case: str) -> None:
     assert not bad, (case, bad, message)
 
 
+@pytest.mark.slow  # several seconds: .ci/run runs it, the quick command does not
 def test_thousands_of_override_lines_give_a_config_or_one_clean_line() -> None:
     rng = random.Random(SEED)
     outcomes = {"config": 0, "error": 0}
@@ -188,6 +190,7 @@ def test_thousands_of_override_lines_give_a_config_or_one_clean_line() -> None:
     assert outcomes["config"] > 100 and outcomes["error"] > 500, outcomes
 
 
+@pytest.mark.slow  # several seconds: .ci/run runs it, the quick command does not
 def test_scenario_files_give_a_config_or_one_clean_line(tmp_path: Path) -> None:
     rng = random.Random(SEED + 1)
     user = tmp_path / "user"

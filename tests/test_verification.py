@@ -106,6 +106,7 @@ def mmc() -> dict[str, np.ndarray]:
     }
 
 
+@pytest.mark.slow  # several seconds: .ci/run runs it, the quick command does not
 def test_mmc_configuration_is_the_intended_queue(mmc: dict[str, np.ndarray]) -> None:
     utilisation = mmc["lam"].mean() * SERVICE_DAYS / SERVERS
     assert 0.5 <= utilisation <= 0.85, utilisation  # measured 0.72
@@ -113,6 +114,7 @@ def test_mmc_configuration_is_the_intended_queue(mmc: dict[str, np.ndarray]) -> 
     assert mmc["served"].mean() == pytest.approx(mmc["lam"].mean(), rel=0.01)
 
 
+@pytest.mark.slow  # several seconds: .ci/run runs it, the quick command does not
 def test_mmc_number_in_assessment_matches_erlang_c(mmc: dict[str, np.ndarray]) -> None:
     # people_waiting_assessment counts everyone in state REFERRED: those queueing *and* those
     # being assessed (pathway.py sets the next state only when the assessment ends), so it is
@@ -127,6 +129,7 @@ def test_mmc_number_in_assessment_matches_erlang_c(mmc: dict[str, np.ndarray]) -
     assert abs(diff.mean()) <= t_half_width(diff) + 0.05 * erlang_l.mean()
 
 
+@pytest.mark.slow  # several seconds: .ci/run runs it, the quick command does not
 def test_mmc_mean_wait_matches_erlang_c(mmc: dict[str, np.ndarray]) -> None:
     # assessment_wait_days_mean is the wait from referral to the *start* of the assessment
     # (pathway._assess records it when an assessor is granted), i.e. Erlang C's Wq, over
