@@ -19,35 +19,19 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import hydra
-import pandas as pd
-from hydra.core.hydra_config import HydraConfig
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import ValueType
-from hydra.errors import HydraException
-from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
-
-from . import __version__, api
-from .compose import (
-    check_config_files,
-    check_overrides,
-    config_root,
-    explain,
-    group_options,
-    shorten,
-    to_config,
-    user_layers,
-)
-from .config import Config, ConfigError, register_configs
-from .experiments import interrupts
-from .experiments.collate import CollateSweep
-from .experiments.replications import Ensemble, run_replications
-from .outputs import results, run_folder
+from . import __version__
 from .paths import CONFIG_DIR
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+    from .config import Config
+    from .experiments.replications import Ensemble
+
+# This module imports the rest of simmodel (pandas, scipy, Hydra) only when a command
+# needs it, so --help, --version and the subcommands start at once.
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
@@ -81,6 +65,8 @@ def _phase(name: str) -> None:
 
 def _remove_run_dir(run_dir: Path) -> None:
     """Remove a run folder that holds nothing but Hydra's log, and empty parents."""
+    from .outputs import run_folder
+
     if not run_dir.is_dir():
         return
     if all(p.suffix == ".log" or p.name == run_folder.LOCK_FILE for p in run_dir.iterdir()):
@@ -99,6 +85,8 @@ def _comparable(cfg_yaml: str) -> str:
 
 def _already_done(run_dir: Path, cfg_yaml: str) -> bool:
     """True if ``run_dir`` holds a complete run of exactly this configuration."""
+    from .outputs import results
+
     saved = run_dir / "config.yaml"
     return (
         results.is_complete(run_dir)
@@ -119,6 +107,8 @@ def _claim(run_dir: Path, config: Config, cfg_yaml: str, *, sweep_job: bool) -> 
     complete run of another configuration is replaced in a sweep's job folder (the sweep
     folder belongs to its command) and otherwise refused unless ``run.overwrite=true``.
     """
+    from .outputs import results, run_folder
+
     try:
         run_folder.check(run_dir, sweep=False)
         run_folder.lock(run_dir)
@@ -147,6 +137,17 @@ POOL_LESS_LAUNCHERS = ("joblib",)
 
 def _run(cfg: DictConfig) -> float:
     """One run (or one job of a sweep); returns ``run.objective``'s mean for sampling sweepers."""
+    import pandas as pd
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from .compose import explain, to_config
+    from .config import ConfigError
+    from .experiments import interrupts
+    from .outputs import results, run_folder
+
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
@@ -172,6 +173,11 @@ def _run(cfg: DictConfig) -> float:
 
 def _simulate_and_write(config: Config, overrides: list[str], run_dir: Path) -> None:
     """Simulate, then write every file; signals during writing are recorded and honoured after."""
+    from . import api
+    from .experiments import interrupts
+    from .experiments.replications import run_replications
+    from .outputs import results
+
     c = config
     details = api.run_details(config, overrides)
     _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record("running", details)})
@@ -244,6 +250,8 @@ def _simulate_and_write(config: Config, overrides: list[str], run_dir: Path) -> 
 
 def _write_or_exit(run_dir: Path, files: dict[str, str]) -> dict[str, Path]:
     """Write result files; on a disk or permission error, say so in one line and exit 1."""
+    from .outputs import results
+
     try:
         return results.write_files(run_dir, files)
     except OSError as exc:
@@ -267,9 +275,11 @@ def _precision_line(ensemble: Ensemble) -> str:
     )
 
 
-@hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base="1.3")
-def _hydra_entry(cfg: DictConfig) -> float:
-    return _run(cfg)
+def _hydra_entry() -> None:
+    """Hand the command line (``sys.argv``) to Hydra, which calls :func:`_run` for each job."""
+    import hydra
+
+    hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base="1.3")(_run)()
 
 
 def sweep_variants(
@@ -282,6 +292,13 @@ def sweep_variants(
     ``options(group)``; an ``interval(a,b)`` (for sampling sweepers such as Optuna) is
     checked at both ends, and refused with one line under the basic sweeper.
     """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import ValueType
+    from hydra.errors import HydraException
+
+    from .compose import explain
+    from .config import ConfigError
+
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except HydraException as exc:
@@ -315,6 +332,8 @@ def sweep_variants(
 
 def _config_dirs(args: list[str]) -> tuple[list[str], tuple[Path, ...]]:
     """Split off ``--config-dir``/``-cd`` folders and ``hydra.searchpath`` entries (user config files)."""
+    from .config import ConfigError
+
     rest: list[str] = []
     dirs: list[Path] = []
     items = iter(args)
@@ -360,6 +379,9 @@ def default_run_folder(scenario: str) -> Path:
 
 def _output_folder(args: list[str], multirun: bool, config: Config) -> tuple[Path, list[str]]:
     """The run or sweep folder, checked; the arguments with it set explicitly for Hydra."""
+    from .config import ConfigError
+    from .outputs import run_folder
+
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     given = _value_of(args, key)
     if given is not None and not given.strip():
@@ -431,7 +453,6 @@ def help_text() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Check the config files and the command line (every swept value too), then hand over to Hydra."""
     args = sys.argv[1:] if argv is None else argv
-    register_configs()
     if args and args[0] in SUBCOMMANDS:  # simmodel collate DIR, simmodel validate [key=value ...]
         module = importlib.import_module(SUBCOMMANDS[args[0]])
         return int(module.main(args[1:]))
@@ -442,9 +463,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"simmodel {__version__}")
         return 0
     if "--hydra-help" in args:
+        from .config import register_configs
+
+        register_configs()
         sys.argv = [sys.argv[0], *args]
         _hydra_entry()
         return 0
+    from .compose import check_config_files, check_overrides, config_root, group_options, shorten, user_layers
+    from .config import ConfigError, register_configs
+    from .experiments import interrupts
+    from .experiments.collate import CollateSweep
+    from .outputs import run_folder
+
+    register_configs()
     multirun = any(a in _MULTIRUN_FLAGS for a in args)
     folder: Path | None = None
     try:
