@@ -13,6 +13,7 @@ pairs options by replication with common random numbers, as a sweep's collation 
 
 from __future__ import annotations
 
+import copy
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -198,6 +199,7 @@ def run(
     if config is None:
         config = check_overrides(items)
     elif replications is not None or jobs is not None:
+        config = copy.deepcopy(config)  # the caller's configuration stays as it was
         config.run.replications = replications if replications is not None else config.run.replications
         config.run.jobs = jobs if jobs is not None else config.run.jobs
     return Result(config=config, ensemble=run_replications(config), overrides=items)

@@ -472,7 +472,6 @@ def main(argv: list[str] | None = None) -> int:
     from .compose import check_config_files, check_overrides, config_root, group_options, shorten, user_layers
     from .config import ConfigError, register_configs
     from .experiments import interrupts
-    from .experiments.collate import CollateSweep
     from .outputs import run_folder
 
     register_configs()
@@ -505,6 +504,8 @@ def main(argv: list[str] | None = None) -> int:
     except run_folder.OutputError as exc:
         print(f"simmodel: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    from .experiments.collate import CollateSweep  # after the checks: it imports the report's tools
+
     sys.argv = [sys.argv[0], *args]
     try:
         CollateSweep.failure = None

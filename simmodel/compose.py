@@ -83,16 +83,15 @@ def config_root(layers: tuple[tuple[str, Path], ...]) -> Path:
     return root
 
 
-def _options(group: str) -> list[str]:
-    """Options of a config group, shipped and the user's."""
-    folder = _root / group
+def _options(group: str, root: Path | None = None) -> list[str]:
+    """Options of a config group, shipped and the user's (in ``root``, default the command's)."""
+    folder = (root or _root) / group
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
 def group_options(group: str, config_dirs: tuple[Path, ...] = ()) -> list[str]:
-    """Options of a config group, shipped and the user's (for ``glob(...)`` sweeps)."""
-    folder = config_root(user_layers(config_dirs)) / group
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    """Options of a config group with the user's folders (for ``glob(...)`` sweeps)."""
+    return _options(group, config_root(user_layers(config_dirs)))
 
 
 def _is_group(key: str) -> bool:

@@ -34,7 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..model.funding import WEEKS_PER_YEAR
 from ..outputs import report
-from ..outputs.results import RUN_RECORD, default_permissions
+from ..outputs.results import RUN_RECORD, default_permissions, money
 from . import interrupts
 from .replications import t_interval
 
@@ -439,7 +439,7 @@ def console_comparison(table: pd.DataFrame, points: pd.DataFrame) -> str:
         if len(ref_point):
             unmet, cost = ref_point["unmet"].iloc[0], ref_point["cost"].iloc[0]
             lines.append(
-                f"\n{reference} itself{where}: {unmet:,.0f} unmet hours a week, {_money(cost)} a year; "
+                f"\n{reference} itself{where}: {unmet:,.0f} unmet hours a week, {money(cost)} a year; "
                 f"changes against it below"
             )
         else:
@@ -455,27 +455,14 @@ def console_comparison(table: pd.DataFrame, points: pd.DataFrame) -> str:
             )
             eff = points[(points["option"] == option) & (points["group"] == title)]["efficient"]
             unmet_text = f"{unmet.difference:+,.0f} ({_ci(unmet.ci_low, unmet.ci_high, '{:+,.0f}')})"
-            cost_text = f"{_money(cost.difference, sign=True)} ({_money(cost.ci_low, sign=True)} to "
-            cost_text += f"{_money(cost.ci_high, sign=True)})" if np.isfinite(cost.ci_low) else "CI n/a)"
+            cost_text = f"{money(cost.difference, signed=True)} ({money(cost.ci_low, signed=True)} to "
+            cost_text += f"{money(cost.ci_high, signed=True)})" if np.isfinite(cost.ci_low) else "CI n/a)"
             ratio_text = f"£{ratio:,.0f}" if np.isfinite(ratio) and ratio >= 0 else "n/a"
             lines.append(
                 f"  {option:<22}{unmet_text:<30}{cost_text:<32}{ratio_text:<20}"
                 f"{'yes' if len(eff) and bool(eff.iloc[0]) else 'no'}"
             )
     return "\n".join(lines)
-
-
-def _money(value: float, sign: bool = False) -> str:
-    """£ in millions, thousands or pounds, whichever reads best."""
-    if not np.isfinite(value):
-        return "n/a"
-    prefix = ("+" if value >= 0 else "-") if sign else ("-" if value < 0 else "")
-    size = abs(value)
-    if size >= 1e6:
-        return f"{prefix}£{size / 1e6:.2f}m"
-    if size >= 1e4:
-        return f"{prefix}£{size / 1e3:.1f}k"
-    return f"{prefix}£{size:,.0f}"
 
 
 def _ci(low: float, high: float, pattern: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,8 +21,10 @@ from omegaconf import OmegaConf
 
 from ..config import AGE_BANDS, PRISON_TYPES, SCHEME_TYPES
 from ..model.metrics import DAYS_PER_MONTH, FLOW_NAMES, PAYERS, STOCK_NAMES, Flow, Stock
-from ..model.simulation import RunResult
 from ..paths import REPO
+
+if TYPE_CHECKING:
+    from ..model.simulation import RunResult  # results only read it: no runtime import of the model
 
 _STOCK_COLUMNS = {
     "with_need": "people_with_need",
@@ -480,14 +482,17 @@ HEADCOUNT_UNITS = ("people", "posts")
 _CONSOLE_NOUNS = {"buddies_active": "buddies"}
 
 
-def money(value: float, like: float | None = None) -> str:
+def money(value: float, like: float | None = None, *, signed: bool = False) -> str:
     """Pounds in millions, thousands or pounds, with enough digits to tell values apart.
 
     ``like`` picks the scale, so an interval reads in the same unit as its mean:
-    £118.3k (£117.9k to £118.8k), £21.45m, £950.
+    £118.3k (£117.9k to £118.8k), £21.45m, £950. ``signed`` writes "+" before a gain
+    (for changes); a value that is not finite reads "n/a".
     """
+    if not np.isfinite(value):
+        return "n/a"
     scale = abs(value if like is None else like)
-    sign = "-" if value < 0 else ""
+    sign = "-" if value < 0 else "+" if signed else ""
     size = abs(value)
     if scale >= 1e6:
         return f"{sign}£{size / 1e6:,.2f}m"
