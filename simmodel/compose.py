@@ -303,6 +303,9 @@ def to_config(cfg: DictConfig) -> Config:
     assert isinstance(node, Config)
     check_ranges(node)
     trust.check_names(node)
+    from .model.flows import check_flows  # scipy: imported only when a run is about to start
+
+    check_flows(node)
     _check_objective(node)
     return node
 
@@ -367,3 +370,6 @@ def revalidate(cfg: Config) -> None:
     assert isinstance(node, Config)
     check_ranges(node)
     trust.check_names(node)
+    from .model.flows import check_flows  # scipy: imported only when a run is about to start
+
+    check_flows(node)

@@ -78,18 +78,52 @@ class BandValues:
 
 
 @dataclass
-class BandStayFactors(BandValues):
-    """Median stay multiplier per age band: above 0 (a stay of no length is no stay), at most
-    10 (YAML ranges reach 3; 10x the median of the national mix is already 5 years)."""
+class StayDistribution:
+    """A log-normal time in custody (or sentence length), truncated to ``[min_days, max_days]``.
 
-    b18_20: float = _num(0, 10, lo_open=True)
-    b21_24: float = _num(0, 10, lo_open=True)
-    b25_29: float = _num(0, 10, lo_open=True)
-    b30_39: float = _num(0, 10, lo_open=True)
-    b40_49: float = _num(0, 10, lo_open=True)
-    b50_59: float = _num(0, 10, lo_open=True)
-    b60_69: float = _num(0, 10, lo_open=True)
-    b70_plus: float = _num(0, 10, lo_open=True)
+    With ``determinate`` true the distribution is the sentence length and time in custody is
+    the share served (``population.share_served``) times the sentence.
+    """
+
+    median_days: float = _num(0, 36_500, lo_open=True)  # days: up to a century (whole-life terms)
+    sigma: float = _num(0, 4)  # log-normal spread: YAML 0.35-1.0; 4 is a 3,000-fold ratio of quartiles
+    min_days: float = _num(0, 36_500)  # days
+    max_days: float = _num(0, 36_500, lo_open=True)  # days
+    determinate: bool = False
+
+
+@dataclass
+class CustodyClass(StayDistribution):
+    """A custody type of first receptions: its share of them and its time in custody."""
+
+    share: float = _share()
+
+
+@dataclass
+class CustodyClasses:
+    """The five custody types of first receptions (recalls are a separate stream)."""
+
+    remand: CustodyClass = field(default_factory=CustodyClass)
+    short: CustodyClass = field(default_factory=CustodyClass)
+    medium: CustodyClass = field(default_factory=CustodyClass)
+    long: CustodyClass = field(default_factory=CustodyClass)
+    indeterminate: CustodyClass = field(default_factory=CustodyClass)
+
+
+@dataclass
+class ShareServed:
+    """Share of a determinate sentence served in custody: ``floor + (1 - floor) x Beta``, the
+    Beta fitted to the median and mean (shares of the sentence)."""
+
+    floor: float = _share()
+    median: float = _share()
+    mean: float = _share()
+
+
+@dataclass
+class ShareServedBySex:
+    men: ShareServed = field(default_factory=ShareServed)
+    women: ShareServed = field(default_factory=ShareServed)
 
 
 @dataclass
@@ -102,6 +136,15 @@ class LevelValues:
 
     def as_tuple(self) -> tuple[float, float, float]:
         return (self.low, self.moderate, self.high)
+
+
+@dataclass
+class LevelFactors(LevelValues):
+    """A factor per need level: at least 1 (need never lowers a hazard), at most 50."""
+
+    low: float = _num(1, 50)
+    moderate: float = _num(1, 50)
+    high: float = _num(1, 50)
 
 
 @dataclass
@@ -202,21 +245,35 @@ class PopulationConfig:
     receptions_per_year: float = _num(0, 500_000)
     female_share: float = _share()
     stock_age_shares: BandValues = field(default_factory=BandValues)
-    stay_median_days: float = _num(1, 14_600)  # days: a day to 40 years (national 197, YAML 120-900)
-    stay_sigma: float = _num(0, 4)  # lognormal spread: YAML 1.0-1.6; 4 is a 3,000-fold ratio of quartiles
-    stay_max_years: float = _num(1, 80)  # years: whole-life terms run to decades; 80 is a lifetime
-    stay_factor_by_band: BandStayFactors = field(default_factory=BandStayFactors)
+    recalls_per_year: float = _num(0, 500_000)  # a year: recalls to custody (national 28,000)
+    custody_classes: CustodyClasses = field(default_factory=CustodyClasses)
+    recall: StayDistribution = field(default_factory=StayDistribution)
+    share_served: ShareServedBySex = field(default_factory=ShareServedBySex)
+    # tilt of older first receptions towards long and indeterminate terms, per age band above 40-49
+    # (YAML 0-0.3); 3 makes a 70+ reception ~e^12 times likelier to be long than a young one
+    older_long_tilt: float = _num(0, 3)
+    hold_population: bool = True  # scale receptions so initial_population is the steady state
+    # a factor: steady-state flows may scale receptions by at most this much (or 1/this) to hold
+    # initial_population; beyond it the configured flows and stock disagree and the run stops
+    steady_state_tolerance: float = _num(1, 10)
     local_max_stay_days: float = _num(0, 3650)  # days: 10 years (YAML 60-240)
     local_transfer_days_mean: float = _num(1, 730)  # days: a day to 2 years (YAML 20-120)
     transfer_rate_per_year: float = _num(0, 12)  # moves a person-year: monthly at most (0.9 in 2005/06)
     transfer_destination_weight: TypeWeights = field(default_factory=TypeWeights)
     older_unit_attraction: float = _num(0.01, 100)  # a factor: YAML 1-5; 100:1 is all-or-nothing
-    death_hazard_at_50_per_year: float = _num(0, 0.2)  # a year: YAML 0.003-0.008; 0.2 is 40x national
+    death_hazard_at_50_per_year: float = _num(0, 0.2)  # a year: YAML 0.001-0.006; 0.2 is 40x national
     death_hazard_growth_per_year_of_age: float = _num(0, 0.3)  # Gompertz slope: life tables 0.07-0.10
-    # yearly trends: a halving to a doubling a year (and see MAX_RECEPTIONS_PER_PLACE)
-    receptions_growth_per_year: float = _num(-0.5, 1.0)
-    older_receptions_growth_per_year: float = _num(-0.5, 1.0)
-    stay_growth_per_year: float = _num(-0.5, 1.0)
+    death_rr_by_level: LevelFactors = field(default_factory=LevelFactors)
+    death_rr_dementia: float = _num(1, 20)  # a factor on the death hazard: YAML 1.5-3
+    end_of_life_days: float = _num(0, 730)  # days: YAML 30-180
+    end_of_life_hours_per_week: float = _num(0, HOURS_PER_WEEK)  # hours: YAML 5-20
+    end_of_life_nhs_share: float = _share()
+    # yearly trends, applied from the start of reporting: a halving to a doubling a year
+    receptions_growth_per_year: float = _num(-0.5, 1.0)  # first receptions and recalls
+    older_long_receptions_growth_per_year: float = _num(-0.5, 1.0)  # extra: aged 50+ into long/indeterminate
+    long_time_served_stretch_per_year: float = _num(-0.5, 1.0)  # time served by new long/indeterminate
+    older_indeterminate_parole_refusal: float = _share()  # a due release of a lifer aged 60+ is deferred
+    parole_review_days: float = _num(1, 3650)  # days to the next parole review after a refusal (YAML 365-730)
 
 
 @dataclass
@@ -239,6 +296,16 @@ class NeedConfig:
 
 
 @dataclass
+class ReleaseNotice:
+    """Days before release that the date is known, for the classes without a release date set at
+    sentencing (a determinate sentence's date is known from reception)."""
+
+    remand: float = _num(0, 730)  # days: court outcome (YAML 0-7)
+    indeterminate: float = _num(0, 730)  # days: parole decision (YAML 28-120)
+    recall: float = _num(0, 730)  # days (YAML 14-60)
+
+
+@dataclass
 class PathwayConfig:
     """Screening, detection, referral, Care Act assessment, care packages and reviews (days)."""
 
@@ -256,6 +323,9 @@ class PathwayConfig:
     review_interval_days: float = _num(1, 3650)
     info_loss_on_transfer: float = _share()
     initial_detected_share: float = _share()
+    release_referral_share: float = _share()  # known need referred to the receiving LA before release
+    release_referral_lead_days: float = _num(0, 730)  # days of notice a referral needs (YAML 28-180)
+    release_notice_days: ReleaseNotice = field(default_factory=lambda: ReleaseNotice())
 
 
 @dataclass
@@ -462,6 +532,7 @@ def check_ranges(cfg: DictConfig | Config) -> None:
     node = cfg if isinstance(cfg, Config) else OmegaConf.to_object(cfg)
     assert isinstance(node, Config)
     _walk(node, "")
+    _check_custody(node.population)
     shares = node.population.stock_age_shares.as_tuple()
     if not math.isclose(sum(shares), 1.0, abs_tol=0.01):
         raise ConfigError(f"population.stock_age_shares add up to {sum(shares):.3f}: they must add up to 1.")
@@ -520,6 +591,32 @@ def _check_whole_months(key: str, years: float, *, at_least_one: bool) -> None:
         f"{key} = {years:g} is {months:.2f} months: use a whole number of months"
         f"{', at least one' if at_least_one else ''}, e.g. {suggestion}."
     )
+
+
+CUSTODY_CLASSES = ("remand", "short", "medium", "long", "indeterminate")
+
+
+def _check_custody(pop: PopulationConfig) -> None:
+    """Class shares add up to 1; each stay range holds its median; shares served can be fitted."""
+    shares = [getattr(pop.custody_classes, c).share for c in CUSTODY_CLASSES]
+    if not math.isclose(sum(shares), 1.0, abs_tol=0.01):
+        raise ConfigError(
+            f"population.custody_classes shares add up to {sum(shares):.3f}: they must add up to 1."
+        )
+    stays = [(f"population.custody_classes.{c}", getattr(pop.custody_classes, c)) for c in CUSTODY_CLASSES]
+    for key, stay in [*stays, ("population.recall", pop.recall)]:
+        if not stay.min_days <= stay.median_days <= stay.max_days:
+            raise ConfigError(
+                f"{key}: min_days {stay.min_days:g} <= median_days {stay.median_days:g} <= max_days "
+                f"{stay.max_days:g} does not hold."
+            )
+    for sex in ("men", "women"):
+        served = getattr(pop.share_served, sex)
+        if not (served.floor < served.median < 1 and served.floor < served.mean < 1):
+            raise ConfigError(
+                f"population.share_served.{sex}: floor {served.floor:g} must be below median "
+                f"{served.median:g} and mean {served.mean:g}, and both below 1."
+            )
 
 
 def _check_hours(need: NeedConfig) -> None:

@@ -30,6 +30,7 @@ TINY_ESTATE = (
     "estate=national",
     "population.initial_population=3000",
     "population.receptions_per_year=2200",
+    "population.recalls_per_year=960",  # first receptions : recalls as nationally (64,000 : 28,000)
     "estate.count.local=2",
     "estate.count.cat_b=1",
     "estate.count.cat_c=3",
@@ -94,3 +95,20 @@ def run_main(args: list[str]) -> int:
         return main(args)
     except SystemExit as stopped:
         return int(stopped.code or 0)
+
+
+def one_stay(median_days: float, sigma: float, max_days: float = 36_500) -> tuple[str, ...]:
+    """Overrides giving every reception one log-normal time in custody (days): every first
+    reception in the ``short`` class, not determinate, no recalls; for back tests against
+    queueing theory and hand-checked runs."""
+    short = "population.custody_classes.short"
+    return (
+        *(f"population.custody_classes.{c}.share=0" for c in ("remand", "medium", "long", "indeterminate")),
+        f"{short}.share=1",
+        f"{short}.median_days={median_days}",
+        f"{short}.sigma={sigma}",
+        f"{short}.min_days=0",
+        f"{short}.max_days={max_days}",
+        f"{short}.determinate=false",
+        "population.recalls_per_year=0",
+    )

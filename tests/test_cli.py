@@ -84,7 +84,7 @@ def test_end_to_end_scenario_is_recorded(isolated: Path, capsys: pytest.CaptureF
     capsys.readouterr()
     cfg = OmegaConf.load(run_dir / "config.yaml")
     assert cfg.scenario == "ageing"
-    assert cfg.population.older_receptions_growth_per_year > 0
+    assert cfg.population.older_long_receptions_growth_per_year > 0
 
 
 def test_python_m_simmodel_bad_input_exits_2(tmp_path: Path) -> None:

@@ -72,7 +72,12 @@ def test_every_scenario_composes_with_every_estate(name: str) -> None:
 def test_ageing_changes_population_growth() -> None:
     base = _compose_checked(["scenario=baseline"]).population
     ageing = _compose_checked(["scenario=ageing"]).population
-    growth = ("receptions_growth_per_year", "older_receptions_growth_per_year", "stay_growth_per_year")
+    growth = (
+        "receptions_growth_per_year",
+        "older_long_receptions_growth_per_year",
+        "long_time_served_stretch_per_year",
+        "older_indeterminate_parole_refusal",
+    )
     changed = [k for k in growth if getattr(ageing, k) != getattr(base, k)]
     assert changed, "the ageing scenario should change at least one population growth parameter"
     assert all(getattr(ageing, k) > getattr(base, k) for k in changed), "ageing means more growth"

@@ -11,7 +11,7 @@ above one half. Each expected value below is worked out from the configuration.
 from __future__ import annotations
 
 import pytest
-from conftest import make_config
+from conftest import make_config, one_stay
 
 from simmodel.model.simulation import run_replication
 from simmodel.outputs import results
@@ -24,9 +24,8 @@ HAND_CHECKED = (
     "run.warmup_years=1",  # steady state long before the reported year starts
     "population.initial_population=0",
     "population.receptions_per_year=365",  # Poisson(1 a day) -> exactly 1 a day
-    "population.stay_median_days=100",  # lognormal with a normal draw of 0 -> the median
+    *one_stay(100, 0.0),  # every stay exactly 100 days
     "population.transfer_rate_per_year=0",
-    *(f"population.stay_factor_by_band.{b}=1" for b in BANDS),
     *(f"need.stock_prevalence_by_band.{b}=0.9" for b in BANDS),  # 0.9 > 0.5: all arrive with need
     "need.arrival_prevalence_factor=1",
     "need.onset_hazard_at_50_per_year=0",

@@ -30,7 +30,12 @@ HAS_CHECKER = importlib.util.find_spec("simmodel.model.invariants") is not None 
 }
 DEBUG = ("run.check_invariants=true",) if HAS_CHECKER else ()
 FUNDING = tuple(sorted(p.stem for p in (CONFIGS / "funding").glob("*.yaml")))
-SMALL_TINY_ESTATE = (*TINY_ESTATE, "population.initial_population=1200", "population.receptions_per_year=900")
+SMALL_TINY_ESTATE = (
+    *TINY_ESTATE,
+    "population.initial_population=1200",
+    "population.receptions_per_year=900",
+    "population.recalls_per_year=390",
+)
 #: Shared settings; each test sets its own max_examples with settings(SETTINGS, max_examples=...).
 SETTINGS = settings(
     deadline=None,
@@ -72,8 +77,13 @@ def configurations(draw: st.DrawFn, tiny: bool = True, min_window_hours: float =
         f"regime.lockdown_episodes_per_year={_f(draw(st.floats(0, 20)))}",
         f"regime.restricted_episodes_per_year={_f(draw(st.floats(0, 50)))}",
         f"population.transfer_rate_per_year={_f(draw(st.floats(0, 3)))}",
-        f"population.stay_median_days={_f(draw(st.floats(5, 1000)))}",
-        f"population.stay_sigma={_f(draw(st.floats(0, 2)))}",
+        f"population.custody_classes.short.median_days={_f(draw(st.floats(14, 365)))}",
+        f"population.recall.sigma={_f(draw(st.floats(0, 2)))}",
+        f"population.hold_population={draw(st.booleans())}",
+        "population.steady_state_tolerance=10",  # transfers out of one prison at up to 3 a year
+        f"population.older_long_tilt={_f(draw(st.floats(0, 0.3)))}",
+        f"population.older_long_receptions_growth_per_year={_f(draw(st.floats(0, 0.2)))}",
+        f"population.older_indeterminate_parole_refusal={_f(draw(share()))}",
         f"population.death_hazard_at_50_per_year={_f(draw(st.floats(0, 0.2)))}",
         f"need.onset_hazard_at_50_per_year={_f(draw(st.floats(0, 0.5)))}",
         f"need.worsening_rate_per_year={_f(draw(st.floats(0, 3)))}",
@@ -116,6 +126,14 @@ def assert_invariants(result: RunResult) -> None:
     )
     assert np.allclose(np_sum, flows[..., Flow.NP_NEED_HOURS], rtol=1e-9, atol=1e-6)
     assert np.allclose(p_sum, flows[..., Flow.P_NEED_HOURS], rtol=1e-9, atol=1e-6)
+    # flows that are parts of other flows
+    assert (flows[..., Flow.RECALLS] <= flows[..., Flow.RECEPTIONS]).all()
+    assert (flows[..., Flow.RELEASES_WITHOUT_PLAN] <= flows[..., Flow.RELEASES_WITH_NEED]).all()
+    assert (flows[..., Flow.RELEASES_WITH_NEED] <= flows[..., Flow.RELEASES]).all()
+    assert (flows[..., Flow.DEATHS_WITH_NEED] <= flows[..., Flow.DEATHS]).all()
+    # everyone in custody is in exactly one custody class
+    classes = stocks[..., Stock.REMAND : Stock.RECALL + 1].sum(-1)
+    assert np.array_equal(classes, stocks[..., Stock.POPULATION])
     # no negative flows (counts, hours, £) or stocks; buddies within posts
     assert (flows >= 0).all() and (stocks >= 0).all()
     assert (stocks[..., Stock.BUDDIES_ACTIVE] <= stocks[..., Stock.BUDDY_POSTS]).all()

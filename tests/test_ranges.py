@@ -253,7 +253,12 @@ def test_more_buddy_posts_than_places_is_refused() -> None:
 
 def test_limits_themselves_are_allowed() -> None:
     check_overrides(
-        [*ONE_MONTH, "population.receptions_per_year=14000", "population.initial_population=1400"]
+        [
+            *ONE_MONTH,
+            "population.receptions_per_year=14000",
+            "population.initial_population=1400",
+            "population.hold_population=false",  # 14,000 a year would hold ten times the people
+        ]
     )
     check_overrides(
         [*ONE_MONTH, "estate.prisons.0.type=local", "population.transfer_destination_weight.cat_c=0"]
@@ -261,6 +266,25 @@ def test_limits_themselves_are_allowed() -> None:
     check_overrides(
         [*ONE_MONTH, "population.female_share=1", "population.transfer_destination_weight.cat_c=0"]
     )
+
+
+def test_flows_that_cannot_hold_the_stock_are_refused_before_the_run() -> None:
+    # one prison of 680 people holding steady needs about 330 arrivals a year; 3,000 is 9x that
+    with pytest.raises(ConfigError) as err:
+        check_overrides([*ONE_MONTH, "population.receptions_per_year=3000"])
+    message = str(err.value)
+    words_expected = ("population.initial_population = 680", "population.steady_state_tolerance", "hold_population")
+    for words in words_expected:
+        assert words in message, message
+
+
+def test_custody_classes_must_add_up_and_hold_their_medians() -> None:
+    with pytest.raises(ConfigError, match=r"custody_classes shares add up to 1\.2"):
+        check_overrides([*ONE_MONTH, "population.custody_classes.short.share=0.25"])
+    with pytest.raises(ConfigError, match=r"population\.recall: min_days 7 <= median_days 5"):
+        check_overrides([*ONE_MONTH, "population.recall.median_days=5"])
+    with pytest.raises(ConfigError, match=r"share_served\.men: floor 0\.6 must be below median 0\.55"):
+        check_overrides([*ONE_MONTH, "population.share_served.men.floor=0.6"])
 
 
 # ---------------------------------------------------------------- no silent NaN

@@ -14,7 +14,7 @@ from dataclasses import fields
 
 import numpy as np
 import pytest
-from conftest import make_config
+from conftest import make_config, one_stay
 from scipy import stats
 
 from simmodel.config import BandValues
@@ -68,11 +68,9 @@ MMC = (
     "estate.prisons.0.capacity=20000",  # places for the 20,000 people (a big queue, not a crowded prison)
     "population.initial_population=20000",
     "population.receptions_per_year=19900",  # = stock / mean stay (365 x exp(0.1^2 / 2) days)
-    "population.stay_median_days=365",
-    "population.stay_sigma=0.1",
+    *one_stay(365, 0.1),
     "population.transfer_rate_per_year=0",
     "population.death_hazard_at_50_per_year=0",
-    *(f"population.stay_factor_by_band.{b}=1" for b in BANDS),
     *(f"need.stock_prevalence_by_band.{b}=0" for b in BANDS),
     "need.dementia_stock_prevalence_50_69=0",
     "need.dementia_stock_prevalence_70_plus=0",
@@ -213,10 +211,7 @@ def test_population_is_arrival_rate_times_mean_stay(median: float, sigma: float)
     overrides = (
         "population.transfer_rate_per_year=0",
         "population.death_hazard_at_50_per_year=0",
-        f"population.stay_median_days={median}",
-        f"population.stay_sigma={sigma}",
-        "population.stay_max_years=80",
-        *(f"population.stay_factor_by_band.{b}=1" for b in BANDS),
+        *one_stay(median, sigma),
         f"population.receptions_per_year={lam * DAYS_PER_YEAR}",
         f"population.initial_population={round(lam * mean_stay)}",
         "buddies.posts_per_1000_prisoners=0",

@@ -63,6 +63,12 @@ class Flow:
     COST_HEALTHCARE = 43
     COST_FUNDING_PRISON = 44  # the funding option's own lines paid by the prison service
     COST_FUNDING_LA = 45  # ... and by local authorities
+    RECALLS = 46  # receptions that are recalls (RECEPTIONS counts them too)
+    RELEASES_WITH_NEED = 47
+    RELEASES_WITHOUT_PLAN = 48  # ... not referred to the receiving local authority in time
+    DEATHS_WITH_NEED = 49
+    END_OF_LIFE_HOURS = 50  # hours of end-of-life care, counted at the death
+    PAROLE_REFUSALS = 51  # due releases of indeterminate prisoners aged 60+ deferred
 
 
 class Stock:
@@ -80,7 +86,13 @@ class Stock:
     BUDDY_POSTS = 9
     WITH_DEMENTIA_50_PLUS = 10  # people aged 50 and over with dementia
     WITH_DEMENTIA_70_PLUS = 11
-    AGE_BAND_0 = 12  # followed by one entry per age band
+    REMAND = 12  # people by custody class (flows.CLASS_NAMES order)
+    SHORT = 13
+    MEDIUM = 14
+    LONG = 15
+    INDETERMINATE = 16
+    RECALL = 17
+    AGE_BAND_0 = 18  # followed by one entry per age band
 
 
 def _names(cls: type) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING
 
 import simpy
 from simpy.events import Initialize
@@ -16,8 +17,10 @@ from simpy.events import Initialize
 from ..config import Config
 from .estate import Estate
 from .metrics import Flow, Metrics
-from .population import People
 from .streams import Streams
+
+if TYPE_CHECKING:
+    from .population import People
 
 # Pathway states (people.state)
 NO_NEED = 0

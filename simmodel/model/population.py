@@ -20,22 +20,49 @@ from typing import ClassVar
 
 import numpy as np
 import simpy
-from scipy.optimize import nnls
 
-from ..config import Config, PopulationConfig
+from ..config import Config
 from .estate import LOCAL, WOMEN, Estate
+from .flows import (
+    BAND_50_59,
+    BAND_LOWER,
+    INDETERMINATE,
+    LONG_CLASSES,
+    N_CLASSES,
+    RECALL,
+    REMAND,
+    CustodyTimes,
+    ages_in_band,
+    death_delay_years,
+    estate_exit_rate,
+    fit_flows,
+)
 from .metrics import DAYS_PER_YEAR, Flow, Metrics
-from .need import BAND_50_59, BAND_LOWER_AGES, NONE, NeedModel, gompertz_delay_days
+from .need import HIGH, MODERATE, NONE, NeedModel, gompertz_delay_days
+from .pathway import DETECTED
 from .streams import Streams
 
-_BAND_WIDTH = np.array([3.0, 4.0, 5.0, 10.0, 10.0, 10.0, 10.0, 0.0])  # 70+ is open-ended
-_BAND_LOWER = np.array(BAND_LOWER_AGES, dtype=float)
-_OLDEST_AGE = 95.0
-_MEAN_YEARS_OVER_70 = 5.0
 #: Prisons that are full still receive a trickle, as a share of their capacity.
 _HEADROOM_FLOOR = 0.02
 #: Draws per reception, fixed so common random numbers stay aligned across scenarios.
-_UNIFORMS_PER_PERSON = 8
+_UNIFORMS_PER_PERSON = 10
+#: Candidates per day-0 person for the length-biased draw of their stay (sampling-importance
+#: resampling): within one class and band stays vary little, so 16 candidates are plenty.
+_STOCK_CANDIDATES = 16
+_DETERMINATE = np.array([False, True, True, True, False, False])
+
+
+def _pick_cumulative(cumulative: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Index drawn from cumulative weights for each uniform in ``u`` (vectorised)."""
+    idx = np.searchsorted(cumulative, u * cumulative[-1], side="right")
+    return np.minimum(idx, len(cumulative) - 1)
+
+
+def _pick_rows(weights: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Column drawn in each row of ``weights`` in proportion to the weights."""
+    cumulative = np.cumsum(weights, axis=1)
+    idx = (cumulative < (u * cumulative[:, -1])[:, None]).sum(axis=1)
+    return np.minimum(idx, weights.shape[1] - 1)
 
 
 def _ignore(*args: object) -> None:
@@ -140,6 +167,8 @@ class People:
         "need_day": (np.float64, math.inf),  # next onset or worsening of need
         "dementia_day": (np.float64, math.inf),
         "transfer_day": (np.float64, math.inf),
+        "klass": (np.int8, 0),  # custody class (flows.REMAND ... flows.RECALL)
+        "admitted": (np.float64, 0.0),  # simulated day of reception (negative for the stock)
     }
 
     generation: np.ndarray
@@ -159,6 +188,8 @@ class People:
     need_day: np.ndarray
     dementia_day: np.ndarray
     transfer_day: np.ndarray
+    klass: np.ndarray
+    admitted: np.ndarray
 
     def __init__(self, capacity: int, prisons: int) -> None:
         self.count = 0
@@ -210,35 +241,6 @@ class People:
         return np.flatnonzero(self.prison[: self.count] == prison)
 
 
-def reception_age_mix(cfg: PopulationConfig, draws_per_band: int = 4000) -> np.ndarray:
-    """Share of receptions in each age band that keeps the stock's age structure steady.
-
-    People age while they serve, so the stock is older than the receptions feeding
-    it. A person received in band ``b`` spends, on average, ``M[b, k]`` years in
-    stock band ``k`` (Monte Carlo over their age within the band and their stay).
-    The mix ``w`` solves ``M.T @ w = stock shares`` by non-negative least squares.
-    A fixed seed keeps this calibration step out of the model's random streams.
-    """
-    rng = np.random.default_rng(np.random.SeedSequence(0))
-    bands = len(_BAND_LOWER)
-    target = np.array(cfg.stock_age_shares.as_tuple())
-    factor = np.array(cfg.stay_factor_by_band.as_tuple())
-    years_in = np.zeros((bands, bands))
-    edges = np.append(_BAND_LOWER[1:], np.inf)
-    for b in range(bands):
-        band = np.full(draws_per_band, b)
-        start = Population._ages_in_band(band, rng.random(draws_per_band))
-        stay = cfg.stay_median_days * factor[b] * np.exp(cfg.stay_sigma * rng.standard_normal(draws_per_band))
-        end = start + np.minimum(stay, cfg.stay_max_years * DAYS_PER_YEAR) / DAYS_PER_YEAR
-        for k in range(bands):
-            overlap = np.minimum(end, edges[k]) - np.maximum(start, _BAND_LOWER[k])
-            years_in[b, k] = np.clip(overlap, 0.0, None).mean()
-    weights, _ = nnls(years_in.T, target / target.sum())
-    if weights.sum() <= 0:  # degenerate configuration: fall back to the stock shares
-        return target / target.sum()
-    return weights / weights.sum()
-
-
 class Population:
     """The slow lane for people: who arrives, where they go, when they leave."""
 
@@ -265,12 +267,17 @@ class Population:
         self.arrival_rng = streams.generator("arrivals")
         self.move_rng = streams.generator("moves")
         self.stock_rng = streams.generator("stock")
+        self.release_rng = streams.generator("releases")
         self.need_draw = streams["need"]
         self.metrics = metrics
         self.report_start_day = report_start_day
         self.hooks = LifecycleHooks()  # wired by the simulation
+        self.release_planning = (
+            cfg.pathway.release_referral_share,
+            cfg.pathway.release_referral_lead_days,
+            cfg.pathway.release_notice_days,
+        )
         c = self.cfg
-        self.stay_factor = np.array(c.stay_factor_by_band.as_tuple())
         self.type_weight = np.array(c.transfer_destination_weight.as_tuple())[estate.type]
         self.older_pull = np.where(estate.older_unit, c.older_unit_attraction, 1.0)
         self.is_local = estate.type == LOCAL
@@ -280,7 +287,12 @@ class Population:
         self.for_men = ~women if (~women).any() else everywhere
         self.has_locals = bool(self.is_local.any())
         self.np_table, self.p_table = need.hours_table()
-        self.reception_mix = reception_age_mix(self.cfg)
+        self.times = CustodyTimes(c)
+        self.exit_rate = estate_exit_rate(cfg)
+        self.flows = fit_flows(c, cfg.need, self.exit_rate)
+        rr_level = np.array((1.0, *c.death_rr_by_level.as_tuple()))
+        #: death hazard multiplier by [dementia, level]
+        self.death_rr = np.vstack([rr_level, rr_level * c.death_rr_dementia])
         self.calendar: defaultdict[int, list[int]] = defaultdict(list)
         self._targets_day = -1
         self._targets: dict[tuple[str, bool], tuple[np.ndarray, np.ndarray]] = {}
@@ -374,37 +386,87 @@ class Population:
 
     # ------------------------------------------------------------------ the stock
     def create_stock(self) -> None:
-        """Create the day-0 population with a realistic age structure, stays and needs.
+        """Create the day-0 population as the steady state of the fitted flows.
 
-        Remaining stays are drawn from the length-biased stay distribution (people
-        found in prison on a given day are those with longer stays), so the stock
-        drains at the rate the flows would produce.
+        Each person's cell (age band at reception, custody class) is drawn in proportion to
+        that cell's steady-state stock (receptions x mean stay); within the cell, their stay
+        is drawn length-biased (people found in prison on a given day are those with longer
+        stays) and the time already served uniformly within it. Need is then the history of
+        arrival need, onset, worsening and dementia over the time already served, so the
+        day-0 need mix is the one the flows produce.
         """
         c = self.cfg
         rng = self.stock_rng
         n = c.initial_population
-        shares = np.array(c.stock_age_shares.as_tuple())
-        band = rng.choice(len(shares), size=n, p=shares / shares.sum())
-        age = self._ages_in_band(band, rng.random(n))
-        female = rng.random(n) < c.female_share
-        mu = np.log(c.stay_median_days * self.stay_factor[band])
-        biased = np.exp(mu + c.stay_sigma**2 + c.stay_sigma * rng.standard_normal(n))
-        remaining = np.minimum(rng.random(n) * biased, c.stay_max_years * DAYS_PER_YEAR)
-        prevalence = np.array(self.need.stock_prevalence)[band]
-        dementia = rng.random(n) < self.need.dementia_prevalence(age)
-        has_need = dementia | (rng.random(n) < prevalence)
-        level = self._levels(has_need, dementia, rng.random(n))
+        if n <= 0:
+            return
+        cells = self.flows.stock_by_cell.ravel()
+        cell = _pick_cumulative(np.cumsum(cells), rng.random(n))
+        band, klass = np.divmod(cell, N_CLASSES)
+        k = _STOCK_CANDIDATES
+        u = rng.random((n, k, 4))
+        e = rng.standard_exponential((n, k, 2))
+        start = ages_in_band(np.repeat(band, k), u[:, :, 0].ravel()).reshape(n, k)
+        female = u[:, :, 1] < c.female_share
+        stay = self.times.draw(np.repeat(klass, k), female.ravel(), u[:, :, 2].ravel(), u[:, :, 3].ravel())
+        stay = stay.reshape(n, k)
+        # time in custody as the fit counts it: release, death or leaving the estate
+        h50, growth = self.flows.mortality
+        death = death_delay_years(h50, growth, start.ravel(), e[:, :, 0].ravel()).reshape(n, k)
+        leave = e[:, :, 1] / self.exit_rate if self.exit_rate > 0 else np.inf
+        held = np.minimum(stay, DAYS_PER_YEAR * np.minimum(death, leave))
+        pick = _pick_rows(held, rng.random(n))  # length-biased: chance proportional to time held
+        rows = np.arange(n)
+        start, female, stay, held = start[rows, pick], female[rows, pick], stay[rows, pick], held[rows, pick]
+        served = rng.random(n) * held  # days already served
+        remaining = stay - served
+        level, dementia = self._need_history(rng, start, served / DAYS_PER_YEAR)
+        age = start + served / DAYS_PER_YEAR
         known = rng.random(n) < self.initial_detected_share
         exp = rng.standard_exponential((n, 3))
         prison = self._stock_prisons(rng, age, female, remaining)
-        self._add(prison, age, female, remaining, level, dementia, known, exp, reception=False)
+        self._add(
+            prison,
+            age,
+            female,
+            remaining,
+            level,
+            dementia,
+            known,
+            exp,
+            klass.astype(np.int8),
+            served,
+            reception=False,
+        )
 
-    @staticmethod
-    def _ages_in_band(band: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """Ages (years) within each band: uniform, or a 5-year exponential tail over 70."""
-        width = _BAND_WIDTH[band]
-        over70 = np.minimum(-_MEAN_YEARS_OVER_70 * np.log1p(-u), _OLDEST_AGE - 70.0)
-        return _BAND_LOWER[band] + np.where(width > 0, u * width, over70)
+    def _need_history(
+        self, rng: np.random.Generator, start: np.ndarray, years: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Need level and dementia after ``years`` in custody from reception at age ``start``.
+
+        The same rules as the flows: need and dementia on arrival, then onset, worsening
+        and dementia hazards over the time served (ages in years; vectorised).
+        """
+        need, n = self.need, len(start)
+        u = rng.random((n, 4))
+        e = rng.standard_exponential((n, 5))
+        factor = need.cfg.arrival_prevalence_factor
+        band = np.searchsorted(BAND_LOWER, start, side="right") - 1
+        dementia = u[:, 0] < need.dementia_prevalence(start) * factor
+        has_need = dementia | (u[:, 1] < np.array(need.stock_prevalence)[band] * factor)
+        level = self._levels(has_need, dementia, u[:, 2])
+        onset = need.onset_delay_days(start, e[:, 0]) / DAYS_PER_YEAR
+        starts = (level == NONE) & (onset < years)
+        level[starts] = need.levels_at_onset(u[starts, 3])
+        since = np.where(has_need, 0.0, onset)  # when the need began (years after reception)
+        for step in range(1, 4):  # at most two steps up, from low to high
+            since = since + need.worsening_delay_days(level, e[:, step]) / DAYS_PER_YEAR
+            worse = (level != NONE) & (level < HIGH) & (since < years)
+            level[worse] += 1
+        late = ~dementia & (need.dementia_delay_days(start, e[:, 4]) / DAYS_PER_YEAR < years)
+        dementia |= late
+        level[late] = np.maximum(level[late], MODERATE)
+        return level, dementia
 
     def _levels(self, has_need: np.ndarray, dementia: np.ndarray, u: np.ndarray) -> np.ndarray:
         level = np.where(has_need, self.need.levels_at_onset(u), NONE).astype(np.int8)
@@ -434,28 +496,37 @@ class Population:
         return prison
 
     # ------------------------------------------------------------------- receptions
-    def _reception_band_weights(self, now: float) -> np.ndarray:
-        """Cumulative age-band weights of receptions, with the trend for ages 50+."""
-        c = self.cfg
-        grow = (1.0 + c.older_receptions_growth_per_year) ** self.years_since_report_start(now)
-        weights = self.reception_mix.copy()
-        weights[BAND_50_59:] *= grow
-        return np.cumsum(weights)
+    def reception_rates(self, now: float) -> np.ndarray:
+        """Receptions a year by [age band, class] at ``now``, with the scenario's trends.
 
-    def _receive(self, n: int, now: float) -> None:
-        """``n`` receptions today: draw everything about each person, then admit them."""
+        All receptions grow at ``receptions_growth_per_year``; those aged 50+ on long or
+        indeterminate terms grow by ``older_long_receptions_growth_per_year`` on top.
+        """
+        c = self.cfg
+        years = self.years_since_report_start(now)
+        rate = self.flows.rate * (1.0 + c.receptions_growth_per_year) ** years
+        if c.older_long_receptions_growth_per_year and years > 0:
+            rate = rate.copy()
+            grow = (1.0 + c.older_long_receptions_growth_per_year) ** years
+            rate[BAND_50_59:, LONG_CLASSES] *= grow
+        return rate
+
+    def _receive(self, n: int, now: float, cumulative: np.ndarray) -> None:
+        """``n`` receptions today: draw everything about each person, then admit them.
+
+        ``cumulative``: cumulative reception rates over the flattened (band, class) cells.
+        """
         c = self.cfg
         rng = self.people_rng
         u = rng.random((n, _UNIFORMS_PER_PERSON))
-        z = rng.standard_normal(n)
         exp = rng.standard_exponential((n, 3))
-        cumulative = self._reception_band_weights(now)
-        band = np.minimum(np.searchsorted(cumulative, u[:, 0] * cumulative[-1], side="right"), 7)
-        age = self._ages_in_band(band, u[:, 1])
+        band, klass = np.divmod(_pick_cumulative(cumulative, u[:, 0]), N_CLASSES)
+        age = ages_in_band(band, u[:, 1])
         female = u[:, 2] < c.female_share
-        trend = (1.0 + c.stay_growth_per_year) ** self.years_since_report_start(now)
-        stay = c.stay_median_days * self.stay_factor[band] * trend * np.exp(c.stay_sigma * z)
-        stay = np.minimum(stay, c.stay_max_years * DAYS_PER_YEAR)
+        stay = self.times.draw(klass, female, u[:, 8], u[:, 9])
+        if c.long_time_served_stretch_per_year:
+            stretch = (1.0 + c.long_time_served_stretch_per_year) ** self.years_since_report_start(now)
+            stay = np.where(LONG_CLASSES[klass], stay * stretch, stay)
         factor = self.need.cfg.arrival_prevalence_factor
         dementia = u[:, 3] < self.need.dementia_prevalence(age) * factor
         has_need = dementia | (u[:, 4] < np.array(self.need.stock_prevalence)[band] * factor)
@@ -464,7 +535,19 @@ class Population:
         prison = np.empty(n, dtype=np.int64)
         prison[female] = self._pick("reception_f", age[female] >= 60, u[female, 7])
         prison[~female] = self._pick("reception_m", age[~female] >= 60, u[~female, 7])
-        self._add(prison, age, female, stay, level, dementia, known, exp, reception=True)
+        self._add(
+            prison,
+            age,
+            female,
+            stay,
+            level,
+            dementia,
+            known,
+            exp,
+            klass.astype(np.int8),
+            np.zeros(n),
+            reception=True,
+        )
 
     def _add(
         self,
@@ -476,12 +559,19 @@ class Population:
         dementia: np.ndarray,
         known: np.ndarray,
         exp: np.ndarray,
+        klass: np.ndarray,
+        served: np.ndarray,
         *,
         reception: bool,
     ) -> None:
-        """Admit a batch of people: set their state, schedule their next event."""
+        """Admit a batch of people: set their state, schedule their next event.
+
+        ``stay``: days to release; ``served``: days already in custody (0 for receptions).
+        """
         people, need, now = self.people, self.need, self.env.now
         ids = people.new_ids(len(prison))
+        people.klass[ids] = klass
+        people.admitted[ids] = now - served
         people.prison[ids] = prison
         people.birth[ids] = now - age * DAYS_PER_YEAR
         people.female[ids] = female
@@ -492,7 +582,7 @@ class Population:
         people.np_hours[ids] = self.np_table[dem, level]
         people.p_hours[ids] = self.p_table[dem, level]
         people.wait_since[ids] = np.where(people.p_hours[ids] > 0, now, math.nan)
-        people.death_day[ids] = now + self._death_delays(age, exp[:, 0])
+        people.death_day[ids] = now + self._death_delays(age, exp[:, 0], self.death_rr[dem, level])
         people.need_day[ids] = now + np.where(
             level == NONE, need.onset_delay_days(age, exp[:, 1]), need.worsening_delay_days(level, exp[:, 1])
         )
@@ -507,6 +597,9 @@ class Population:
         if reception:
             self.metrics.add_vector(now, Flow.RECEPTIONS, np.bincount(prison, minlength=self.estate.size))
             self.metrics.add_vector(
+                now, Flow.RECALLS, np.bincount(prison[klass == RECALL], minlength=self.estate.size)
+            )
+            self.metrics.add_vector(
                 now,
                 Flow.ARRIVALS_WITH_NEED,
                 np.bincount(people.prison[with_need], minlength=self.estate.size),
@@ -515,10 +608,11 @@ class Population:
             self.hooks.on_arrival(pid, is_known)
         self._schedule(ids)
 
-    def _death_delays(self, age: np.ndarray, e: np.ndarray) -> np.ndarray:
+    def _death_delays(self, age: np.ndarray, e: np.ndarray, rr: np.ndarray) -> np.ndarray:
+        """Days to a natural death: Gompertz in age, times the relative risk of need."""
         c = self.cfg
         return gompertz_delay_days(
-            c.death_hazard_at_50_per_year, c.death_hazard_growth_per_year_of_age, age, 50.0, e
+            c.death_hazard_at_50_per_year, c.death_hazard_growth_per_year_of_age, age, 50.0, e / rr
         )
 
     # ------------------------------------------------------------------ the calendar
@@ -544,15 +638,15 @@ class Population:
 
     def daily(self) -> Generator[simpy.Event, None, None]:
         """Once a simulated day: receptions, then every lifecycle event due that day."""
-        env, c = self.env, self.cfg
+        env = self.env
         day = int(env.now)
         while True:
             now = env.now
-            years = self.years_since_report_start(now)
-            per_day = c.receptions_per_year * (1.0 + c.receptions_growth_per_year) ** years / DAYS_PER_YEAR
+            cumulative = np.cumsum(self.reception_rates(now).ravel())
+            per_day = cumulative[-1] / DAYS_PER_YEAR
             n = int(self.arrival_rng.poisson(per_day)) if per_day > 0 else 0
             if n:
-                self._receive(n, now)
+                self._receive(n, now, cumulative)
             due = self.calendar.pop(day, None)
             while due:
                 due = self._resolve(np.array(due, dtype=np.int64), day + 1.0, now)
@@ -567,6 +661,8 @@ class Population:
         p = self.people
         dead = p.death_day[ids] < end
         released = ~dead & (p.release_day[ids] < end)
+        if self.cfg.older_indeterminate_parole_refusal > 0 and now >= self.report_start_day:
+            released &= ~self._parole_refused(ids, released, now)
         staying = ~dead & ~released
         moving = staying & (p.transfer_day[ids] < end)
         need_change = staying & ~moving & (p.need_day[ids] < end)
@@ -586,6 +682,21 @@ class Population:
         self._schedule(rest[later], nxt[later])
         return rest[~later].tolist()
 
+    def _parole_refused(self, ids: np.ndarray, released: np.ndarray, now: float) -> np.ndarray:
+        """Indeterminate prisoners aged 60+ whose due release the parole board refuses; their
+        next review is ``parole_review_days`` away. Returns the refused (mask over ``ids``)."""
+        p, c = self.people, self.cfg
+        eligible = released & (p.klass[ids] == INDETERMINATE) & (self.ages(ids, now) >= 60.0)
+        refused = np.zeros(len(ids), dtype=bool)
+        if eligible.any():
+            idx = np.flatnonzero(eligible)
+            refused[idx] = self.release_rng.random(len(idx)) < c.older_indeterminate_parole_refusal
+            p.release_day[ids[refused]] = now + c.parole_review_days
+            self.metrics.add_vector(
+                now, Flow.PAROLE_REFUSALS, np.bincount(p.prison[ids[refused]], minlength=self.estate.size)
+            )
+        return refused
+
     # ---------------------------------------------------------------- leaving, moving
     def _leave(self, ids: np.ndarray, how: int, now: float) -> None:
         if len(ids) == 0:
@@ -593,10 +704,15 @@ class Population:
         p, n = self.people, self.estate.size
         prisons = p.prison[ids]
         self.metrics.add_vector(now, how, np.bincount(prisons, minlength=n))
+        with_need = p.level[ids] != NONE
         if how == Flow.DEATHS:
             self.metrics.add_vector(
                 now, Flow.DEATH_AGE_SUM, np.bincount(prisons, weights=self.ages(ids, now), minlength=n)
             )
+            self.metrics.add_vector(now, Flow.DEATHS_WITH_NEED, np.bincount(prisons[with_need], minlength=n))
+            self._end_of_life(ids, now)
+        elif how == Flow.RELEASES and with_need.any():
+            self._release_planning(ids[with_need], now)
         for pid in ids[p.buddy[ids]].tolist():
             self.hooks.lose_buddy(pid, now, moved=True)
         for pid in ids[p.level[ids] != NONE].tolist():
@@ -605,6 +721,42 @@ class Population:
             p.need_dirty = True
         p.in_prison -= np.bincount(prisons, minlength=n)
         p.release_ids(ids)
+
+    def _end_of_life(self, dead: np.ndarray, now: float) -> None:
+        """Count the end-of-life care given before natural deaths with high need or dementia:
+        ``end_of_life_hours_per_week`` over the last ``end_of_life_days`` (or the time in
+        custody, if shorter), booked in the month of the death."""
+        p, c = self.people, self.cfg
+        eol = dead[(p.level[dead] == HIGH) | p.dementia[dead]]
+        if len(eol) == 0 or c.end_of_life_hours_per_week <= 0:
+            return
+        days = np.minimum(c.end_of_life_days, now - p.admitted[eol])
+        hours = c.end_of_life_hours_per_week * days / 7.0
+        self.metrics.add_vector(
+            now, Flow.END_OF_LIFE_HOURS, np.bincount(p.prison[eol], weights=hours, minlength=self.estate.size)
+        )
+
+    def _release_planning(self, ids: np.ndarray, now: float) -> None:
+        """Releases of people with a care need, and those not referred to the receiving local
+        authority in time: a referral needs the need known to the prison, notice of the
+        release at least the lead time, and a prison that makes such referrals (a share).
+        The release date of a determinate sentence is known from reception; the other
+        classes learn it ``release_notice_days`` ahead."""
+        p, n = self.people, self.estate.size
+        share, lead, notice_cfg = self.release_planning
+        klass = p.klass[ids]
+        in_custody = now - p.admitted[ids]
+        notice = np.select(
+            [klass == REMAND, klass == INDETERMINATE, klass == RECALL],
+            [notice_cfg.remand, notice_cfg.indeterminate, notice_cfg.recall],
+            np.inf,
+        )
+        notice = np.minimum(notice, in_custody)
+        known = p.state[ids] >= DETECTED
+        planned = known & (notice >= lead) & (self.release_rng.random(len(ids)) < share)
+        prisons = p.prison[ids]
+        self.metrics.add_vector(now, Flow.RELEASES_WITH_NEED, np.bincount(prisons, minlength=n))
+        self.metrics.add_vector(now, Flow.RELEASES_WITHOUT_PLAN, np.bincount(prisons[~planned], minlength=n))
 
     def _move(self, ids: np.ndarray, now: float) -> None:
         p, n = self.people, self.estate.size
@@ -635,6 +787,11 @@ class Population:
         people.level[pid] = level
         people.dementia[pid] = dementia
         np_h, p_h = self.need.hours[int(dementia)][level]
+        # a new hazard of death from today (memoryless: redrawn given survival so far)
+        age = (now - people.birth[pid]) / DAYS_PER_YEAR
+        rr = self.death_rr[int(dementia), level]
+        delay = self._death_delays(np.array([age]), np.array([self.need_draw.exponential()]), np.array([rr]))
+        people.death_day[pid] = now + float(delay[0])
         people.np_hours[pid] = np_h
         people.p_hours[pid] = p_h
         if p_h > 0.0 and math.isnan(people.wait_since[pid]) and people.package_hours[pid] <= 0.0:

@@ -18,6 +18,7 @@ from ..config import Config
 from .buddies import BuddySchemes
 from .care import CareLane
 from .estate import Estate, build_estate
+from .flows import N_CLASSES
 from .funding import apply_funding, fund_estate, yearly_cost_per_prison
 from .invariants import EventChecker, check_window
 from .metrics import DAYS_PER_MONTH, Flow, Metrics, Stock
@@ -159,6 +160,9 @@ class Simulation:
         stocks[:, Stock.POPULATION] = np.bincount(prison, minlength=n)
         for band in range(len(BAND_LOWER_AGES)):
             stocks[:, Stock.AGE_BAND_0 + band] = np.bincount(prison[bands == band], minlength=n)
+        klass = people.klass[ids]
+        for k in range(N_CLASSES):
+            stocks[:, Stock.REMAND + k] = np.bincount(prison[klass == k], minlength=n)
         need_ids = np.fromiter(people.need_ids, dtype=np.int64, count=len(people.need_ids))
         p = people.prison[need_ids]
         state = people.state[need_ids]

@@ -30,6 +30,7 @@ STREAM_IDS: dict[str, int] = {
     "care": 8,  # the fast lane: tasks and their allocation in each window
     "stock": 9,  # the day-0 population
     "funding": 10,  # which prisons a funding option gives a new scheme
+    "releases": 11,  # parole refusals and referrals to the receiving local authority at release
 }
 
 #: Streams that describe the world rather than chance: every replication uses

@@ -32,6 +32,12 @@ _STOCK_COLUMNS = {
     "with_dementia": "people_with_dementia",
     "with_dementia_50_plus": "people_with_dementia_50_plus",
     "with_dementia_70_plus": "people_with_dementia_70_plus",
+    "remand": "custody_remand",
+    "short": "custody_short",
+    "medium": "custody_medium",
+    "long": "custody_long",
+    "indeterminate": "custody_indeterminate",
+    "recall": "custody_recall",
 }
 #: The label columns of timeseries.csv; every other column is a number.
 TIMESERIES_ID_COLUMNS = ("month", "year", "scope", "prison", "prison_type", "scheme")
@@ -63,6 +69,12 @@ _STOCK_MEANINGS: dict[str, str] = {
     "buddy_posts": "funded buddy posts",
     "people_with_dementia_50_plus": "people aged 50 and over with dementia",
     "people_with_dementia_70_plus": "people aged 70 and over with dementia",
+    "custody_remand": "people on remand who will leave without a custodial sentence",
+    "custody_short": "people serving a determinate sentence of up to 12 months",
+    "custody_medium": "people serving a determinate sentence of 12 months to under 4 years",
+    "custody_long": "people serving a determinate sentence of 4 years or more",
+    "custody_indeterminate": "people serving a life or IPP sentence",
+    "custody_recall": "people recalled to custody",
 }
 _FLOW_MEANINGS: dict[str, tuple[str, str]] = {
     "receptions": ("people", "people received into custody"),
@@ -94,6 +106,15 @@ _FLOW_MEANINGS: dict[str, tuple[str, str]] = {
     "p_unmet_hours": ("hours", "personal care needed but not given"),
     "overstep_events": ("events", "buddies or informal helpers giving personal care (overstep)"),
     "unmet_person_days": ("person-days", "days on which a person had some unmet need, summed over people"),
+    "recalls": ("people", "receptions that are recalls to custody (counted in receptions too)"),
+    "releases_with_need": ("people", "people released with a social care need"),
+    "releases_without_plan": (
+        "people",
+        "people released with a social care need and not referred to the receiving local authority in time",
+    ),
+    "deaths_with_need": ("people", "natural-cause deaths of people with a social care need"),
+    "end_of_life_hours": ("hours", "end-of-life care before natural deaths with high need or dementia"),
+    "parole_refusals": ("people", "due releases of lifers aged 60+ deferred to a later parole review"),
     "restricted_days": ("prison-days", "days under a restricted regime or lockdown, summed over prisons"),
     "cost_buddy_pay": ("GBP", "buddy pay (prison service)"),
     "cost_supervision": ("GBP", "supervision of buddies (prison service)"),
@@ -296,7 +317,34 @@ METRICS: tuple[Metric, ...] = (
     Metric("people_with_package", "people", "  with a care package", lambda t: t.stock(S.WITH_PACKAGE)),
     Metric("receptions_per_year", "people/year", "Receptions", lambda t: t.per_year(F.RECEPTIONS)),
     Metric("releases_per_year", "people/year", "Releases", lambda t: t.per_year(F.RELEASES)),
+    Metric(
+        "recalls_per_year", "people/year", "  of which recalls to custody", lambda t: t.per_year(F.RECALLS)
+    ),
+    Metric(
+        "releases_with_care_need_per_year",
+        "people/year",
+        "  released with a care need",
+        lambda t: t.per_year(F.RELEASES_WITH_NEED),
+    ),
+    Metric(
+        "releases_without_care_plan_per_year",
+        "people/year",
+        "    with no referral to their local authority",
+        lambda t: t.per_year(F.RELEASES_WITHOUT_PLAN),
+    ),
     Metric("natural_deaths_per_year", "people/year", "Natural-cause deaths", lambda t: t.per_year(F.DEATHS)),
+    Metric(
+        "deaths_with_care_need_per_year",
+        "people/year",
+        "  of people with a care need",
+        lambda t: t.per_year(F.DEATHS_WITH_NEED),
+    ),
+    Metric(
+        "end_of_life_care_hours_per_week",
+        "hours/week",
+        "  end-of-life care before those deaths",
+        lambda t: t.per_week(F.END_OF_LIFE_HOURS),
+    ),
     Metric(
         "mean_age_at_death",
         "years",
