@@ -273,8 +273,7 @@ def test_flows_that_cannot_hold_the_stock_are_refused_before_the_run() -> None:
     with pytest.raises(ConfigError) as err:
         check_overrides([*ONE_MONTH, "population.receptions_per_year=3000"])
     message = str(err.value)
-    words_expected = ("population.initial_population = 680", "population.steady_state_tolerance", "hold_population")
-    for words in words_expected:
+    for words in ("initial_population = 680", "population.steady_state_tolerance", "hold_population"):
         assert words in message, message
 
 
