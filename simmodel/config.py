@@ -269,6 +269,7 @@ class PopulationConfig:
     end_of_life_hours_per_week: float = _num(0, HOURS_PER_WEEK)  # hours: YAML 5-20
     end_of_life_nhs_share: float = _share()
     # yearly trends, applied from the start of reporting: a halving to a doubling a year
+    trend_years: float = _num(0, 100)  # years: trends run this long after reporting starts, then hold
     receptions_growth_per_year: float = _num(-0.5, 1.0)  # first receptions and recalls
     older_long_receptions_growth_per_year: float = _num(-0.5, 1.0)  # extra: aged 50+ into long/indeterminate
     long_time_served_stretch_per_year: float = _num(-0.5, 1.0)  # time served by new long/indeterminate

@@ -33,9 +33,10 @@ from .flows import (
     REMAND,
     CustodyTimes,
     ages_in_band,
-    death_delay_years,
     estate_exit_rate,
     fit_flows,
+    pick_cumulative,
+    sample_stock,
 )
 from .metrics import DAYS_PER_YEAR, Flow, Metrics
 from .need import HIGH, MODERATE, NONE, NeedModel, gompertz_delay_days
@@ -46,23 +47,7 @@ from .streams import Streams
 _HEADROOM_FLOOR = 0.02
 #: Draws per reception, fixed so common random numbers stay aligned across scenarios.
 _UNIFORMS_PER_PERSON = 10
-#: Candidates per day-0 person for the length-biased draw of their stay (sampling-importance
-#: resampling): within one class and band stays vary little, so 16 candidates are plenty.
-_STOCK_CANDIDATES = 16
 _DETERMINATE = np.array([False, True, True, True, False, False])
-
-
-def _pick_cumulative(cumulative: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Index drawn from cumulative weights for each uniform in ``u`` (vectorised)."""
-    idx = np.searchsorted(cumulative, u * cumulative[-1], side="right")
-    return np.minimum(idx, len(cumulative) - 1)
-
-
-def _pick_rows(weights: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Column drawn in each row of ``weights`` in proportion to the weights."""
-    cumulative = np.cumsum(weights, axis=1)
-    idx = (cumulative < (u * cumulative[:, -1])[:, None]).sum(axis=1)
-    return np.minimum(idx, weights.shape[1] - 1)
 
 
 def _ignore(*args: object) -> None:
@@ -299,8 +284,9 @@ class Population:
 
     # ---------------------------------------------------------------- timing helpers
     def years_since_report_start(self, now: float) -> float:
-        """Years of trend applied at ``now`` (trends start when reporting starts)."""
-        return max(now - self.report_start_day, 0.0) / DAYS_PER_YEAR
+        """Years of trend applied at ``now``: trends start when reporting starts and hold after
+        ``population.trend_years``."""
+        return min(max(now - self.report_start_day, 0.0) / DAYS_PER_YEAR, self.cfg.trend_years)
 
     def ages(self, ids: np.ndarray, now: float) -> np.ndarray:
         return (now - self.people.birth[ids]) / DAYS_PER_YEAR
@@ -400,26 +386,9 @@ class Population:
         n = c.initial_population
         if n <= 0:
             return
-        cells = self.flows.stock_by_cell.ravel()
-        cell = _pick_cumulative(np.cumsum(cells), rng.random(n))
-        band, klass = np.divmod(cell, N_CLASSES)
-        k = _STOCK_CANDIDATES
-        u = rng.random((n, k, 4))
-        e = rng.standard_exponential((n, k, 2))
-        start = ages_in_band(np.repeat(band, k), u[:, :, 0].ravel()).reshape(n, k)
-        female = u[:, :, 1] < c.female_share
-        stay = self.times.draw(np.repeat(klass, k), female.ravel(), u[:, :, 2].ravel(), u[:, :, 3].ravel())
-        stay = stay.reshape(n, k)
-        # time in custody as the fit counts it: release, death or leaving the estate
-        h50, growth = self.flows.mortality
-        death = death_delay_years(h50, growth, start.ravel(), e[:, :, 0].ravel()).reshape(n, k)
-        leave = e[:, :, 1] / self.exit_rate if self.exit_rate > 0 else np.inf
-        held = np.minimum(stay, DAYS_PER_YEAR * np.minimum(death, leave))
-        pick = _pick_rows(held, rng.random(n))  # length-biased: chance proportional to time held
-        rows = np.arange(n)
-        start, female, stay, held = start[rows, pick], female[rows, pick], stay[rows, pick], held[rows, pick]
-        served = rng.random(n) * held  # days already served
-        remaining = stay - served
+        drawn = sample_stock(self.flows, self.times, c.female_share, n, rng)
+        start, female, klass, served = drawn.start, drawn.female, drawn.klass, drawn.served
+        remaining = drawn.stay - served
         level, dementia = self._need_history(rng, start, served / DAYS_PER_YEAR)
         age = start + served / DAYS_PER_YEAR
         known = rng.random(n) < self.initial_detected_share
@@ -520,7 +489,7 @@ class Population:
         rng = self.people_rng
         u = rng.random((n, _UNIFORMS_PER_PERSON))
         exp = rng.standard_exponential((n, 3))
-        band, klass = np.divmod(_pick_cumulative(cumulative, u[:, 0]), N_CLASSES)
+        band, klass = np.divmod(pick_cumulative(cumulative, u[:, 0]), N_CLASSES)
         age = ages_in_band(band, u[:, 1])
         female = u[:, 2] < c.female_share
         stay = self.times.draw(klass, female, u[:, 8], u[:, 9])
