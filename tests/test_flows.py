@@ -52,7 +52,7 @@ def _draws(times: CustodyTimes, klass: int, female: bool, n: int = 200_000) -> n
         (MEDIUM, 1.15 * DAYS, 1.27 * DAYS),
         (LONG, 4.35 * DAYS, 5.06 * DAYS),
         (INDETERMINATE, 13.0 * DAYS, 14.1 * DAYS),
-        (RECALL, 99, 153),
+        (RECALL, 100, 165),  # median x exp(sigma^2 / 2); the 7-day and 10-year limits change it under 1%
     ],
 )
 def test_time_in_custody_by_class(national, klass: int, median: float, mean: float) -> None:
@@ -102,14 +102,14 @@ def test_fit_does_not_depend_on_the_run_seed(national) -> None:
 
 
 def test_an_age_structure_the_flows_cannot_hold_is_warned_about() -> None:
-    # 70+ at 10% of the stock would need more 70-year-olds received than 60-year-olds
-    cfg = make_config(
-        "estate=national",
-        "population.stock_age_shares.b70_plus=0.10",
-        "population.stock_age_shares.b30_39=0.252",
-    )
-    with pytest.warns(FitWarning, match="b70_plus"):
-        fit_flows(cfg.population, cfg.need)
+    # 70+ at 10% of the stock would need more 70-year-olds received than 60-year-olds; the
+    # warning comes when the configuration is checked, before any run
+    with pytest.warns(FitWarning, match=r"population\.stock_age_shares\.b\w+ = .* cannot be held steady"):
+        make_config(
+            "estate=national",
+            "population.stock_age_shares.b70_plus=0.10",
+            "population.stock_age_shares.b30_39=0.252",
+        )
 
 
 def test_one_prison_counts_transfers_out_as_leaving() -> None:
@@ -143,7 +143,8 @@ def test_cohort_baseline_is_flat(estate: str) -> None:
     p = cohort.project(cfg.population, cfg.need, 10, estate_exit_rate(cfg))
     for name, band in cohort.GROUPS:
         series = p.group(band)
-        # the engine's own sampling error is about 1% a group (2% for 60+ and 70+ in one prison)
+        # measured: within 1% (national) and 2.6% (one prison's 70+: 0.4 of its 15 people);
+        # the engine's sampling error is about 1% a group, more for a group of 15
         assert np.all(np.abs(series / series[0] - 1) < 0.03), (name, series)
 
 
@@ -151,7 +152,7 @@ def test_cohort_baseline_is_flat(estate: str) -> None:
 def growth() -> dict[str, dict[str, float]]:
     out = {}
     for scenario in ("baseline", "ageing", "ageing_high", "ageing_low"):
-        cfg = make_config(f"scenario={scenario}")
+        cfg = make_config("estate=national", f"scenario={scenario}")
         out[scenario] = cohort.project(cfg.population, cfg.need, 4).table(4)
     return out
 

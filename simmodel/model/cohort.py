@@ -43,7 +43,7 @@ from .metrics import DAYS_PER_YEAR
 #: Groups reported: (name, first band).
 GROUPS = (("total", 0), ("50+", BAND_50_59), ("60+", 6), ("70+", 7))
 _STOCK_SAMPLE = 200_000
-_PER_CELL = 1000
+_PER_CELL = 3000
 #: Parole reviews followed after a refusal (a lifer refused 12 times stays 24 more years).
 _MAX_REFUSALS = 12
 
@@ -118,21 +118,25 @@ def project(pop: PopulationConfig, need: NeedConfig, years: int = 10, exit_rate:
     # monthly cohorts of receptions: one weighted sample per (band, class) cell, reused for
     # every month (so the sum over months is a smooth convolution, not fresh noise each month)
     k = _PER_CELL
-    cell = np.repeat(np.arange(N_BANDS * N_CLASSES), k)
-    band, klass = np.divmod(cell, N_CLASSES)
-    size = len(cell)
-    start = ages_in_band(band, _stratified(rng, size))
-    female = rng.random(size) < pop.female_share
-    base_stay = times.draw(klass, female, _stratified(rng, size), _stratified(rng, size)) / DAYS_PER_YEAR
-    death = death_delay_years(h50, growth, start, rng.standard_exponential(size))
-    exit_after = rng.standard_exponential(size) / exit_rate if exit_rate > 0 else np.full(size, np.inf)
+    used = np.flatnonzero(flows.rate.ravel() > 0)  # cells that receive anyone
+    cells = len(used)
+    band, klass = np.divmod(np.repeat(used, k), N_CLASSES)
+    size = len(band)
+    start = ages_in_band(band, _stratified(rng, cells, k))
+    female = _stratified(rng, cells, k) < pop.female_share
+    u_stay, u_served = _stratified(rng, cells, k), _stratified(rng, cells, k)
+    base_stay = times.draw(klass, female, u_stay, u_served) / DAYS_PER_YEAR
+    death = death_delay_years(h50, growth, start, -np.log1p(-_stratified(rng, cells, k)))
+    exit_draw = -np.log1p(-_stratified(rng, cells, k))
+    exit_after = exit_draw / exit_rate if exit_rate > 0 else np.full(size, np.inf)
     u_refusal = rng.random((size, _MAX_REFUSALS))
     long_term = LONG_CLASSES[klass]
     for month in range(12 * years):
         admit = (month + 0.5) / 12.0
-        weight = _rates(pop, flows, admit)[band, klass] / 12.0 / k
+        trend = min(admit, pop.trend_years)
+        weight = _rates(pop, flows, trend)[band, klass] / 12.0 / k
         stay = np.where(
-            long_term, base_stay * (1.0 + pop.long_time_served_stretch_per_year) ** admit, base_stay
+            long_term, base_stay * (1.0 + pop.long_time_served_stretch_per_year) ** trend, base_stay
         )
         held = np.minimum(_release_after_refusals(pop, klass, start + stay, stay, u_refusal), death)
         held = np.minimum(held, exit_after)
@@ -140,8 +144,11 @@ def project(pop: PopulationConfig, need: NeedConfig, years: int = 10, exit_rate:
     return Projection(counts)
 
 
-def _stratified(rng: np.random.Generator, n: int) -> np.ndarray:
-    return rng.permutation((np.arange(n) + rng.random(n)) / n)
+def _stratified(rng: np.random.Generator, cells: int, k: int) -> np.ndarray:
+    """``k`` uniforms per cell, one in each of ``k`` equal strata, in random order within the
+    cell (so each cell's sample of ages, stays and deaths is a Latin hypercube)."""
+    u = (np.arange(k)[None, :] + rng.random((cells, k))) / k
+    return rng.permuted(u, axis=1).ravel()
 
 
 def _rates(pop: PopulationConfig, flows: Flows, years: float) -> np.ndarray:
@@ -187,7 +194,7 @@ MECHANISMS = (
     "older_indeterminate_parole_refusal",
 )
 #: Allowed range of each mechanism in a fit (docs/design/ageing.md section 5).
-BOUNDS = ((0.0, 0.06), (0.0, 0.15), (0.0, 0.03), (0.0, 0.9))
+BOUNDS = ((0.0, 0.06), (0.0, 0.15), (0.0, 0.03), (0.0, 0.9))  # assumption ranges
 HORIZON = 4
 
 

@@ -69,6 +69,8 @@ class Flow:
     DEATHS_WITH_NEED = 49
     END_OF_LIFE_HOURS = 50  # hours of end-of-life care, counted at the death
     PAROLE_REFUSALS = 51  # due releases of indeterminate prisoners aged 60+ deferred
+    RELEASES_DETERMINATE = 52  # releases from determinate sentences (short, medium, long)
+    DETERMINATE_SERVED_DAYS = 53  # days in custody, summed over those releases
 
 
 class Stock:

@@ -47,6 +47,7 @@ from .streams import Streams
 _HEADROOM_FLOOR = 0.02
 #: Draws per reception, fixed so common random numbers stay aligned across scenarios.
 _UNIFORMS_PER_PERSON = 10
+#: Determinate classes by class index (short, medium, long): release date known at sentencing.
 _DETERMINATE = np.array([False, True, True, True, False, False])
 
 
@@ -680,8 +681,15 @@ class Population:
             )
             self.metrics.add_vector(now, Flow.DEATHS_WITH_NEED, np.bincount(prisons[with_need], minlength=n))
             self._end_of_life(ids, now)
-        elif how == Flow.RELEASES and with_need.any():
-            self._release_planning(ids[with_need], now)
+        elif how == Flow.RELEASES:
+            det = _DETERMINATE[p.klass[ids]]
+            served = now - p.admitted[ids[det]]
+            self.metrics.add_vector(now, Flow.RELEASES_DETERMINATE, np.bincount(prisons[det], minlength=n))
+            self.metrics.add_vector(
+                now, Flow.DETERMINATE_SERVED_DAYS, np.bincount(prisons[det], weights=served, minlength=n)
+            )
+            if with_need.any():
+                self._release_planning(ids[with_need], now)
         for pid in ids[p.buddy[ids]].tolist():
             self.hooks.lose_buddy(pid, now, moved=True)
         for pid in ids[p.level[ids] != NONE].tolist():

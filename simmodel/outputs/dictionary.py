@@ -73,6 +73,7 @@ UNITS = {
     "assessments/year": "Care Act assessments completed a year",
     "years": "years (age)",
     "days": "days, mean over the events of the reported period",
+    "months": "months, mean over the events of the reported period",
     "hours/week": "hours a week, over the reported weeks",
     "person-days/year": "person-days a year",
     "events/year": "events a year",

@@ -41,7 +41,13 @@ _STOCK_COLUMNS = {
 }
 #: The label columns of timeseries.csv; every other column is a number.
 TIMESERIES_ID_COLUMNS = ("month", "year", "scope", "prison", "prison_type", "scheme")
-_INTERNAL_FLOWS = {"death_age_sum", "assessment_wait_days", "care_start_delay_days", "buddy_days"}
+_INTERNAL_FLOWS = {
+    "death_age_sum",
+    "assessment_wait_days",
+    "care_start_delay_days",
+    "buddy_days",
+    "determinate_served_days",
+}
 
 
 # ------------------------------------------------------------------------ time series
@@ -114,6 +120,7 @@ _FLOW_MEANINGS: dict[str, tuple[str, str]] = {
     ),
     "deaths_with_need": ("people", "natural-cause deaths of people with a social care need"),
     "end_of_life_hours": ("hours", "end-of-life care before natural deaths with high need or dementia"),
+    "releases_determinate": ("people", "releases from determinate sentences (counted in releases too)"),
     "parole_refusals": ("people", "due releases of lifers aged 60+ deferred to a later parole review"),
     "restricted_days": ("prison-days", "days under a restricted regime or lockdown, summed over prisons"),
     "cost_buddy_pay": ("GBP", "buddy pay (prison service)"),
@@ -316,9 +323,24 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric("people_with_package", "people", "  with a care package", lambda t: t.stock(S.WITH_PACKAGE)),
     Metric("receptions_per_year", "people/year", "Receptions", lambda t: t.per_year(F.RECEPTIONS)),
-    Metric("releases_per_year", "people/year", "Releases", lambda t: t.per_year(F.RELEASES)),
     Metric(
         "recalls_per_year", "people/year", "  of which recalls to custody", lambda t: t.per_year(F.RECALLS)
+    ),
+    Metric("releases_per_year", "people/year", "Releases", lambda t: t.per_year(F.RELEASES)),
+    Metric(
+        "determinate_releases_per_year",
+        "people/year",
+        "  from determinate sentences",
+        lambda t: t.per_year(F.RELEASES_DETERMINATE),
+    ),
+    Metric(
+        "determinate_time_served_months_mean",
+        "months",
+        "    mean time served",  # a mean over releases: months from reception to release
+        lambda t: t.ratio(
+            t.flows[F.DETERMINATE_SERVED_DAYS] / DAYS_PER_MONTH, t.flows[F.RELEASES_DETERMINATE]
+        ),
+        undefined="no releases from determinate sentences",
     ),
     Metric(
         "releases_with_care_need_per_year",
