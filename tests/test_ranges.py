@@ -329,6 +329,7 @@ def test_every_undefined_metric_says_why() -> None:
         "assessment_wait_days_mean",
         "care_start_delay_days_mean",
         "buddy_turnover_per_year",
+        "determinate_time_served_months_mean",
     }
 
 

@@ -134,6 +134,9 @@ class CareLane:
         self.buddies = buddies
         self.regime = regime
         self.rng = streams.generator("care")
+        # tasks due come from their own stream, so the need a window brings is the same
+        # whatever the allocation before it drew (common random numbers across options)
+        self.due_rng = streams.generator("care_due")
         self.metrics = metrics
         self.prisons = estate.size
         b, care = cfg.buddies, cfg.care
@@ -267,7 +270,7 @@ class CareLane:
         unlocked = regime.recipient_unlocked_share * (factor > 0)
 
         # tasks due in each window, drawn in one call (axis 1: kind of task)
-        due = rng.poisson(np.broadcast_to(self._tasks_due_mean(t), (w, 5, self.prisons)))
+        due = self.due_rng.poisson(np.broadcast_to(self._tasks_due_mean(t), (w, 5, self.prisons)))
         due_known, due_unknown, due_planned, due_unplanned, due_no_package = due.transpose(1, 0, 2)
 
         # -- non-personal tasks: buddies, then informal help

@@ -10,20 +10,18 @@ check them against; the simulation must then agree with it (docs/validation.md).
 This follows the receptions-times-time-served structure of MoJ's prison projections (the
 prisonsreadyreckoner, public_figures.md [S102], read for its structure only).
 
-Run ``python -m simmodel.model.cohort`` to print the projections and refit the trends of the
-ageing scenarios.
+Run ``python -m simmodel.experiments.trends`` to print the projections and refit the trends
+of the ageing scenarios.
 """
 
 from __future__ import annotations
 
-import math
-import sys
 from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.optimize import brentq, least_squares
 
-from ..config import Config, NeedConfig, PopulationConfig
+from ..config import NeedConfig, PopulationConfig
 from .flows import (
     BAND_50_59,
     BAND_LOWER,
@@ -239,27 +237,3 @@ def fit_shift(
 
     delta = brentq(gap, -0.04, 0.04, xtol=1e-4)
     return {k: round(v, 4) for k, v in variant(delta).items()}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Print the projections of the baseline and ageing scenarios, then refit the trends."""
-    from ..api import configure
-
-    args = sys.argv[1:] if argv is None else argv
-    for scenario in ("baseline", "ageing", "ageing_high", "ageing_low"):
-        cfg: Config = configure([f"scenario={scenario}", *args])
-        p = project(cfg.population, cfg.need, 10)
-        cells = "  ".join(
-            f"{name} {100 * p.growth(b, 4):+5.1f}% / {100 * p.growth(b, 10):+5.1f}%" for name, b in GROUPS
-        )
-        print(f"{scenario:12s} 4 / 10 years: {cells}")
-    cfg = configure(args)
-    central = fit_trends(cfg.population, cfg.need)
-    print("fitted central trends:", central)
-    print("fitted high:", fit_shift(cfg.population, cfg.need, central, HIGH_TOTAL))
-    print("fitted low:", fit_shift(cfg.population, cfg.need, central, LOW_TOTAL))
-    return 0 if all(math.isfinite(v) for v in central.values()) else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -761,20 +761,38 @@ class Population:
     def _set_level(self, pid: int, level: int, dementia: bool, now: float) -> None:
         """Set a person's need level and hours; mark personal care as due if it is."""
         people = self.people
+        old_rr = self.death_rr[int(people.dementia[pid]), int(people.level[pid])]
         people.level[pid] = level
         people.dementia[pid] = dementia
         np_h, p_h = self.need.hours[int(dementia)][level]
-        # a new hazard of death from today (memoryless: redrawn given survival so far)
-        age = (now - people.birth[pid]) / DAYS_PER_YEAR
-        rr = self.death_rr[int(dementia), level]
-        delay = self._death_delays(np.array([age]), np.array([self.need_draw.exponential()]), np.array([rr]))
-        people.death_day[pid] = now + float(delay[0])
+        new_rr = self.death_rr[int(dementia), level]
+        people.death_day[pid] = self._rescaled_death_day(pid, now, old_rr / new_rr)
         people.np_hours[pid] = np_h
         people.p_hours[pid] = p_h
         if p_h > 0.0 and math.isnan(people.wait_since[pid]) and people.package_hours[pid] <= 0.0:
             people.wait_since[pid] = now
         people.need_ids.add(pid)
         people.need_dirty = True
+
+    def _rescaled_death_day(self, pid: int, now: float, ratio: float) -> float:
+        """Day of death after the death hazard from ``now`` on is divided by ``ratio`` (old
+        relative risk / new one).
+
+        The death day was drawn by inverting the cumulative Gompertz hazard at a unit
+        exponential; the hazard still to run before death is kept and spent at the new rate,
+        which is exact and draws no random number (so common random numbers stay aligned).
+        """
+        c, people = self.cfg, self.people
+        old = float(people.death_day[pid])
+        if not math.isfinite(old) or ratio == 1.0:
+            return old
+        growth = c.death_hazard_growth_per_year_of_age
+        now_age = (now - people.birth[pid]) / DAYS_PER_YEAR
+        old_age = (old - people.birth[pid]) / DAYS_PER_YEAR
+        if growth == 0.0:
+            return now + ratio * (old - now)
+        left = ratio * (math.exp(growth * (old_age - now_age)) - 1.0)  # in units of exp(g x now_age)
+        return now + DAYS_PER_YEAR * math.log1p(left) / growth
 
     def _need_changes(self, pid: int, now: float) -> float:
         """A new need arises or an existing one worsens; returns days to the next change."""

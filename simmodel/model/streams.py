@@ -31,6 +31,7 @@ STREAM_IDS: dict[str, int] = {
     "stock": 9,  # the day-0 population
     "funding": 10,  # which prisons a funding option gives a new scheme
     "releases": 11,  # parole refusals and referrals to the receiving local authority at release
+    "care_due": 12,  # the fast lane: care tasks due in each window
 }
 
 #: Streams that describe the world rather than chance: every replication uses
