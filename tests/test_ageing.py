@@ -23,6 +23,7 @@ def groups_by_year(result) -> np.ndarray:
     m = result.metrics
     stocks = m.stocks.sum(axis=1)
     first = m.first_reported_month
+    assert first >= 1, "year 0 is the month-end before reporting starts: run a warm-up"
     months = [first - 1 + 12 * y for y in range((m.months - first) // 12 + 1)]
     band0 = Stock.AGE_BAND_0
     return np.stack([stocks[months, band0 + b : band0 + 8].sum(axis=1) for _, b in cohort.GROUPS], axis=1)
@@ -30,7 +31,7 @@ def groups_by_year(result) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def national_baseline() -> list:
-    cfg = make_config("estate=national", "run.years=10", "run.progress=false")
+    cfg = make_config("estate=national", "run.years=10", "run.warmup_years=1", "run.progress=false")
     return [run_replication(cfg, r) for r in range(2)]
 
 
@@ -82,7 +83,11 @@ def test_single_prison_holds_steady_on_average() -> None:
     # of 20 replications must stay within 5% of the expected (fitted) count plus 2 standard
     # errors of that mean, in every group and year.
     cfg = make_config(
-        "estate=single_prison", "run.years=10", "run.progress=false", "buddies.posts_per_1000_prisoners=0"
+        "estate=single_prison",
+        "run.years=10",
+        "run.warmup_years=1",
+        "run.progress=false",
+        "buddies.posts_per_1000_prisoners=0",  # the population does not depend on buddies; faster
     )
     runs = np.array([groups_by_year(run_replication(cfg, r)) for r in range(20)])
     p = cohort.project(cfg.population, cfg.need, 10, estate_exit_rate(cfg))
@@ -98,7 +103,9 @@ def test_simulated_ageing_follows_the_cohort_engine() -> None:
     # cohort engine expects, within 4 points (chance: the 70+ group of ~1,800 people has a
     # Poisson spread of about 2.4% a run, 1.7% for the mean of two), and within the ranges
     # derived from the sources (tests/test_flows.py RANGES).
-    cfg = make_config("scenario=ageing", "estate=national", "run.years=4", "run.progress=false")
+    cfg = make_config(
+        "scenario=ageing", "estate=national", "run.years=4", "run.warmup_years=1", "run.progress=false"
+    )
     sim = np.mean([groups_by_year(run_replication(cfg, r)) for r in range(2)], axis=0)
     growth = sim[4] / sim[0] - 1
     expected = cohort.project(cfg.population, cfg.need, 4).table(4)

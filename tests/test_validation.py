@@ -57,3 +57,12 @@ def _needed_metrics() -> list[str]:
     from simmodel.outputs.results import METRICS
 
     return [m.name for m in METRICS]
+
+
+@pytest.mark.slow  # four 10-year cohort projections (about 10 s)
+def test_ageing_section_compares_every_scenario_with_its_published_path() -> None:
+    lines = validate.ageing_section()
+    rows = [line for line in lines if line.startswith("| ") and not line.startswith("| scenario")]
+    assert len(rows) == 16  # four scenarios x four groups
+    assert not [row for row in rows if "**fail**" in row], "\n".join(rows)
+    assert sum("[S26]" in row for row in rows) == 3  # the total of each ageing variant

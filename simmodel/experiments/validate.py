@@ -269,8 +269,63 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}"
 
 
-def report(ensemble: Ensemble, table: pd.DataFrame, plot_name: str | None) -> str:
-    """``docs/validation.md`` as text."""
+#: 4-year growth from December 2024 in the published paths: (group, scenario) -> (low, high,
+#: words). Derived in docs/design/ageing.md section 5.
+AGEING_PATHS: dict[tuple[str, str], tuple[float, float, str]] = {
+    ("total", "ageing"): (0.135, 0.185, "+16.1%: 86,000 to 100,800 by March 2029 [S26]"),
+    ("total", "ageing_high"): (0.185, 0.235, "+20.9%: 105,200 by March 2029 [S26]"),
+    ("total", "ageing_low"): (0.08, 0.135, "+10.6%: 95,700 by March 2029 [S26]"),
+    ("50+", "ageing"): (0.20, 0.35, "+28.8%: 13,200 (2022) to over 17,000 by 2026 [S09]"),
+    ("60+", "ageing"): (0.15, 0.35, "+17% to +27%: 4% a year [S14] to 6.2% a year [S03]"),
+    ("70+", "ageing"): (0.25, 0.65, "+31% to +36%: 7-8% a year [S14] [S04] [S06]"),
+}
+
+
+def ageing_section() -> list[str]:
+    """The population paths of the scenarios from the cohort engine (simmodel/model/cohort.py)
+    against the published paths, with the baseline's largest drift over 10 years."""
+    from ..api import configure
+    from ..model import cohort
+
+    lines = [
+        "",
+        "## The population over time (cohort engine)",
+        "",
+        "Expected growth of each group from the start of reporting, from the cohort engine "
+        "(`simmodel/model/cohort.py`: the flows alone, no chance), which the simulation follows "
+        "(`tests/test_ageing.py`). `python -m simmodel.experiments.trends` prints the same.",
+        "",
+        "| scenario | group | 4 years | 10 years | published path | accepted at 4 years | result |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for scenario in ("baseline", "ageing", "ageing_high", "ageing_low"):
+        cfg = configure([f"scenario={scenario}"])
+        p = cohort.project(cfg.population, cfg.need, 10)
+        for group, band in cohort.GROUPS:
+            four, ten = p.growth(band, 4), p.growth(band, 10)
+            if scenario == "baseline":
+                drift = float(np.abs(p.group(band) / p.group(band)[0] - 1).max())
+                path, accepted, ok = "held steady", "every year within +/-5%", drift <= 0.05
+            elif (group, scenario) in AGEING_PATHS:
+                lo, hi, path = AGEING_PATHS[(group, scenario)]
+                accepted, ok = f"{100 * lo:+.1f}% to {100 * hi:+.1f}%", lo <= four <= hi
+            else:
+                path, accepted, ok = "not published (between low and high)", "-", True
+            cells = [scenario, group, f"{100 * four:+.1f}%", f"{100 * ten:+.1f}%", path, accepted]
+            lines.append("| " + " | ".join([*cells, "pass" if ok else "**fail**"]) + " |")
+    lines += [
+        "",
+        "The 10-year column continues after the trends stop in March 2029: the stock keeps "
+        "growing while the longer stays work through. The 2008-2018 back-check is in "
+        "[backcheck_2008.md](backcheck_2008.md).",
+    ]
+    return lines
+
+
+def report(
+    ensemble: Ensemble, table: pd.DataFrame, plot_name: str | None, ageing: list[str] | None = None
+) -> str:
+    """``docs/validation.md`` as text; ``ageing``: the lines of :func:`ageing_section`."""
     cfg = ensemble.cfg
     passed = int(table["passed"].sum())
     lines = [
@@ -313,6 +368,7 @@ def report(ensemble: Ensemble, table: pd.DataFrame, plot_name: str | None) -> st
             "Monthly means across replications (lines) with their 95% intervals (bands); grey "
             "bands mark the accepted ranges above.",
         ]
+    lines += ageing or []
     return "\n".join(lines) + "\n"
 
 
@@ -364,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     DOCS.mkdir(exist_ok=True)
     plot = DOCS / "validation_series.png"
     plot_series(ensemble, plot)
-    write_atomic(DOCS / "validation.md", report(ensemble, table, plot.name))
+    write_atomic(DOCS / "validation.md", report(ensemble, table, plot.name, ageing_section()))
     for check, row in zip(CHECKS, table.itertuples(index=False), strict=True):
         status = "pass" if row.passed else "FAIL"
         print(f"  {status:<5}{check.name:<52}{_fmt(row.model, check.unit)}")

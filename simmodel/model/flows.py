@@ -186,6 +186,33 @@ def mortality_for_fit(pop: PopulationConfig, need: NeedConfig) -> tuple[float, f
     ), pop.death_hazard_growth_per_year_of_age + slope
 
 
+_MORTALITY_SAMPLE = 40_000
+
+
+def mortality_of_stock(flows: Flows, pop: PopulationConfig, need: NeedConfig) -> tuple[float, float]:
+    """(hazard at 50 a year, Gompertz slope) averaged over the need of the stationary stock.
+
+    A fixed-seed sample of the stock of ``flows`` gets the need history the simulation would
+    give it; the mean relative risk of death in each band from 40 up is folded into the
+    Gompertz curve by a log-linear fit, as :func:`mortality_for_fit` does with the configured
+    prevalence.
+    """
+    from .need import NeedModel  # the need rules, shared with the simulation
+
+    rng = np.random.default_rng(np.random.SeedSequence(20241211))
+    drawn = sample_stock(flows, CustodyTimes(pop), pop.female_share, _MORTALITY_SAMPLE, rng)
+    level, dementia = NeedModel(need).history(rng, drawn.start, drawn.served / DAYS_PER_YEAR)
+    rr_level = np.array((1.0, *pop.death_rr_by_level.as_tuple()))
+    rr = rr_level[level] * np.where(dementia, pop.death_rr_dementia, 1.0)
+    age = drawn.start + drawn.served / DAYS_PER_YEAR
+    band = np.searchsorted(BAND_LOWER, age, side="right") - 1
+    means = np.array([rr[band == b].mean() if (band == b).any() else 1.0 for b in range(4, N_BANDS)])
+    slope, intercept = np.polyfit(np.array([45.0, 55.0, 65.0, 75.0]) - 50.0, np.log(means), 1)
+    return pop.death_hazard_at_50_per_year * math.exp(
+        intercept
+    ), pop.death_hazard_growth_per_year_of_age + slope
+
+
 def death_delay_years(h50: float, growth: float, age: np.ndarray, e: np.ndarray) -> np.ndarray:
     """Years to death from ``age`` under a Gompertz hazard, from unit exponentials."""
     if h50 <= 0.0:
@@ -246,7 +273,10 @@ def _stratified(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def years_in_bands(
-    pop: PopulationConfig, need: NeedConfig, exit_rate: float, draws: int = _FIT_DRAWS
+    pop: PopulationConfig,
+    mortality: tuple[float, float],
+    exit_rate: float,
+    draws: int = _FIT_DRAWS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean years a reception of each (band, class) spends in each stock band, and in all.
 
@@ -255,7 +285,7 @@ def years_in_bands(
     """
     rng = np.random.default_rng(np.random.SeedSequence(20241209))
     times = CustodyTimes(pop)
-    h50, growth = mortality_for_fit(pop, need)
+    h50, growth = mortality
     edges_hi = np.append(BAND_LOWER[1:], np.inf)
     years = np.zeros((N_BANDS, N_CLASSES, N_BANDS))
     for band in range(N_BANDS):
@@ -311,7 +341,17 @@ _FITS: dict[tuple[str, str, float], Flows] = {}
 
 
 def _fit(pop: PopulationConfig, need: NeedConfig, exit_rate: float) -> Flows:
-    years, stay = years_in_bands(pop, need, exit_rate)
+    """Two passes: the first with deaths from the configured need prevalence, the second with
+    deaths from the need the first pass's stock has (need accumulates over long stays, so the
+    old have more of it than on arrival, and need raises the death hazard)."""
+    first = _solve(pop, need, exit_rate, mortality_for_fit(pop, need))
+    return _solve(pop, need, exit_rate, mortality_of_stock(first, pop, need))
+
+
+def _solve(
+    pop: PopulationConfig, need: NeedConfig, exit_rate: float, mortality: tuple[float, float]
+) -> Flows:
+    years, stay = years_in_bands(pop, mortality, exit_rate)
     p_class = class_weights(pop)
     first, recalls = pop.receptions_per_year, pop.recalls_per_year
     mix = np.zeros((N_BANDS, N_CLASSES))  # receptions a year per unit of band weight
@@ -324,7 +364,7 @@ def _fit(pop: PopulationConfig, need: NeedConfig, exit_rate: float) -> Flows:
         weights = np.full(N_BANDS, 1.0 / N_BANDS)
         rate = mix * weights[:, None]
         stock = (rate[:, :, None] * years).sum(axis=(0, 1))
-        return Flows(rate, years, stay, 1.0, stock, exit_rate, mortality_for_fit(pop, need))
+        return Flows(rate, years, stay, 1.0, stock, exit_rate, mortality)
     # columns: bands below 30 free; from 30 up, band a = width_a x sum of decrements j >= a
     width = np.where(BAND_WIDTH > 0, BAND_WIDTH, 10.0)
     basis = np.zeros((N_BANDS, N_BANDS))  # basis[j] = band weights of column j
@@ -368,7 +408,7 @@ def _fit(pop: PopulationConfig, need: NeedConfig, exit_rate: float) -> Flows:
         scale = 1.0
     rate = mix * weights[:, None]
     stock = (rate[:, :, None] * years).sum(axis=(0, 1))
-    return Flows(rate, years, stay, scale, stock, exit_rate, mortality_for_fit(pop, need))
+    return Flows(rate, years, stay, scale, stock, exit_rate, mortality)
 
 
 def _band_key(band: str) -> str:

@@ -110,6 +110,41 @@ class NeedModel:
             return np.full(np.broadcast(level, e).shape, math.inf)
         return np.where(level >= HIGH, math.inf, 365.0 * np.asarray(e) / rate)
 
+    def arrival_levels(self, has_need: np.ndarray, dementia: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Need level on arrival: a level at onset for those with need, at least moderate with dementia."""
+        level = np.where(has_need, self.levels_at_onset(u), NONE).astype(np.int8)
+        return np.where(dementia, np.maximum(level, self.level_with_dementia(NONE)), level).astype(np.int8)
+
+    def history(
+        self, rng: np.random.Generator, start: np.ndarray, years: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Need level and dementia after ``years`` in custody from reception at age ``start``.
+
+        The rules of the simulation, vectorised: need and dementia on arrival, then the onset,
+        worsening and dementia hazards over the time served (ages and times in years). Used for
+        the day-0 stock, so its need mix is the one the flows produce.
+        """
+        n = len(start)
+        u = rng.random((n, 4))
+        e = rng.standard_exponential((n, 5))
+        factor = self.cfg.arrival_prevalence_factor
+        band = np.searchsorted(BAND_LOWER_AGES, start, side="right") - 1
+        dementia = u[:, 0] < self.dementia_prevalence(start) * factor
+        has_need = dementia | (u[:, 1] < np.array(self.stock_prevalence)[band] * factor)
+        level = self.arrival_levels(has_need, dementia, u[:, 2])
+        onset = self.onset_delay_days(start, e[:, 0]) / 365.0
+        starts = (level == NONE) & (onset < years)
+        level[starts] = self.levels_at_onset(u[starts, 3])
+        since = np.where(has_need, 0.0, onset)  # when the need began (years after reception)
+        for step in range(1, 4):  # at most two steps up, from low to high
+            since = since + self.worsening_delay_days(level, e[:, step]) / 365.0
+            worse = (level != NONE) & (level < HIGH) & (since < years)
+            level[worse] += 1
+        late = ~dementia & (self.dementia_delay_days(start, e[:, 4]) / 365.0 < years)
+        dementia |= late
+        level[late] = np.maximum(level[late], MODERATE)
+        return level, dementia
+
     def hours_table(self) -> tuple[np.ndarray, np.ndarray]:
         """(non-personal, personal) hours per week indexed by [dementia, level]."""
         table = np.array(self.hours)  # [dementia][level][kind]

@@ -25,7 +25,6 @@ from ..config import Config
 from .estate import LOCAL, WOMEN, Estate
 from .flows import (
     BAND_50_59,
-    BAND_LOWER,
     INDETERMINATE,
     LONG_CLASSES,
     N_CLASSES,
@@ -39,7 +38,7 @@ from .flows import (
     sample_stock,
 )
 from .metrics import DAYS_PER_YEAR, Flow, Metrics
-from .need import HIGH, MODERATE, NONE, NeedModel, gompertz_delay_days
+from .need import HIGH, NONE, NeedModel, gompertz_delay_days
 from .pathway import DETECTED
 from .streams import Streams
 
@@ -390,7 +389,7 @@ class Population:
         drawn = sample_stock(self.flows, self.times, c.female_share, n, rng)
         start, female, klass, served = drawn.start, drawn.female, drawn.klass, drawn.served
         remaining = drawn.stay - served
-        level, dementia = self._need_history(rng, start, served / DAYS_PER_YEAR)
+        level, dementia = self.need.history(rng, start, served / DAYS_PER_YEAR)
         age = start + served / DAYS_PER_YEAR
         known = rng.random(n) < self.initial_detected_share
         exp = rng.standard_exponential((n, 3))
@@ -409,38 +408,8 @@ class Population:
             reception=False,
         )
 
-    def _need_history(
-        self, rng: np.random.Generator, start: np.ndarray, years: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Need level and dementia after ``years`` in custody from reception at age ``start``.
-
-        The same rules as the flows: need and dementia on arrival, then onset, worsening
-        and dementia hazards over the time served (ages in years; vectorised).
-        """
-        need, n = self.need, len(start)
-        u = rng.random((n, 4))
-        e = rng.standard_exponential((n, 5))
-        factor = need.cfg.arrival_prevalence_factor
-        band = np.searchsorted(BAND_LOWER, start, side="right") - 1
-        dementia = u[:, 0] < need.dementia_prevalence(start) * factor
-        has_need = dementia | (u[:, 1] < np.array(need.stock_prevalence)[band] * factor)
-        level = self._levels(has_need, dementia, u[:, 2])
-        onset = need.onset_delay_days(start, e[:, 0]) / DAYS_PER_YEAR
-        starts = (level == NONE) & (onset < years)
-        level[starts] = need.levels_at_onset(u[starts, 3])
-        since = np.where(has_need, 0.0, onset)  # when the need began (years after reception)
-        for step in range(1, 4):  # at most two steps up, from low to high
-            since = since + need.worsening_delay_days(level, e[:, step]) / DAYS_PER_YEAR
-            worse = (level != NONE) & (level < HIGH) & (since < years)
-            level[worse] += 1
-        late = ~dementia & (need.dementia_delay_days(start, e[:, 4]) / DAYS_PER_YEAR < years)
-        dementia |= late
-        level[late] = np.maximum(level[late], MODERATE)
-        return level, dementia
-
     def _levels(self, has_need: np.ndarray, dementia: np.ndarray, u: np.ndarray) -> np.ndarray:
-        level = np.where(has_need, self.need.levels_at_onset(u), NONE).astype(np.int8)
-        return np.where(dementia, np.maximum(level, self.need.level_with_dementia(NONE)), level)
+        return self.need.arrival_levels(has_need, dementia, u)
 
     def _stock_prisons(
         self, rng: np.random.Generator, age: np.ndarray, female: np.ndarray, remaining: np.ndarray
