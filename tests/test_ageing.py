@@ -78,6 +78,24 @@ def test_national_baseline_need_does_not_drift(national_baseline) -> None:
 
 
 @pytest.mark.slow
+def test_assessment_queue_starts_near_its_steady_state(national_baseline) -> None:
+    # Known day-0 needs start already assessed and the known share starts where it settles,
+    # so the first reported year's waiting list and wait are those of the later years (before
+    # issue 16 the queue started at about 3,000 and took three years to drain to about 300).
+    # 25%: month-to-month the national waiting list moves by about 10%.
+    for r in national_baseline:
+        m = r.metrics
+        first = m.first_reported_month
+        waiting = m.stocks[first:].sum(axis=1)[:, Stock.WAITING_ASSESSMENT]
+        flows = m.flows[first:].sum(axis=1)
+        wait = flows[:, Flow.ASSESSMENT_WAIT_DAYS].reshape(-1, 12).sum(1) / flows[
+            :, Flow.ASSESSMENTS
+        ].reshape(-1, 12).sum(1)
+        assert waiting[:12].mean() == pytest.approx(waiting[12:].mean(), rel=0.25), waiting[::6]
+        assert wait[0] == pytest.approx(wait[1:].mean(), rel=0.25), wait.round(1)
+
+
+@pytest.mark.slow
 def test_single_prison_holds_steady_on_average() -> None:
     # One prison of 680: its 70+ group is about 15 people, so one run cannot hold 5%. The mean
     # of 20 replications must stay within 5% of the expected (fitted) count plus 2 standard

@@ -6,11 +6,12 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import CONFIGS, SCENARIOS
 from omegaconf import OmegaConf
 
-from simmodel.compose import compose_config
-from simmodel.config import Config, check_ranges
+from simmodel.compose import check_overrides, compose_config
+from simmodel.config import Config, ConfigError, check_ranges
 
 SCENARIO_NAMES = sorted(p.stem for p in SCENARIOS.glob("*.yaml"))
 #: (group, option) for every option file of every config group; ``scenario`` is a
@@ -179,3 +180,37 @@ def test_source_checker_sees_nested_and_continued_comments(tmp_path: Path) -> No
 
 def test_every_number_names_a_source() -> None:
     assert not sorted(_all_gaps())
+
+
+#: What an ageing scenario may set: the four mechanisms and when the trends end (issue 16:
+#: growth comes from mechanisms, never from a multiplier on counts or age weights).
+AGEING_KEYS = {
+    "trend_years",
+    "receptions_growth_per_year",
+    "older_long_receptions_growth_per_year",
+    "long_time_served_stretch_per_year",
+    "older_indeterminate_parole_refusal",
+}
+
+
+@pytest.mark.parametrize("name", [n for n in SCENARIO_NAMES if n.startswith("ageing")])
+def test_ageing_scenarios_set_only_the_growth_mechanisms(name: str) -> None:
+    data = yaml.safe_load((SCENARIOS / f"{name}.yaml").read_text(encoding="utf-8"))
+    assert set(data) == {"scenario", "description", "population"}, set(data)
+    assert set(data["population"]) <= AGEING_KEYS, set(data["population"]) - AGEING_KEYS
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "population.stay_median_days",
+        "population.stay_sigma",
+        "population.stay_factor_by_band.b70_plus",
+        "population.older_receptions_growth_per_year",
+        "population.stay_growth_per_year",
+    ],
+)
+def test_retired_population_keys_are_refused(key: str) -> None:
+    retired = key.split(".")[1]  # the message names the first part that is not a key
+    with pytest.raises(ConfigError, match=f"Unknown key 'population.{retired}'"):
+        check_overrides(["estate=single_prison", f"{key}=1"])

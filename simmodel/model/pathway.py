@@ -68,6 +68,30 @@ class Pathway:
             self.metrics.add(self.env.now, int(self.people.prison[pid]), Flow.DETECTIONS)
         self._start(pid, DETECTED if known else UNDETECTED)
 
+    def on_stock(self, pid: int, known: bool) -> None:
+        """A person with need in the day-0 stock. A need not known starts undetected. A known
+        need has already been through the pathway, as in the steady state, where few known
+        needs are still waiting: if it was referred it was assessed, and if eligible its
+        package is in place, with the next review at a uniform point of the review interval.
+        Without this, every known day-0 need joins the assessment queue at once and the
+        queue takes about three years to drain (measured: 2,977 waiting in the first quarter,
+        about 300 in the steady state)."""
+        people = self.people
+        if not known:
+            self._start(pid, UNDETECTED)
+            return
+        people.need_dirty = True
+        if not self.draw.bernoulli(self.cfg.referral_share):
+            people.state[pid] = DETECTED
+        elif not self.draw.bernoulli(self.eligibility[int(people.level[pid])]):
+            people.state[pid] = NOT_ELIGIBLE
+        else:
+            people.package_hours[pid] = people.p_hours[pid]
+            people.wait_since[pid] = math.nan
+            people.state[pid] = PACKAGE
+            first_review = self.draw.uniform() * self.cfg.review_interval_days
+            self.procs[pid] = self.env.process(self._run(pid, PACKAGE, first_review))
+
     def on_need_onset(self, pid: int) -> None:
         self._start(pid, UNDETECTED)
 
@@ -125,7 +149,9 @@ class Pathway:
             mean *= self.buddy_detection_factor
         return self.draw.exponential(mean)
 
-    def _run(self, pid: int, state: int) -> Generator[simpy.Event, None, None]:
+    def _run(
+        self, pid: int, state: int, first_review: float | None = None
+    ) -> Generator[simpy.Event, None, None]:
         env, people, m, c = self.env, self.people, self.metrics, self.cfg
         if self.procs.get(pid) is not env.active_process:
             return
@@ -154,7 +180,8 @@ class Pathway:
                 people.wait_since[pid] = math.nan
                 state = self._set(pid, PACKAGE)
             while True:  # PACKAGE: periodic reviews bring the plan up to date
-                yield env.timeout(c.review_interval_days)
+                yield env.timeout(c.review_interval_days if first_review is None else first_review)
+                first_review = None
                 prison = int(people.prison[pid])
                 m.add(env.now, prison, Flow.REVIEWS)
                 m.add(env.now, prison, Flow.COST_REVIEW, self.costs.review_cost)

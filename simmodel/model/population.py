@@ -63,6 +63,7 @@ class LifecycleHooks:
     """
 
     on_arrival: Callable[[int, bool], None] = _ignore  # (person, already known to have a need)
+    on_stock: Callable[[int, bool], None] = _ignore  # the same, for the day-0 stock
     on_leave: Callable[[int], None] = _ignore
     on_transfer: Callable[[int], None] = _ignore
     on_need_onset: Callable[[int], None] = _ignore
@@ -543,8 +544,9 @@ class Population:
                 Flow.ARRIVALS_WITH_NEED,
                 np.bincount(people.prison[with_need], minlength=self.estate.size),
             )
+        settle = self.hooks.on_arrival if reception else self.hooks.on_stock
         for pid, is_known in zip(with_need.tolist(), known[level != NONE].tolist(), strict=True):
-            self.hooks.on_arrival(pid, is_known)
+            settle(pid, is_known)
         self._schedule(ids)
 
     def _death_delays(self, age: np.ndarray, e: np.ndarray, rr: np.ndarray) -> np.ndarray:

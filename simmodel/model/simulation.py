@@ -99,6 +99,7 @@ class Simulation:
         # lifecycle callbacks: population and pathway call them without knowing who answers
         self.population.hooks = LifecycleHooks(
             on_arrival=self.pathway.on_arrival,
+            on_stock=self.pathway.on_stock,
             on_leave=self.pathway.on_leave,
             on_transfer=self.pathway.on_transfer,
             on_need_onset=self.pathway.on_need_onset,
