@@ -175,9 +175,10 @@ def test_ageing_scenarios_follow_the_published_paths(growth, scenario: str) -> N
 def test_older_groups_grow_fastest_and_variants_are_ordered(growth) -> None:
     g = growth["ageing"]
     assert g["70+"] > g["50+"] > g["total"] and g["70+"] >= g["60+"]  # §1b: the oldest grew fastest
-    for group in ("total", "50+", "60+", "70+"):
-        assert growth["ageing_high"][group] >= g[group] >= growth["ageing_low"][group], group
-        # the variants stay within 5 points of the central path for the older groups (assumption)
-        if group != "total":
-            assert abs(growth["ageing_high"][group] - g[group]) <= 0.05 + 1e-9
-            assert abs(growth["ageing_low"][group] - g[group]) <= 0.05 + 1e-9
+    for variant in ("ageing_high", "ageing_low"):
+        shift = abs(growth[variant]["total"] - g["total"])
+        for group in ("50+", "60+", "70+"):
+            assert growth["ageing_high"][group] >= g[group] >= growth["ageing_low"][group], group
+            # no age figures are published for the variants; they shift receptions of every age,
+            # so each older group moves by about as much as the total (2 points of slack, assumption)
+            assert abs(growth[variant][group] - g[group]) <= shift + 0.02, (variant, group)
