@@ -23,9 +23,8 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -136,21 +135,11 @@ def _mid_months(window: tuple[float, float]) -> np.ndarray:
     return window[0] + (np.arange(n) + 0.5) * _MONTH
 
 
-@contextmanager
-def _tallying(times: np.ndarray, people: np.ndarray) -> Iterator[None]:
-    """While active, every count the cohort engine makes is also tallied by single year of age
-    at ``times`` into ``people`` (the engine's own counts are unchanged)."""
-    original = cohort._count
+def _tally(times: np.ndarray, people: np.ndarray) -> cohort.Observer:
+    """An observer of the cohort engine that tallies the people it counts by single year of
+    age at ``times`` into ``people``."""
 
-    def count_and_tally(
-        counts: np.ndarray,
-        ends: np.ndarray,
-        admit: np.ndarray,
-        leave: np.ndarray,
-        birth_offset: np.ndarray,
-        weight: np.ndarray,
-    ) -> None:
-        original(counts, ends, admit, leave, birth_offset, weight)
+    def tally(admit: np.ndarray, leave: np.ndarray, birth_offset: np.ndarray, weight: np.ndarray) -> None:
         first = admit.min()
         for i, t in enumerate(times):
             if t < first:
@@ -161,11 +150,7 @@ def _tallying(times: np.ndarray, people: np.ndarray) -> Iterator[None]:
                 np.clip(age, 0, len(AGES) - 1), weights=weight[inside], minlength=len(AGES)
             )
 
-    cohort._count = count_and_tally
-    try:
-        yield
-    finally:
-        cohort._count = original
+    return tally
 
 
 def project_detail(
@@ -177,8 +162,7 @@ def project_detail(
     if t.max() > years:
         raise ValueError(f"times up to {t.max()} years need a projection of at least that many years")
     people = np.zeros((len(t), len(AGES)))
-    with _tallying(t, people):
-        projection = cohort.project(pop, need, years)
+    projection = cohort.project(pop, need, years, observer=_tally(t, people))
     ends = np.flatnonzero(np.isclose(t[:, None], np.arange(years + 1)[None, :]).any(axis=1))
     for i in ends:  # the tallies are the engine's counts, by single year instead of band
         by_band = projection.by_band[round(t[i])]

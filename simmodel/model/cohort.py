@@ -16,6 +16,7 @@ of the ageing scenarios.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -90,8 +91,22 @@ def _release_after_refusals(
     return release
 
 
-def project(pop: PopulationConfig, need: NeedConfig, years: int = 10, exit_rate: float = 0.0) -> Projection:
-    """Expected people by band at each year end, for ``years`` years of the trends in ``pop``."""
+#: Called with (admit, leave, birth_offset, weight) for every weighted sample the engine counts
+#: (years from day 0; age at time t is birth_offset + t), to tally more than year-end bands.
+Observer = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
+
+
+def project(
+    pop: PopulationConfig,
+    need: NeedConfig,
+    years: int = 10,
+    exit_rate: float = 0.0,
+    observer: Observer | None = None,
+) -> Projection:
+    """Expected people by band at each year end, for ``years`` years of the trends in ``pop``.
+
+    ``observer``: sees every weighted sample as it is counted (docs: :data:`Observer`).
+    """
     flows = fit_flows(pop, need, exit_rate)
     times = CustodyTimes(pop)
     rng = np.random.default_rng(np.random.SeedSequence(20241210))
@@ -111,7 +126,7 @@ def project(pop: PopulationConfig, need: NeedConfig, years: int = 10, exit_rate:
     leave = np.minimum(release, death_delay_years(h50, growth, age0, rng.standard_exponential(n)))
     if exit_rate > 0:
         leave = np.minimum(leave, rng.standard_exponential(n) / exit_rate)
-    _count(counts, ends, np.zeros(n), leave, age0, np.full(n, weight))
+    _count(counts, ends, np.zeros(n), leave, age0, np.full(n, weight), observer)
 
     # monthly cohorts of receptions: one weighted sample per (band, class) cell, reused for
     # every month (so the sum over months is a smooth convolution, not fresh noise each month)
@@ -138,7 +153,7 @@ def project(pop: PopulationConfig, need: NeedConfig, years: int = 10, exit_rate:
         )
         held = np.minimum(_release_after_refusals(pop, klass, start + stay, stay, u_refusal), death)
         held = np.minimum(held, exit_after)
-        _count(counts, ends, np.full(size, admit), admit + held, start - admit, weight)
+        _count(counts, ends, np.full(size, admit), admit + held, start - admit, weight, observer)
     return Projection(counts)
 
 
@@ -163,8 +178,11 @@ def _count(
     leave: np.ndarray,
     birth_offset: np.ndarray,
     weight: np.ndarray,
+    observer: Observer | None = None,
 ) -> None:
     """Add the people in custody at each year end, by band (age = ``birth_offset + t``)."""
+    if observer is not None:
+        observer(admit, leave, birth_offset, weight)
     for i, t in enumerate(ends):
         if t < admit.min():
             continue
