@@ -22,9 +22,10 @@ import pandas as pd
 from ..compose import check_overrides
 from ..config import ConfigError
 from ..outputs.results import write_atomic
+from ..paths import REPO
 from .replications import Ensemble, run_replications
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = REPO / "docs"
 #: England's prison population in 2016, the denominator of the Care Act first-year flows
 #: (public_figures.md, [S48] row, from [S47] footnote 16).
 ENGLAND_POPULATION_2016 = 78_500
