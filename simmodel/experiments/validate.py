@@ -137,7 +137,7 @@ CHECKS: tuple[Check, ...] = (
         "releases include those of a few women and of people sentenced after long remand",
     ),
     Check(
-        "Mean time served before release from a determinate sentence",
+        "Months served before a determinate release",
         "months",
         lambda v: v["determinate_time_served_months_mean"],
         9.9,
