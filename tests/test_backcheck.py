@@ -21,6 +21,10 @@ from simmodel.config import Config
 from simmodel.model import backcheck
 from simmodel.model.backcheck import POINTS, Detail, Point
 
+#: A national fidelity check (about 20 s even for the cohort engine alone): .ci/run runs it,
+#: the README's quick test command does not.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def cfg() -> Config:
@@ -61,11 +65,18 @@ def test_the_day0_stock_is_the_2008_stock(cfg: Config) -> None:
 #: "What does not match"). Keyed by (date, group).
 KNOWN_MISSES: dict[tuple[str, str], str] = {
     ("Dec 2012", "50-59"): "the model's older growth comes late (compounding receptions), the real early",
-    ("Jun 2014", "50+"): "the model's older growth comes late (compounding receptions), the real early",
-    ("Jun 2018", "50+"): "the fit trades 50+ (long) against 70+ (short): no mechanism values fit both",
     ("Mar 2014", "71+"): "too few of the oldest: the model's 70+ are mostly people who have just turned 70",
     ("Jun 2018", "60+"): "older long receptions grow at every age 50+ alike and pile up at 60-69",
     ("Jun 2018", "70+"): "the fit trades 70+ (short) against 50+ (long): no mechanism values fit both",
+}
+
+
+#: Rows the model puts within half a point of the tolerance (June 2014 50+ at -15.0% against
+#: +-15%; June 2018 50+ at +10.2% to +10.4% against +-10%): a recalibration of anything moves
+#: them across the line, so they are expected to fail but may pass (not strict).
+BORDERLINE: dict[tuple[str, str], str] = {
+    ("Jun 2014", "50+"): "borderline (-15.0% against +-15%): older growth comes late in the model",
+    ("Jun 2018", "50+"): "borderline (+10.3% against +-10%): the fit trades 50+ against 70+",
 }
 
 
@@ -74,8 +85,12 @@ def _params() -> list:
     for p in POINTS:
         if p.tolerance is None:
             continue
-        reason = KNOWN_MISSES.get((p.date, p.group))
-        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+        key = (p.date, p.group)
+        marks = []
+        if key in KNOWN_MISSES:
+            marks = [pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[key])]
+        elif key in BORDERLINE:
+            marks = [pytest.mark.xfail(strict=False, reason=BORDERLINE[key])]
         out.append(pytest.param(p, marks=marks, id=f"{p.date} {p.group}"))
     return out
 
