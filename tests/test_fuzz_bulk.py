@@ -186,8 +186,10 @@ def test_thousands_of_override_lines_give_a_config_or_one_clean_line() -> None:
             outcomes["error"] += 1
         else:
             outcomes["config"] += 1
-    # the generator must exercise both outcomes, or it tests little
-    assert outcomes["config"] > 100 and outcomes["error"] > 500, outcomes
+    # the generator must exercise both outcomes, or it tests little. Since issue 16 more random
+    # values are refused (a day-0 population and receptions more than 1.5x apart cannot hold a
+    # steady state): at this seed 93 of 1,850 lines give a configuration (over 100 before)
+    assert outcomes["config"] > 80 and outcomes["error"] > 500, outcomes
 
 
 @pytest.mark.slow  # several seconds: .ci/run runs it, the quick command does not
