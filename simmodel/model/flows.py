@@ -114,6 +114,14 @@ class CustodyTimes:
         self.served_women = betaincinv(*beta_shape(cfg.share_served.women), _U_GRID)
         self.floor_men = cfg.share_served.men.floor
         self.floor_women = cfg.share_served.women.floor
+        self._bounds = {biased: self._cdf_bounds(biased) for biased in (False, True)}
+
+    def _cdf_bounds(self, length_biased: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The log-normal CDF at each class's limits (computed once, not per draw)."""
+        mu = self.mu + (self.sigma**2 if length_biased else 0.0)
+        scale = np.where(self.sigma > 0, self.sigma, 1.0)
+        with np.errstate(divide="ignore"):
+            return ndtr((np.log(self.lo) - mu) / scale), ndtr((np.log(self.hi) - mu) / scale)
 
     def draw(
         self, klass: np.ndarray, female: np.ndarray, u_stay: np.ndarray, u_served: np.ndarray
@@ -134,10 +142,7 @@ class CustodyTimes:
         """
         sigma = self.sigma[klass]
         mu = self.mu[klass] + (sigma**2 if length_biased else 0.0)
-        scale = np.where(sigma > 0, sigma, 1.0)
-        with np.errstate(divide="ignore"):
-            f_lo = ndtr((np.log(self.lo[klass]) - mu) / scale)
-            f_hi = ndtr((np.log(self.hi[klass]) - mu) / scale)
+        f_lo, f_hi = (bound[klass] for bound in self._bounds[length_biased])
         z = ndtri(np.clip(f_lo + u * (f_hi - f_lo), 1e-12, 1.0 - 1e-12))
         return np.clip(np.exp(mu + sigma * z), self.lo[klass], self.hi[klass])
 
