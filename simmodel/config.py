@@ -320,6 +320,7 @@ class PathwayConfig:
     assessment_days_mean: float = _num(0.1, 365)  # days: a couple of hours to a year (YAML 3-20)
     eligibility_by_level: LevelValues = field(default_factory=LevelValues)
     package_start_delay_days_mean: float = _num(0, 730)  # days: up to 2 years (YAML 7-60)
+    interim_review_delay_days_mean: float = _num(0, 730)  # days to raise a package to grown need (YAML 7-90)
     # days: at least a day (a shorter interval is not a review, and floods the event list)
     review_interval_days: float = _num(1, 3650)
     info_loss_on_transfer: float = _share()
@@ -335,7 +336,7 @@ class BuddiesConfig:
 
     posts_per_1000_prisoners: float = _num(0, 1000)  # at most one post per place (YAML 5-25)
     initial_fill_share: float = _share()
-    hours_per_window: float = _num(0, 24)  # hours: a window is at most a day (YAML 1-3)
+    care_share_of_unlock: float = _share()  # of a buddy's unlock time (YAML 0.25-0.8)
     pay_per_week: float = _num(0, 500)  # £: real prison pay is £10-30 a week; 500 is a full-time wage
     application_days_mean: float = _num(0, 365)  # days: YAML 7-60
     interview_days_mean: float = _num(0, 365)  # days: YAML 3-21
@@ -360,8 +361,6 @@ class BuddiesConfig:
     priority: str = _choice(PRIORITY_RULES)
     supervision_hours_per_buddy_per_week: float = _num(0, 40)  # staff hours: YAML 0.25-2
     coordination_hours_per_scheme_per_week: float = _num(0, HOURS_PER_WEEK)  # staff hours: YAML 4-20
-    informal_cover_share_no_scheme: float = _share()
-    informal_cover_share_with_scheme: float = _share()
 
 
 @dataclass
@@ -371,6 +370,9 @@ class RegimeConfig:
     windows_per_day: int = _num(1, 24)  # and windows x hours <= 24
     window_hours: float = _num(0, 24)
     recipient_unlocked_share: float = _share()
+    # professional visits an officer can unlock a day per 100 places: YAML 4-30; 500 is 5 a place
+    officer_unlocks_per_day_per_100_places: float = _num(0, 500)
+    essential_unlock_floor: float = _share()  # officer unlocks kept in a restricted regime or lockdown
     restricted_episodes_per_year: float = _num(0, 365)  # a year: YAML 0-40; daily at most
     restricted_days_mean: float = _num(1, 365)  # days: YAML 1-7
     restricted_unlock_factor: float = _share()
@@ -386,10 +388,18 @@ class CareConfig:
     # hours: 6 minutes to a day (YAML 0.25-1); shorter tasks multiply the work per window
     nonpersonal_task_hours: float = _num(0.1, 24)
     personal_task_hours: float = _num(0.1, 24)
-    # hours a week per 100 places: YAML 2-15; 500 is 80x the default and 3 hours a week for every place
-    professional_hours_per_week_per_100_prisoners: float = _num(0, 500)
-    missed_visit_share: float = _share()
-    healthcare_default_share: float = _share()
+    # hours a week per 100 places a local authority's providers can deliver: YAML 15-80; 1,000 is 10 a place
+    provider_capacity_hours_per_week_per_100_places: float = _num(0, 1000)
+    provider_shortfall_share: float = _share()  # commissioned visits not delivered
+    healthcare_topup_share: float = _share()  # personal care left undone that prison healthcare does
+    # informal help: who is there to give it (people per person with non-personal need)
+    cell_sharing_share_50_plus: float = _share()
+    cell_sharing_share_under_50: float = _share()
+    cellmate_help_share: float = _share()
+    neighbour_helpers_per_recipient: float = _num(0, 10)  # people: YAML 0-1
+    older_unit_neighbour_factor: float = _num(0, 5)  # a factor: YAML 0.5-1.2
+    informal_share_of_unlock: float = _share()  # of a helper's unlock time given to care: YAML 0.03-0.2
+    informal_crowd_out_share: float = _share()  # informal help withdrawn where a formal scheme runs
     overstep_max_probability_per_window: float = _share()
     overstep_delay_scale_days: float = _num(0.1, 365)  # days: YAML 0.25-14
     overstep_informal_factor: float = _num(0, 10)  # a factor: YAML 1-3
@@ -455,7 +465,7 @@ class FundingConfig:
     referral_delay_factor: float = _num(0, 10)
     recruitment_delay_factor: float = _num(0, 10)
     extra_assessors_per_prison: int = _num(0, 50)  # as pathway.assessors_per_prison
-    professional_hours_factor: float = _num(0, 10)
+    provider_capacity_factor: float = _num(0, 10)
     extra_window_hours: float = _num(0, 12)  # hours; and windows x hours <= 24
     coordinator_fte_per_prison: float = _num(0, 10)  # FTE: YAML 0.2-1
     coordinator_cost_per_fte_year: float = _num(0, 500_000)  # £49,400

@@ -40,7 +40,7 @@ EFFECTS: dict[str, dict[str, int]] = {
     },
     "la_capacity": {
         "pathway.assessors_per_prison": +1,
-        "care.professional_hours_per_week_per_100_prisoners": +1,
+        "care.provider_capacity_hours_per_week_per_100_places": +1,
     },
     "extended_unlock": {"regime.window_hours": +1},
 }
@@ -126,7 +126,7 @@ def test_apply_funding_factors_and_additions() -> None:
     cfg = make_config(
         "funding.buddy_posts_factor=2",
         "funding.recruitment_delay_factor=0.5",
-        "funding.professional_hours_factor=3",
+        "funding.provider_capacity_factor=3",
         "funding.extra_assessors_per_prison=2",
         "funding.extra_window_hours=0.5",
     )
@@ -134,8 +134,8 @@ def test_apply_funding_factors_and_additions() -> None:
     assert funded.buddies.posts_per_1000_prisoners == 2 * cfg.buddies.posts_per_1000_prisoners
     assert funded.buddies.application_days_mean == 0.5 * cfg.buddies.application_days_mean
     assert funded.buddies.interview_days_mean == 0.5 * cfg.buddies.interview_days_mean
-    assert funded.care.professional_hours_per_week_per_100_prisoners == pytest.approx(
-        3 * cfg.care.professional_hours_per_week_per_100_prisoners
+    assert funded.care.provider_capacity_hours_per_week_per_100_places == pytest.approx(
+        3 * cfg.care.provider_capacity_hours_per_week_per_100_places
     )
     assert funded.pathway.assessors_per_prison == cfg.pathway.assessors_per_prison + 2
     assert funded.regime.window_hours == cfg.regime.window_hours + 0.5

@@ -103,8 +103,7 @@ def test_no_buddies_and_no_informal_help_leaves_all_nonpersonal_need_unmet() -> 
     f = reported_totals(
         run(
             "buddies.posts_per_1000_prisoners=0",
-            "buddies.informal_cover_share_no_scheme=0",
-            "buddies.informal_cover_share_with_scheme=0",
+            "care.informal_share_of_unlock=0",
         )
     )
     assert f[Flow.NP_MET_BUDDY_HOURS] == 0
@@ -121,7 +120,7 @@ def test_unlimited_buddies_and_all_day_unlock_meet_all_nonpersonal_need() -> Non
     result = run(
         "buddies.posts_per_1000_prisoners=1000",
         "buddies.initial_fill_share=1",
-        "buddies.hours_per_window=24",
+        "buddies.care_share_of_unlock=1",
         "buddies.reach_unrecorded_share=1",
         "regime.windows_per_day=1",
         "regime.window_hours=24",
@@ -137,7 +136,7 @@ def test_unlimited_buddies_and_all_day_unlock_meet_all_nonpersonal_need() -> Non
 
 def test_no_professional_capacity_leaves_all_personal_need_unmet() -> None:
     f = reported_totals(
-        run("care.professional_hours_per_week_per_100_prisoners=0", "care.healthcare_default_share=0")
+        run("care.provider_capacity_hours_per_week_per_100_places=0", "care.healthcare_topup_share=0")
     )
     assert f[Flow.P_MET_PROFESSIONAL_HOURS] == 0
     assert f[Flow.P_MET_HEALTHCARE_HOURS] == 0

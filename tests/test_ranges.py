@@ -50,9 +50,9 @@ REPORTED = {
         "need.nonpersonal_hours_per_week.high=1e300",
         "need.nonpersonal_hours_per_week.high",
     ),
-    "professional hours": (
-        "care.professional_hours_per_week_per_100_prisoners=1e300",
-        "care.professional_hours_per_week_per_100_prisoners",
+    "provider capacity": (
+        "care.provider_capacity_hours_per_week_per_100_places=1e300",
+        "care.provider_capacity_hours_per_week_per_100_places",
     ),
     "review interval (hung)": ("pathway.review_interval_days=1e-9", "pathway.review_interval_days"),
     "receptions (minutes a year)": (

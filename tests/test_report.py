@@ -60,7 +60,7 @@ def test_report_states_the_run_and_how_to_reproduce_it(run_dir: Path) -> None:
     assert "single_prison" in text and "2 replication(s)" in text
     assert "By prison type" in text
     # an assumption is listed with the value the run used
-    assert "buddies.hours_per_window" in text
+    assert "buddies.care_share_of_unlock" in text
     assert "The assumptions behind these results" in text
 
 

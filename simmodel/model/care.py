@@ -4,16 +4,22 @@ Care tasks are never SimPy processes. Once per unlock window, for all prisons at
 
 1. Non-personal tasks due in the window are drawn (Poisson around each prison's hours
    of need, split into people known to the prison and people who are not). Only
-   recipients who are unlocked can be helped.
-2. Formal buddy time (active buddies x hours they can work in the window, cut by a
-   restricted regime) goes to tasks by the priority rule: known recipients first, or
-   in proportion. Buddies reach only a share of people not known to the prison.
-3. Informal help from other prisoners picks up a share of what is left.
-4. Personal care tasks of people with a care package are done by professionals up
-   to the local authority's capacity, less missed visits; prison healthcare covers a
-   share of personal care for people without a package. Buddies never do personal
-   care, except as counted overstep events, whose probability rises with how long
-   personal care has been late.
+   recipients who are unlocked can be helped; a restricted regime or lockdown cuts the
+   share unlocked in proportion to the unlock time it keeps.
+2. Formal buddies give a share of their unlock time to care (their own work, education
+   and meals take the rest), so their hours follow the length of the window and the
+   regime. They serve tasks by the priority rule: known recipients first, or in
+   proportion; they reach only a share of people not known to the prison.
+3. Informal help comes from who is there to give it: cell-mates (by the cell-sharing
+   share of the recipient's age) and neighbours, each giving a share of their unlock
+   time. It picks up tasks left open, up to that time.
+4. Personal care: the local authority commissions every eligible package in full; its
+   providers deliver the package's visits up to their capacity in the prison, short of a
+   stated share. Every visit needs an officer to unlock, from a daily allowance that a
+   restricted regime cuts. Prison healthcare tops up a share of what is left undone (no
+   package, need above the package, visits not delivered), within the same allowance.
+   Buddies never do personal care, except as counted overstep events, whose probability
+   rises with how long personal care has been late.
 
 Hours are converted to tasks of a fixed length so that randomness and integer
 capacities behave like real task lists; all sums are kept as monthly totals.
@@ -27,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from ..config import Config
+from ..config import CareConfig, Config
 from .buddies import BuddySchemes
 from .estate import FORMAL_TRAINED, NO_SCHEME, Estate
 from .metrics import DAYS_PER_MONTH, Flow, Metrics
@@ -50,19 +56,29 @@ class NeedTotals:
     people_personal: np.ndarray  # people with personal need
     people_waiting: np.ndarray  # people with personal need and no package
     wait_since_sum: np.ndarray  # sum over waiting people of the day care became due
+    np_recipients: np.ndarray  # people with non-personal need
+    cellmate_helpers: np.ndarray  # expected cell-mates who help them (people)
 
 
-def need_totals(people: People, prisons: int) -> NeedTotals:
-    """Add up the need of everyone in custody, prison by prison.
+def need_totals(people: People, prisons: int, now: float = 0.0, care: CareConfig | None = None) -> NeedTotals:
+    """Add up the need of everyone in custody, prison by prison, on day ``now``.
 
-    Hot path (once a simulated day, ~7,000 people with need): six gathers, then one
+    Hot path (once a simulated day, ~7,000 people with need): seven gathers, then one
     bincount per total. Each total is summed person by person (never taken as a
     difference of two totals), so a total that is a whole number of tasks stays
     exact: the Poisson draw switches method at a mean of 10, so rounding matters.
+    ``care`` gives the cell-sharing shares for the informal helpers (none without it).
     """
     ids = people.need_ids.array()
     prison = people.prison[ids]
     np_h = people.np_hours[ids]
+    np_need = np_h > 0
+    if care is None:
+        cellmates = np.zeros(len(ids))
+    else:
+        older = (now - people.birth[ids]) >= 50.0 * 365.0
+        sharing = np.where(older, care.cell_sharing_share_50_plus, care.cell_sharing_share_under_50)
+        cellmates = sharing * care.cellmate_help_share * np_need
     p_h = people.p_hours[ids]
     state = people.state[ids]
     known = state >= DETECTED
@@ -92,6 +108,8 @@ def need_totals(people: People, prisons: int) -> NeedTotals:
         wait_since_sum=np.bincount(
             prison[waiting], weights=people.wait_since[ids[waiting]], minlength=prisons
         ),
+        np_recipients=count(np_need),
+        cellmate_helpers=total(cellmates),
     )
 
 
@@ -110,6 +128,8 @@ _WINDOW_FLOWS = np.array(
         Flow.UNMET_PERSON_DAYS,
         Flow.COST_PERSONAL_CARE,
         Flow.COST_HEALTHCARE,
+        Flow.P_COMMISSIONED_HOURS,
+        Flow.P_UNDELIVERED_HOURS,
     ]
 )
 
@@ -145,34 +165,39 @@ class CareLane:
         scheme = estate.scheme
         self.formal = scheme != NO_SCHEME
         self.trained = scheme == FORMAL_TRAINED
-        self.informal_share = np.where(
-            self.formal, b.informal_cover_share_with_scheme, b.informal_cover_share_no_scheme
-        )
         self.overstep_factor = np.select(
             [self.trained, self.formal], [b.trained_overstep_factor, 1.0], care.overstep_informal_factor
         )
-        self.professional_per_window = (
-            care.professional_hours_per_week_per_100_prisoners
-            * estate.capacity
-            / 100.0
-            * self.share_per_window
+        regime = cfg.regime
+        # informal help: neighbours per recipient (fewer where an older unit gathers people with
+        # need) and the share of helpers' time left where a formal scheme crowds it out
+        self._neighbours = care.neighbour_helpers_per_recipient * np.where(
+            estate.older_unit, care.older_unit_neighbour_factor, 1.0
         )
-        self.totals = need_totals(people, self.prisons)
+        self._informal_time = care.informal_share_of_unlock * np.where(
+            self.formal, 1.0 - care.informal_crowd_out_share, 1.0
+        )
+        # buddies' access to recipients (staff attitudes; 1 = full access)
+        self.buddy_access = np.ones(self.prisons)
+        self.totals = need_totals(people, self.prisons, env.now, care)
         self._task_hours = np.array(
             [[care.nonpersonal_task_hours]] * 2 + [[care.personal_task_hours]] * 3
         )  # one row per kind of task in _hours_due
         self._due_cache: tuple[NeedTotals, np.ndarray] | None = None
         # constants of every window, computed once (same expressions as per window)
-        self._professional_slots = self.professional_per_window / care.personal_task_hours
+        self._provider_slots = (
+            care.provider_capacity_hours_per_week_per_100_places
+            * estate.capacity
+            / 100.0
+            * self.share_per_window
+            / care.personal_task_hours
+        )  # visits a window the providers can make
+        unlocks = regime.officer_unlocks_per_day_per_100_places
+        self._officer_slots = unlocks * estate.capacity / 100.0 / self.windows  # visits a window
         p_short = care.overstep_max_probability_per_window * (
             1.0 - np.exp(-self.share_per_window * 7.0 / care.overstep_delay_scale_days)
         )
         self._p_short = np.clip(p_short * self.overstep_factor, 0.0, 1.0)
-        # success probabilities of the three personal-care binomials drawn in one call;
-        # the last row (recipients unlocked, not covered by healthcare) is set per window
-        self._p_personal = np.empty((3, self.prisons))
-        self._p_personal[0] = 1.0 - care.missed_visit_share
-        self._p_personal[1] = care.healthcare_default_share
         self.task_hours_resolved = 0.0  # all care task-hours handled (benchmark figure)
         self.windows_resolved = 0
         #: Debug mode: the simulation sets this to invariants.check_window to see every batch.
@@ -230,7 +255,7 @@ class CareLane:
         """Refresh need totals if anything changed; accrue daily costs and counts."""
         people, m, c = self.people, self.metrics, self.cfg
         if people.need_dirty:
-            self.totals = need_totals(people, self.prisons)
+            self.totals = need_totals(people, self.prisons, now, self.cfg.care)
             people.need_dirty = False
         active = self.buddies.active_counts().astype(float)
         staff_hour = c.costs.officer_hourly_cost
@@ -267,17 +292,18 @@ class CareLane:
         starts = np.array([p[0] for p in pending])[:, None]  # (windows, 1)
         factor = np.stack([p[1] for p in pending])
         active = np.stack([p[2] for p in pending])
-        unlocked = regime.recipient_unlocked_share * (factor > 0)
+        unlock_hours = regime.window_hours * factor  # hours each prison is unlocked in each window
+        unlocked = regime.recipient_unlocked_share * factor  # share of recipients' tasks within reach
 
         # tasks due in each window, drawn in one call (axis 1: kind of task)
         due = self.due_rng.poisson(np.broadcast_to(self._tasks_due_mean(t), (w, 5, self.prisons)))
         due_known, due_unknown, due_planned, due_unplanned, due_no_package = due.transpose(1, 0, 2)
 
-        # -- non-personal tasks: buddies, then informal help
+        # -- non-personal tasks: buddies, then informal help, each within their share of unlock time
         opened = rng.binomial(due[:, :2], unlocked[:, None, :])
         open_known, open_unknown = opened[:, 0], opened[:, 1]
         reachable_unknown = rng.binomial(open_unknown, b.reach_unrecorded_share)
-        buddy_hours = active * np.minimum(b.hours_per_window, regime.window_hours * factor)
+        buddy_hours = active * (b.care_share_of_unlock * self.buddy_access) * unlock_hours
         capacity = np.floor(buddy_hours / np_task + 1e-9).astype(np.int64)
         if b.priority == "recorded_first":
             met_known = np.minimum(open_known, capacity)
@@ -288,22 +314,43 @@ class CareLane:
             met_known = np.floor(open_known * scale).astype(np.int64)
             met_unknown = np.minimum(reachable_unknown, capacity - met_known)
         left_open = open_known + open_unknown - met_known - met_unknown
-        met_informal = rng.binomial(left_open, self.informal_share)
+        helpers = t.cellmate_helpers + t.np_recipients * self._neighbours  # people
+        informal_hours = helpers * self._informal_time * unlock_hours
+        # stochastic rounding: a fraction of a task is a task with that probability
+        informal_capacity = np.floor(informal_hours / np_task + rng.random(shape)).astype(np.int64)
+        met_informal = np.minimum(left_open, informal_capacity)
         due_np = due_known + due_unknown
         unmet_np = due_np - met_known - met_unknown - met_informal
         demand = (open_known + reachable_unknown) * np_task
 
-        # -- personal tasks: professionals (with a package) or prison healthcare; people
-        #    waiting for personal care exposed to overstepping (drawn with them)
-        professional_slots = np.floor(self._professional_slots + rng.random(shape)).astype(np.int64)
-        attended = np.minimum(due_planned, professional_slots)
+        # -- personal tasks: the provider delivers package visits up to its capacity, short of a
+        #    share; every visit needs an officer to unlock (fewer in a restricted regime); prison
+        #    healthcare tops up a share of what is left, within the officers' remaining unlocks
+        floor = regime.essential_unlock_floor
+        officer_slots = np.floor(
+            self._officer_slots * (floor + (1.0 - floor) * factor) + rng.random(shape)
+        ).astype(np.int64)
+        provider_slots = np.floor(self._provider_slots + rng.random(shape)).astype(np.int64)
+        attended = np.minimum(np.minimum(due_planned, provider_slots), officer_slots)
+        delivered = rng.binomial(attended, 1.0 - care.provider_shortfall_share)
+        left_planned = due_planned - delivered
         waiting = t.people_waiting
-        p_personal = np.empty((w, 3, self.prisons))
-        p_personal[:, :2] = self._p_personal[:2]
-        p_personal[:, 2] = unlocked * (1.0 - care.healthcare_default_share)
         waiting_n = np.broadcast_to(waiting.astype(np.int64), shape)
-        personal = rng.binomial(np.stack([attended, due_no_package, waiting_n], axis=1), p_personal)
-        done_professional, done_healthcare, exposed = personal.transpose(1, 0, 2)
+        p_top = np.empty((w, 4, self.prisons))
+        p_top[:, :3] = care.healthcare_topup_share
+        p_top[:, 3] = unlocked * (1.0 - care.healthcare_topup_share)
+        undone = np.stack([left_planned, due_unplanned, due_no_package, waiting_n], axis=1)
+        drawn = rng.binomial(undone, p_top)
+        exposed = drawn[:, 3]
+        top_up = drawn[:, :3]
+        wanted_top_up = top_up.sum(axis=1)
+        officer_left = officer_slots - delivered
+        short = wanted_top_up > officer_left  # not enough unlocks: each kind cut in proportion
+        if short.any():
+            cut = np.divide(officer_left, wanted_top_up, out=np.ones(shape), where=short)
+            top_up = np.where(short[:, None, :], np.floor(top_up * cut[:, None, :]), top_up).astype(np.int64)
+        done_professional = delivered
+        done_healthcare = top_up.sum(axis=1)
         due_p = due_planned + due_unplanned + due_no_package
         unmet_p = due_p - done_professional - done_healthcare
         if self.window_observer is not None:  # debug mode only
@@ -317,21 +364,23 @@ class CareLane:
                 due_np,
                 (done_professional, done_healthcare, unmet_p),
                 due_p,
+                informal=(informal_capacity, met_informal),
+                unlocks=(officer_slots, done_professional + done_healthcare),
             )
 
         # -- overstepping: buddies or informal helpers doing late personal care
-        helpers = (active > 0) | (self.informal_share > 0)
+        helping = (active > 0) | (informal_capacity > 0)
         late_days = np.divide(
             waiting * starts - t.wait_since_sum, waiting, out=np.zeros(shape), where=waiting > 0
         )
         scale = care.overstep_delay_scale_days
         p_long = care.overstep_max_probability_per_window * (1.0 - np.exp(-late_days / scale))
-        missed = due_planned - done_professional
+        missed = left_planned - top_up[:, 0]  # package visits neither delivered nor topped up
         p_over = np.empty((w, 2, self.prisons))
         p_over[:, 0] = np.clip(p_long * self.overstep_factor, 0.0, 1.0)
         p_over[:, 1] = self._p_short
         over = rng.binomial(np.stack([exposed, missed], axis=1), p_over)
-        overstep = np.where(helpers, over[:, 0] + over[:, 1], 0)
+        overstep = np.where(helping, over[:, 0] + over[:, 1], 0)
 
         # -- people with any unmet need (expected count if unmet tasks fall at random)
         u_np = np.divide(unmet_np, due_np, out=np.zeros(shape), where=due_np > 0)
@@ -352,6 +401,8 @@ class CareLane:
                 people_unmet / self.windows,
                 done_professional * p_task * cfg.costs.personal_care_hourly_cost,
                 done_healthcare * p_task * cfg.costs.healthcare_hourly_cost,
+                due_planned * p_task,
+                (due_planned - delivered) * p_task,
             ],
             axis=2,
         )  # (windows, prisons, flows)

@@ -34,7 +34,7 @@ def apply_funding(cfg: Config) -> Config:
     p.referral_share = min(1.0, p.referral_share + f.referral_share_add)
     p.referral_delay_days_mean *= f.referral_delay_factor
     p.assessors_per_prison += f.extra_assessors_per_prison
-    c.professional_hours_per_week_per_100_prisoners *= f.professional_hours_factor
+    c.provider_capacity_hours_per_week_per_100_places *= f.provider_capacity_factor
     r.window_hours += f.extra_window_hours
     return out
 

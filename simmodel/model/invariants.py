@@ -100,8 +100,18 @@ def check_window(
     due_nonpersonal: np.ndarray,
     parts_personal: tuple[np.ndarray, ...],
     due_personal: np.ndarray,
+    *,
+    informal: tuple[np.ndarray, np.ndarray] | None = None,
+    unlocks: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
-    """Invariants of one batch of unlock windows (arrays: windows x prisons, tasks)."""
+    """Invariants of one batch of unlock windows (arrays: windows x prisons, tasks).
+
+    ``informal`` is (tasks informal helpers have time for, tasks they did); ``unlocks`` is
+    (visits officers can unlock, professional and healthcare visits made).
+    """
+    for name, pair in (("informal helpers", informal), ("officers' unlocks", unlocks)):
+        if pair is not None and (pair[1] > pair[0]).any():
+            _fail(f"more tasks done than {name} allow", day, (pair[1] > pair[0]).any(axis=0))
     locked = factor <= 0
     if (capacity[locked] != 0).any():
         _fail("buddy time while the prison is locked down", day, (capacity > 0) & locked)

@@ -71,6 +71,8 @@ class Flow:
     PAROLE_REFUSALS = 51  # due releases of indeterminate prisoners aged 60+ deferred
     RELEASES_DETERMINATE = 52  # releases from determinate sentences (short, medium, long)
     DETERMINATE_SERVED_DAYS = 53  # days in custody, summed over those releases
+    P_COMMISSIONED_HOURS = 54  # personal care due within care packages (commissioned by the local authority)
+    P_UNDELIVERED_HOURS = 55  # ... not delivered by the provider (its capacity, officers' unlocks, shortfall)
 
 
 class Stock:

@@ -57,6 +57,7 @@ class Pathway:
         ]
         self.eligibility = (0.0, *self.cfg.eligibility_by_level.as_tuple())
         self.procs: dict[int, simpy.Process] = {}
+        self.interim: set[int] = set()  # people whose package awaits an interim review
         # wired by the simulation: active buddies in a prison, and how much they speed detection
         self.buddies_active: Callable[[int], int] = lambda prison: 0
         self.buddy_detection_factor = 1.0
@@ -96,10 +97,19 @@ class Pathway:
         self._start(pid, UNDETECTED)
 
     def on_need_change(self, pid: int) -> None:
-        """Need worsened: a known person who is not in the pathway is referred again."""
-        state = int(self.people.state[pid])
+        """Need worsened: a known person who is not in the pathway is referred again, and a
+        package that no longer covers the need gets an interim review: the next review is
+        brought forward to a delay drawn from ``interim_review_delay_days_mean``, after which
+        the package is raised to the need and reviews follow at the usual interval."""
+        people = self.people
+        state = int(people.state[pid])
         if state in (DETECTED, NOT_ELIGIBLE) and pid not in self.procs:
             self._start(pid, DETECTED)
+        elif state == PACKAGE and people.p_hours[pid] > people.package_hours[pid] and pid not in self.interim:
+            self._stop(pid)
+            self.interim.add(pid)
+            delay = self.draw.exponential(self.cfg.interim_review_delay_days_mean)
+            self.procs[pid] = self.env.process(self._run(pid, PACKAGE, delay))
 
     def on_leave(self, pid: int) -> None:
         self._stop(pid)
@@ -131,6 +141,7 @@ class Pathway:
         self.procs[pid] = self.env.process(self._run(pid, state))
 
     def _stop(self, pid: int) -> None:
+        self.interim.discard(pid)
         proc = self.procs.pop(pid, None)
         if proc is None or not proc.is_alive:
             return
@@ -182,6 +193,7 @@ class Pathway:
             while True:  # PACKAGE: periodic reviews bring the plan up to date
                 yield env.timeout(c.review_interval_days if first_review is None else first_review)
                 first_review = None
+                self.interim.discard(pid)
                 prison = int(people.prison[pid])
                 m.add(env.now, prison, Flow.REVIEWS)
                 m.add(env.now, prison, Flow.COST_REVIEW, self.costs.review_cost)

@@ -110,6 +110,11 @@ _FLOW_MEANINGS: dict[str, tuple[str, str]] = {
     "p_met_professional_hours": ("hours", "personal care given by care workers (a care package)"),
     "p_met_healthcare_hours": ("hours", "personal care given by prison healthcare"),
     "p_unmet_hours": ("hours", "personal care needed but not given"),
+    "p_commissioned_hours": ("hours", "personal care due in packages, commissioned by the local authority"),
+    "p_undelivered_hours": (
+        "hours",
+        "commissioned personal care not delivered (provider capacity, officers' unlocks, shortfall)",
+    ),
     "overstep_events": ("events", "buddies or informal helpers giving personal care (overstep)"),
     "unmet_person_days": ("person-days", "days on which a person had some unmet need, summed over people"),
     "recalls": ("people", "receptions that are recalls to custody (counted in receptions too)"),
@@ -456,6 +461,18 @@ METRICS: tuple[Metric, ...] = (
         "hours/week",
         "Personal care needed",
         lambda t: t.per_week(F.P_NEED_HOURS),
+    ),
+    Metric(
+        "personal_commissioned_hours_per_week",
+        "hours/week",
+        "  commissioned in care packages",
+        lambda t: t.per_week(F.P_COMMISSIONED_HOURS),
+    ),
+    Metric(
+        "personal_undelivered_hours_per_week",
+        "hours/week",
+        "    not delivered by the provider",
+        lambda t: t.per_week(F.P_UNDELIVERED_HOURS),
     ),
     Metric(
         "personal_met_by_professionals_hours_per_week",
