@@ -33,6 +33,8 @@ HAND_CHECKED = (
     "need.dementia_stock_prevalence_50_69=0",
     "need.dementia_stock_prevalence_70_plus=0",
     "need.dementia_onset_hazard_at_70_per_year=0",
+    "regime.restricted_episodes_per_year=0",  # every window fully unlocked
+    "regime.lockdown_episodes_per_year=0",
 )
 
 
@@ -45,6 +47,10 @@ def values() -> dict[str, float]:
     assert cfg.pathway.screening_sensitivity < 0.5  # nobody is found at reception
     assert cfg.pathway.referral_share > 0.5  # every detected need is referred
     assert cfg.buddies.min_remaining_stay_days > 100  # nobody stays long enough to be a buddy
+    care = cfg.care
+    assert (care.cell_sharing_share_under_50, care.cellmate_help_share) == (0.5, 0.5)
+    assert (care.neighbour_helpers_per_recipient, care.older_unit_neighbour_factor) == (0.3, 0.8)
+    assert (care.informal_share_of_unlock, cfg.regime.window_hours) == (0.1, 2.5)
     table = results.summary(run_replication(cfg))
     return dict(zip(table["metric"], table["mean"], strict=True))
 
@@ -76,12 +82,14 @@ def test_pathway_timings(values: dict[str, float]) -> None:
 def test_care_in_each_window(values: dict[str, float]) -> None:
     # 100 people x 3 h a week = 300 h; per window (2 a day) 300 / 14 = 21.43 h = 42.9
     # half-hour tasks -> 43 tasks (21.5 h), 301 h a week. Unlocked recipients: 43 x 0.9 =
-    # 38.7 -> 39; no buddies; informal help with a scheme 39 x 0.2 = 7.8 -> 8 tasks = 4 h a
-    # window, 56 h a week; unmet 301 - 56 = 245 h a week
+    # 38.7 -> 39; no buddies. Informal helpers (everyone is under 50): cell-mates 100 x 0.5
+    # sharing x 0.5 helping = 25, neighbours 100 x 0.3 x 0.8 (older unit) = 24; 49 helpers x
+    # 0.1 of a 2.5-hour window = 12.25 h = 24.5 tasks, rounded at the central 0.5 -> 25 tasks
+    # = 12.5 h a window, 175 h a week; unmet 301 - 175 = 126 h a week
     assert values["nonpersonal_need_hours_per_week"] == pytest.approx(301)
     assert values["buddies_active"] == 0
-    assert values["nonpersonal_met_informally_hours_per_week"] == pytest.approx(56)
-    assert values["nonpersonal_unmet_hours_per_week"] == pytest.approx(245)
+    assert values["nonpersonal_met_informally_hours_per_week"] == pytest.approx(175)
+    assert values["nonpersonal_unmet_hours_per_week"] == pytest.approx(126)
 
 
 def test_costs(values: dict[str, float]) -> None:
