@@ -55,7 +55,7 @@ JOB = (
 OPTIONS = ("status_quo", "more_buddy_posts", "care_coordinator")
 FUNDING_SWEEP = (*JOB, f"funding={','.join(OPTIONS)}")
 #: Rows per option in comparison.csv: the compared metrics and the two cost lines.
-ROWS_PER_OPTION = len(COMPARISON_METRICS) + 2
+ROWS_PER_OPTION = len(COMPARISON_METRICS) + 1 + len(collate.AVERTED_RATIOS)
 SKIPPED = "already holds this run's results; skipped"
 
 
@@ -173,9 +173,7 @@ def test_comparison_csv_has_a_row_per_option_and_metric(funding_sweep: Path) -> 
     options = [o for o in OPTIONS if o != "status_quo"]
     assert len(table) == len(options) * ROWS_PER_OPTION
     expected = {(o, m) for o in options for m in COMPARISON_METRICS}
-    expected |= {
-        (o, m) for o in options for m in ("incremental_cost_per_year", "cost_per_unmet_hour_averted")
-    }
+    expected |= {(o, m) for o in options for m in ("incremental_cost_per_year", *collate.AVERTED_RATIOS)}
     assert set(zip(table["option"], table["metric"], strict=True)) == expected
     assert (table["reference"] == "status_quo").all()
     assert (table["n_pairs"] == 2).all()
@@ -198,15 +196,14 @@ def test_comparison_is_paired_by_replication(funding_sweep: Path, option: str) -
     cost = (
         replication_values(job, "cost_total_per_year") - replication_values(ref, "cost_total_per_year")
     ).mean()
-    averted = (
-        replication_values(ref, "unmet_hours_per_week") - replication_values(job, "unmet_hours_per_week")
-    ).mean() * WEEKS_PER_YEAR
     assert rows.loc["incremental_cost_per_year", "difference"] == pytest.approx(cost)
-    ratio = rows.loc["cost_per_unmet_hour_averted", "difference"]
-    if averted > 0:
-        assert ratio == pytest.approx(cost / averted)
-    else:
-        assert np.isnan(ratio)
+    for ratio_metric, unmet in collate.AVERTED_RATIOS.items():
+        averted = (replication_values(ref, unmet) - replication_values(job, unmet)).mean() * WEEKS_PER_YEAR
+        ratio = rows.loc[ratio_metric, "difference"]
+        if averted > 0:
+            assert ratio == pytest.approx(cost / averted), ratio_metric
+        else:
+            assert np.isnan(ratio), ratio_metric
 
 
 def test_frontier_png_is_written(funding_sweep: Path) -> None:
@@ -397,6 +394,7 @@ def base_values(replication: int) -> dict[str, float]:
         "cost_total_per_year": 1000.0 * (replication + 1) ** 2,
         "unmet_hours_per_week": 50.0 + 7 * replication,
         "nonpersonal_unmet_hours_per_week": 30.0 + 3 * replication,
+        "personal_unmet_hours_per_week": 20.0 + 4 * replication,
     }
 
 
@@ -404,6 +402,7 @@ def shifted(replication: int, cost: float, unmet: float) -> dict[str, float]:
     values = base_values(replication)
     values["cost_total_per_year"] += cost
     values["unmet_hours_per_week"] += unmet
+    values["personal_unmet_hours_per_week"] += unmet  # the change is all in personal care
     return values
 
 
@@ -423,19 +422,20 @@ def test_comparison_pairs_by_replication_number_not_position() -> None:
         assert rows.loc[metric, "ci_high"] == pytest.approx(delta)
     assert rows.loc["nonpersonal_unmet_hours_per_week", "difference"] == pytest.approx(0.0)
     assert rows.loc["incremental_cost_per_year", "difference"] == pytest.approx(500.0)
-    ratio = 500.0 / (2.0 * WEEKS_PER_YEAR)  # £ a year / hours a year averted
-    assert rows.loc["cost_per_unmet_hour_averted", ["difference", "ci_low", "ci_high"]].tolist() == (
+    # only personal hours are averted (shifted() lowers them): £ a year / hours a year averted
+    ratio = 500.0 / (2.0 * WEEKS_PER_YEAR)
+    assert rows.loc["cost_per_personal_hour_averted", ["difference", "ci_low", "ci_high"]].tolist() == (
         pytest.approx([ratio] * 3)
     )
+    assert np.isnan(rows.loc["cost_per_nonpersonal_hour_averted", "difference"]), "none averted, no ratio"
 
 
 def test_no_hours_averted_gives_no_cost_per_hour() -> None:
     ref = make_job("0", {"funding": "status_quo"}, {r: base_values(r) for r in range(3)})
     worse = make_job("1", {"funding": "extended_unlock"}, {r: shifted(r, 800.0, +1.0) for r in range(3)})
     rows = comparison_table([ref, worse], "funding")[0].set_index("metric")
-    assert np.isnan(
-        rows.loc["cost_per_unmet_hour_averted", ["difference", "ci_low", "ci_high"]].astype(float)
-    ).all()
+    for metric in collate.AVERTED_RATIOS:
+        assert np.isnan(rows.loc[metric, ["difference", "ci_low", "ci_high"]].astype(float)).all()
 
 
 def test_comparison_notes_when_it_cannot_compare() -> None:
@@ -922,7 +922,9 @@ def test_console_comparison_states_the_reference_level_as_a_level() -> None:
         base | {"metric": "unmet_hours_per_week", "difference": -12.0, "ci_low": -15.0, "ci_high": -9.0},
         base
         | {"metric": "incremental_cost_per_year", "difference": 5000.0, "ci_low": 4000.0, "ci_high": 6000.0},
-        base | {"metric": "cost_per_unmet_hour_averted", "difference": 8.0, "ci_low": 6.0, "ci_high": 10.0},
+        base
+        | {"metric": "cost_per_nonpersonal_hour_averted", "difference": 8.0, "ci_low": 6.0, "ci_high": 10.0},
+        base | {"metric": "cost_per_personal_hour_averted", "difference": float("nan")},
     ]
     table = pd.DataFrame(rows, columns=list(report.COMPARISON_COLUMNS))
     points = pd.DataFrame(
@@ -938,4 +940,7 @@ def test_console_comparison_states_the_reference_level_as_a_level() -> None:
     assert "status_quo itself: 165 unmet hours a week, £100.7k a year; changes against it below" in text
     assert "Change against status_quo: 165" not in text
     assert "change in unmet h/week" in text
+    # the two kinds of hours averted get their own £ per hour; none of the personal kind here
+    assert "£/h averted: non-personal" in text and "personal" in text
+    assert re.search(r"la_capacity .*£8 +n/a +yes$", text, re.MULTILINE), text
     assert re.search(r"la_capacity\s+-12 \(-15 to -9\)\s+\+£5,000", text)

@@ -54,6 +54,13 @@ COMPARISON_METRICS = (
     "cost_nhs_per_year",
     "cost_total_per_year",
 )
+#: The cost per hour averted, one ratio per kind of care: the whole incremental cost a year over
+#: the hours of that kind of unmet care averted a year (each ratio charges the option's whole
+#: cost to one kind of hours; they are not shares of it).
+AVERTED_RATIOS = {
+    "cost_per_nonpersonal_hour_averted": "nonpersonal_unmet_hours_per_week",
+    "cost_per_personal_hour_averted": "personal_unmet_hours_per_week",
+}
 #: Every file a collation writes to the sweep folder; those it does not rewrite are removed.
 COLLATED = ("sweep.csv", "comparison.csv", "frontier.png", "report.html", "results.xlsx")
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
@@ -329,27 +336,22 @@ def comparison_table(
                 job.values("cost_total_per_year").loc[common].to_numpy()
                 - ref.values("cost_total_per_year").loc[common].to_numpy()
             )
-            averted = (
-                ref.values("unmet_hours_per_week").loc[common].to_numpy()
-                - job.values("unmet_hours_per_week").loc[common].to_numpy()
-            ) * WEEKS_PER_YEAR
             mean, low, high = (float(v) for v in t_interval(cost))
             rows.append(
                 {**base, "metric": "incremental_cost_per_year", "unit": "GBP/year", "difference": mean}
                 | {"ci_low": low, "ci_high": high}
             )
-            ratio = cost.mean() / averted.mean() if averted.mean() > 0 else float("nan")
-            r_low, r_high = _bootstrap_ratio(cost, averted)
-            rows.append(
-                {
-                    **base,
-                    "metric": "cost_per_unmet_hour_averted",
-                    "unit": "GBP/hour",
-                    "difference": ratio,
-                    "ci_low": r_low,
-                    "ci_high": r_high,
-                }
-            )
+            # one ratio per kind of care: non-personal and personal hours are not added as equal
+            for metric, unmet in AVERTED_RATIOS.items():
+                averted = (
+                    ref.values(unmet).loc[common].to_numpy() - job.values(unmet).loc[common].to_numpy()
+                ) * WEEKS_PER_YEAR
+                ratio = cost.mean() / averted.mean() if averted.mean() > 0 else float("nan")
+                r_low, r_high = _bootstrap_ratio(cost, averted)
+                rows.append(
+                    {**base, "metric": metric, "unit": "GBP/hour", "difference": ratio}
+                    | {"ci_low": r_low, "ci_high": r_high}
+                )
     columns = [*others, *report.COMPARISON_COLUMNS]
     return pd.DataFrame(rows, columns=columns), notes
 
@@ -444,25 +446,26 @@ def console_comparison(table: pd.DataFrame, points: pd.DataFrame) -> str:
             )
         else:
             lines.append(f"\nChanges against {reference}{where}")
-        header = ("option", "change in unmet h/week", "change in cost a year", "£ per hour averted")
-        lines.append(f"  {header[0]:<22}{header[1]:<30}{header[2]:<32}{header[3]:<20}efficient")
+        header = ("option", "change in unmet h/week", "change in cost a year", "£/h averted: non-personal")
+        lines.append(f"  {header[0]:<22}{header[1]:<30}{header[2]:<32}{header[3]:<28}personal    efficient")
         for option, rows in sub.groupby("option", sort=False):
             by = rows.set_index("metric")
-            unmet, cost, ratio = (
-                by.loc["unmet_hours_per_week"],
-                by.loc["incremental_cost_per_year"],
-                by.loc["cost_per_unmet_hour_averted", "difference"],
-            )
+            unmet, cost = by.loc["unmet_hours_per_week"], by.loc["incremental_cost_per_year"]
             eff = points[(points["option"] == option) & (points["group"] == title)]["efficient"]
             unmet_text = f"{unmet.difference:+,.0f} ({_ci(unmet.ci_low, unmet.ci_high, '{:+,.0f}')})"
             cost_text = f"{money(cost.difference, signed=True)} ({money(cost.ci_low, signed=True)} to "
             cost_text += f"{money(cost.ci_high, signed=True)})" if np.isfinite(cost.ci_low) else "CI n/a)"
-            ratio_text = f"£{ratio:,.0f}" if np.isfinite(ratio) and ratio >= 0 else "n/a"
+            np_ratio, p_ratio = (_pounds(by.loc[m, "difference"]) for m in AVERTED_RATIOS)
             lines.append(
-                f"  {option:<22}{unmet_text:<30}{cost_text:<32}{ratio_text:<20}"
+                f"  {option:<22}{unmet_text:<30}{cost_text:<32}{np_ratio:<28}{p_ratio:<12}"
                 f"{'yes' if len(eff) and bool(eff.iloc[0]) else 'no'}"
             )
     return "\n".join(lines)
+
+
+def _pounds(ratio: float) -> str:
+    """£ per hour averted, or n/a when no hours of that kind are averted."""
+    return f"£{ratio:,.0f}" if np.isfinite(ratio) and ratio >= 0 else "n/a"
 
 
 def _ci(low: float, high: float, pattern: str) -> str:

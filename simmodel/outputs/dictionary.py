@@ -57,9 +57,15 @@ COMPARISON_MEANINGS = {
 }
 COMPARISON_OWN = {
     "incremental_cost_per_year": ("GBP/year", "total cost a year, option minus reference"),
-    "cost_per_unmet_hour_averted": (
+    "cost_per_nonpersonal_hour_averted": (
         "GBP/hour",
-        "incremental cost a year over the hours of unmet care averted a year (blank if none are averted)",
+        "incremental cost a year over the hours of unmet non-personal care averted a year (the whole "
+        "cost charged to these hours; blank if none are averted)",
+    ),
+    "cost_per_personal_hour_averted": (
+        "GBP/hour",
+        "incremental cost a year over the hours of unmet personal care averted a year (the whole "
+        "cost charged to these hours; blank if none are averted)",
     ),
 }
 #: What each metric unit means.

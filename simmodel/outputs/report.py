@@ -425,7 +425,8 @@ def _as_text(sheet: Worksheet) -> None:
 #: Plain labels of the comparison's own metrics (the rest are in METRICS).
 COMPARISON_LABELS = {
     "incremental_cost_per_year": "Incremental cost (option minus reference)",
-    "cost_per_unmet_hour_averted": "Cost per hour of unmet care averted",
+    "cost_per_nonpersonal_hour_averted": "Cost per hour of unmet non-personal care averted",
+    "cost_per_personal_hour_averted": "Cost per hour of unmet personal care averted",
 }
 #: Long tables (one row per metric) name each row's unit in this column; their value
 #: columns are formatted row by row.
@@ -691,7 +692,7 @@ def sweep_report(
     ]
     if comparison is not None and not comparison.empty:
         key = comparison[
-            comparison["metric"].isin([m for m, _ in FOREST_METRICS] + ["cost_per_unmet_hour_averted"])
+            comparison["metric"].isin([m for m, _ in FOREST_METRICS] + list(COMPARISON_LABELS)[1:])
         ]
         shown = key.drop(columns=["reference"]).copy()
         for column in ("option_mean", "reference_mean", "difference", "ci_low", "ci_high"):
