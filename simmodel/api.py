@@ -221,7 +221,7 @@ def compare(
     differences reflect the options, not chance. Returns the table a sweep's collation
     writes to ``comparison.csv``: per option and metric the option's and the reference's
     means, the paired difference and its 95% CI, the incremental cost and the cost per
-    hour of unmet need averted.
+    hour averted of each kind of unmet care (non-personal, personal).
     """
     reference = base or REFERENCES.get(over)
     if reference is None:
