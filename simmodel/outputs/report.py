@@ -177,7 +177,7 @@ def plots(series: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str, str]]:
         ),
         (
             "Safeguarding incidents",
-            "Safeguarding incidents around peer care, by kind",
+            "Safeguarding incidents by kind",
             "Events a month",
             [
                 ("safeguarding_incidents", "all kinds"),
