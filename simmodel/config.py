@@ -406,6 +406,20 @@ class CareConfig:
 
 
 @dataclass
+class SafeguardingConfig:
+    """Safeguarding incidents around peer care, per 1,000 hours of care given (incidents, factors)."""
+
+    # incidents per 1,000 hours of informal care: YAML 0.2-5; 1,000 is one every hour of care
+    bullying_per_1000_informal_hours: float = _num(0, 1000)
+    theft_accusation_per_1000_informal_hours: float = _num(0, 1000)
+    exploitation_per_1000_informal_hours: float = _num(0, 1000)
+    # factors on those rates for formal buddies' care: YAML 0.3-1; up to 5 lets a scheme make things worse
+    formal_factor: float = _num(0, 5)
+    trained_factor: float = _num(0, 5)
+    supervised_factor: float = _num(0, 5)
+
+
+@dataclass
 class CostsConfig:
     """Unit costs in £ (2024/25 prices unless the YAML says otherwise).
 
@@ -488,6 +502,7 @@ class Config:
     regime: RegimeConfig = field(default_factory=RegimeConfig)
     care: CareConfig = field(default_factory=CareConfig)
     costs: CostsConfig = field(default_factory=CostsConfig)
+    safeguarding: SafeguardingConfig = field(default_factory=SafeguardingConfig)
     funding: FundingConfig = field(default_factory=FundingConfig)
     run: RunConfig = field(default_factory=RunConfig)
 

@@ -330,6 +330,7 @@ def test_every_undefined_metric_says_why() -> None:
         "care_start_delay_days_mean",
         "buddy_turnover_per_year",
         "determinate_time_served_months_mean",
+        "safeguarding_incidents_per_1000_peer_care_hours",
     }
 
 

@@ -46,6 +46,10 @@ COMPARISON_METRICS = (
     "nonpersonal_unmet_hours_per_week",
     "personal_unmet_hours_per_week",
     "unmet_person_days_per_year",
+    "safeguarding_incidents_per_year",
+    "safeguarding_bullying_per_year",
+    "safeguarding_theft_accusations_per_year",
+    "safeguarding_exploitation_per_year",
     "overstep_events_per_year",
     "people_with_package",
     "assessment_wait_days_mean",
@@ -61,6 +65,8 @@ AVERTED_RATIOS = {
     "cost_per_nonpersonal_hour_averted": "nonpersonal_unmet_hours_per_week",
     "cost_per_personal_hour_averted": "personal_unmet_hours_per_week",
 }
+#: The safeguarding metric the console table shows beside unmet hours and cost.
+SAFEGUARDING_METRIC = "safeguarding_incidents_per_year"
 #: Every file a collation writes to the sweep folder; those it does not rewrite are removed.
 COLLATED = ("sweep.csv", "comparison.csv", "frontier.png", "report.html", "results.xlsx")
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
@@ -447,7 +453,10 @@ def console_comparison(table: pd.DataFrame, points: pd.DataFrame) -> str:
         else:
             lines.append(f"\nChanges against {reference}{where}")
         header = ("option", "change in unmet h/week", "change in cost a year", "£/h averted: non-personal")
-        lines.append(f"  {header[0]:<22}{header[1]:<30}{header[2]:<32}{header[3]:<28}personal    efficient")
+        lines.append(
+            f"  {header[0]:<22}{header[1]:<30}{header[2]:<32}{header[3]:<28}personal    "
+            f"{'change in safeguarding incidents a year':<42}efficient"
+        )
         for option, rows in sub.groupby("option", sort=False):
             by = rows.set_index("metric")
             unmet, cost = by.loc["unmet_hours_per_week"], by.loc["incremental_cost_per_year"]
@@ -456,9 +465,15 @@ def console_comparison(table: pd.DataFrame, points: pd.DataFrame) -> str:
             cost_text = f"{money(cost.difference, signed=True)} ({money(cost.ci_low, signed=True)} to "
             cost_text += f"{money(cost.ci_high, signed=True)})" if np.isfinite(cost.ci_low) else "CI n/a)"
             np_ratio, p_ratio = (_pounds(by.loc[m, "difference"]) for m in AVERTED_RATIOS)
+            incidents_text = "n/a"
+            if SAFEGUARDING_METRIC in by.index:
+                incidents = by.loc[SAFEGUARDING_METRIC]
+                incidents_text = (
+                    f"{incidents.difference:+,.0f} ({_ci(incidents.ci_low, incidents.ci_high, '{:+,.0f}')})"
+                )
             lines.append(
                 f"  {option:<22}{unmet_text:<30}{cost_text:<32}{np_ratio:<28}{p_ratio:<12}"
-                f"{'yes' if len(eff) and bool(eff.iloc[0]) else 'no'}"
+                f"{incidents_text:<42}{'yes' if len(eff) and bool(eff.iloc[0]) else 'no'}"
             )
     return "\n".join(lines)
 

@@ -20,6 +20,8 @@ Care tasks are never SimPy processes. Once per unlock window, for all prisons at
    package, need above the package, visits not delivered), within the same allowance.
    Buddies never do personal care, except as counted overstep events, whose probability
    rises with how long personal care has been late.
+5. Safeguarding incidents (bullying, accusations of theft, exploitation) are drawn from
+   the hours buddies and informal helpers gave (``safeguarding.py``), once per batch.
 
 Hours are converted to tasks of a fixed length so that randomness and integer
 capacities behave like real task lists; all sums are kept as monthly totals.
@@ -40,6 +42,7 @@ from .metrics import DAYS_PER_MONTH, Flow, Metrics
 from .pathway import DETECTED, PACKAGE
 from .population import People
 from .regime import Regime
+from .safeguarding import Safeguarding
 from .streams import Streams
 
 
@@ -158,6 +161,7 @@ class CareLane:
         # whatever the allocation before it drew (common random numbers across options)
         self.due_rng = streams.generator("care_due")
         self.metrics = metrics
+        self.safeguarding = Safeguarding(cfg.safeguarding, estate, streams, metrics)
         self.prisons = estate.size
         b, care = cfg.buddies, cfg.care
         self.windows = cfg.regime.windows_per_day
@@ -413,3 +417,5 @@ class CareLane:
             self.buddies.capacity_hours += buddy_hours[k]
             self.task_hours_resolved += float(resolved[k])
         self.windows_resolved += w
+        # -- safeguarding incidents around the peer care of these windows (own stream)
+        self.safeguarding.record(starts[:, 0], (met_known + met_unknown) * np_task, met_informal * np_task)

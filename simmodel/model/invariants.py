@@ -2,12 +2,13 @@
 
 After every SimPy event, :class:`EventChecker` checks that people are conserved (in
 total and prison by prison), that no flow, stock or hours of need is negative, that buddies
-never outnumber posts, and that in every prison-month the care needed equals the care
-given plus the care unmet, by kind. In every unlock window, :func:`check_window` checks
-that buddies work only while their prison is unlocked and within their hours, and that
-personal care comes only from care workers and prison healthcare (buddies' personal care
-exists only as counted overstep events). A breach raises :class:`InvariantError` naming
-the invariant, the simulated day and the prison.
+never outnumber posts, that in every prison-month the care needed equals the care given
+plus the care unmet, by kind, and that safeguarding incidents around peer care come only in
+prison-months where buddies or informal helpers gave care. In every unlock window,
+:func:`check_window` checks that buddies work only while their prison is unlocked and within
+their hours, and that personal care comes only from care workers and prison healthcare
+(buddies' personal care exists only as counted overstep events). A breach raises
+:class:`InvariantError` naming the invariant, the simulated day and the prison.
 
 This is slow (every event re-reads the accumulators): use it on small runs and in tests.
 """
@@ -89,6 +90,13 @@ class EventChecker:
         ].sum(axis=1)
         if np.abs(nonpersonal).max() > HOURS_TOLERANCE or np.abs(personal).max() > HOURS_TOLERANCE:
             _fail("care needed differs from care given plus care unmet in a prison-month", day)
+        peer_care = by_month[:, [Flow.NP_MET_BUDDY_HOURS, Flow.NP_MET_INFORMAL_HOURS]].sum(axis=1)
+        incidents = by_month[
+            :,
+            [Flow.SAFEGUARDING_BULLYING, Flow.SAFEGUARDING_THEFT_ACCUSATION, Flow.SAFEGUARDING_EXPLOITATION],
+        ].sum(axis=1)
+        if ((incidents > 0) & (peer_care <= 0)).any():
+            _fail("safeguarding incidents around peer care in a prison-month with no peer care", day)
 
 
 def check_window(

@@ -73,6 +73,9 @@ class Flow:
     DETERMINATE_SERVED_DAYS = 53  # days in custody, summed over those releases
     P_COMMISSIONED_HOURS = 54  # personal care due within care packages (commissioned by the local authority)
     P_UNDELIVERED_HOURS = 55  # ... not delivered by the provider (its capacity, officers' unlocks, shortfall)
+    SAFEGUARDING_BULLYING = 56  # safeguarding incidents around peer care: bullying of the person helped
+    SAFEGUARDING_THEFT_ACCUSATION = 57  # ... accusations of theft or dishonesty
+    SAFEGUARDING_EXPLOITATION = 58  # ... exploitation of the role (contraband, pressure)
 
 
 class Stock:

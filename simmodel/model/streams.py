@@ -32,6 +32,7 @@ STREAM_IDS: dict[str, int] = {
     "funding": 10,  # which prisons a funding option gives a new scheme
     "releases": 11,  # parole refusals and referrals to the receiving local authority at release
     "care_due": 12,  # the fast lane: care tasks due in each window
+    "safeguarding": 15,  # safeguarding incidents around peer care, drawn per window (13, 14, 16: reserved)
 }
 
 #: Streams that describe the world rather than chance: every replication uses

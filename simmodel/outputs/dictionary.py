@@ -83,6 +83,7 @@ UNITS = {
     "hours/week": "hours a week, over the reported weeks",
     "person-days/year": "person-days a year",
     "events/year": "events a year",
+    "events/1000 hours": "events per 1,000 hours of non-personal care given by buddies and informal helpers",
     "GBP/year": "pounds sterling a year, in the prices of the cost configuration",
 }
 

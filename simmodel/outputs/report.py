@@ -36,6 +36,10 @@ WEEKS_PER_MONTH = DAYS_PER_MONTH / 7.0
 HEADLINES = (
     ("nonpersonal_unmet_hours_per_week", "hours of non-personal care a week go unmet"),
     ("personal_unmet_hours_per_week", "hours of personal care a week go unmet"),
+    (
+        "safeguarding_incidents_per_year",
+        "safeguarding incidents a year (bullying, accusations of theft, exploitation, overstepping)",
+    ),
     ("people_with_need", "people in prison have a social care need"),
     ("buddies_active", "buddies are at work"),
     ("assessment_wait_days_mean", "days: the mean wait for a Care Act assessment"),
@@ -172,10 +176,16 @@ def plots(series: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str, str]]:
             ],
         ),
         (
-            "Overstep events",
-            "Buddies or helpers giving personal care",
+            "Safeguarding incidents",
+            "Safeguarding incidents by kind",
             "Events a month",
-            [("overstep_events", "overstep events")],
+            [
+                ("safeguarding_incidents", "all kinds"),
+                ("safeguarding_bullying", "bullying"),
+                ("safeguarding_theft_accusation", "accusations of theft"),
+                ("safeguarding_exploitation", "exploitation"),
+                ("overstep_events", "overstep (personal care)"),
+            ],
         ),
     ):
         out.append(_lines(est, name, title, ylabel, columns))
@@ -214,9 +224,11 @@ def prison_tables(series: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         buddies=("buddies_active", "mean"),
         np_unmet=("np_unmet_hours", "sum"),
         p_unmet=("p_unmet_hours", "sum"),
+        incidents=("safeguarding_incidents", "sum"),
     )
     per_prison[["np_unmet", "p_unmet"]] /= weeks
     per_prison["unmet"] = per_prison["np_unmet"] + per_prison["p_unmet"]
+    per_prison["incidents"] /= months / 12.0
     columns = {
         "population": "People",
         "with_need": "With need",
@@ -224,6 +236,7 @@ def prison_tables(series: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         "np_unmet": "Non-personal unmet, h/week",
         "p_unmet": "Personal unmet, h/week",
         "unmet": "All unmet, h/week",
+        "incidents": "Safeguarding incidents a year",
     }
     by_type = per_prison.groupby(level="prison_type").agg(
         prisons=("population", "size"), **{k: (k, "sum") for k in columns}
@@ -268,7 +281,7 @@ def sourced_parameters(files: Iterable[Path], prefixes: Iterable[str]) -> list[t
 
 def parameter_files(cfg: Config) -> list[tuple[Path, str]]:
     """The YAML files this run's configuration came from, with the key prefix of each."""
-    groups = ["population", "need", "pathway", "buddies", "regime", "care", "costs"]
+    groups = ["population", "need", "pathway", "buddies", "regime", "care", "costs", "safeguarding"]
     files = [(CONFIG_DIR / group / "default.yaml", group) for group in groups]
     files.append((CONFIG_DIR / "funding" / "status_quo.yaml", "funding"))
     if cfg.funding.name != "status_quo" and (CONFIG_DIR / "funding" / f"{cfg.funding.name}.yaml").is_file():
@@ -595,6 +608,7 @@ FOREST_METRICS = (
     ("unmet_hours_per_week", "Unmet care, hours a week"),
     ("nonpersonal_unmet_hours_per_week", "Non-personal unmet, hours a week"),
     ("personal_unmet_hours_per_week", "Personal unmet, hours a week"),
+    ("safeguarding_incidents_per_year", "Safeguarding incidents a year"),
     ("cost_total_per_year", "Total cost, £ a year"),
 )
 TREND_METRICS = (

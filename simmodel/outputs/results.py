@@ -41,6 +41,14 @@ _STOCK_COLUMNS = {
 }
 #: The label columns of timeseries.csv; every other column is a number.
 TIMESERIES_ID_COLUMNS = ("month", "year", "scope", "prison", "prison_type", "scheme")
+#: Safeguarding incidents of every kind: overstepping into personal care and the incidents around
+#: peer care (model/safeguarding.py).
+SAFEGUARDING_FLOWS = (
+    Flow.SAFEGUARDING_BULLYING,
+    Flow.SAFEGUARDING_THEFT_ACCUSATION,
+    Flow.SAFEGUARDING_EXPLOITATION,
+    Flow.OVERSTEP_EVENTS,
+)
 _INTERNAL_FLOWS = {
     "death_age_sum",
     "assessment_wait_days",
@@ -116,6 +124,18 @@ _FLOW_MEANINGS: dict[str, tuple[str, str]] = {
         "commissioned personal care not delivered (provider capacity, officers' unlocks, shortfall)",
     ),
     "overstep_events": ("events", "buddies or informal helpers giving personal care (overstep)"),
+    "safeguarding_bullying": (
+        "events",
+        "safeguarding incidents around peer care: bullying of the person helped",
+    ),
+    "safeguarding_theft_accusation": (
+        "events",
+        "safeguarding incidents around peer care: accusations of theft or dishonesty",
+    ),
+    "safeguarding_exploitation": (
+        "events",
+        "safeguarding incidents around peer care: exploitation of the role (contraband, pressure)",
+    ),
     "unmet_person_days": ("person-days", "days on which a person had some unmet need, summed over people"),
     "recalls": ("people", "receptions that are recalls to custody (counted in receptions too)"),
     "releases_with_need": ("people", "people released with a social care need"),
@@ -149,6 +169,10 @@ _DERIVED_COLUMNS: dict[str, tuple[str, str]] = {
     "care_start_delay_days_mean": (
         "days",
         "mean wait from eligibility to the first visit, over the month's care starts (blank if none)",
+    ),
+    "safeguarding_incidents": (
+        "events in the month",
+        "safeguarding incidents of all kinds: bullying, accusations of theft, exploitation, overstep events",
     ),
     "cost_prison": ("GBP in the month", "cost to the prison service (sum of its lines)"),
     "cost_local_authority": ("GBP in the month", "cost to local authorities (sum of their lines)"),
@@ -213,6 +237,7 @@ def timeseries(result: RunResult) -> pd.DataFrame:
 
     frame["assessment_wait_days_mean"] = mean_of(Flow.ASSESSMENT_WAIT_DAYS, Flow.ASSESSMENTS)
     frame["care_start_delay_days_mean"] = mean_of(Flow.CARE_START_DELAY_DAYS, Flow.CARE_STARTS)
+    frame["safeguarding_incidents"] = flat_flows[:, list(SAFEGUARDING_FLOWS)].sum(axis=1).round(3)
     for payer, lines in PAYERS.items():
         frame[f"cost_{payer}"] = flat_flows[:, list(lines)].sum(axis=1).round(2)
     frame["cost_total"] = sum(flat_flows[:, list(lines)].sum(axis=1) for lines in PAYERS.values()).round(2)
@@ -500,10 +525,44 @@ METRICS: tuple[Metric, ...] = (
         lambda t: t.per_year(F.UNMET_PERSON_DAYS),
     ),
     Metric(
+        "safeguarding_incidents_per_year",
+        "events/year",
+        "Safeguarding incidents",
+        lambda t: sum(t.per_year(flow) for flow in SAFEGUARDING_FLOWS),
+    ),
+    Metric(
+        "safeguarding_bullying_per_year",
+        "events/year",
+        "  bullying",
+        lambda t: t.per_year(F.SAFEGUARDING_BULLYING),
+    ),
+    Metric(
+        "safeguarding_theft_accusations_per_year",
+        "events/year",
+        "  accusations of theft",
+        lambda t: t.per_year(F.SAFEGUARDING_THEFT_ACCUSATION),
+    ),
+    Metric(
+        "safeguarding_exploitation_per_year",
+        "events/year",
+        "  exploitation (contraband, pressure)",
+        lambda t: t.per_year(F.SAFEGUARDING_EXPLOITATION),
+    ),
+    Metric(
         "overstep_events_per_year",
         "events/year",
-        "Buddies doing personal care (overstep)",
+        "  buddies doing personal care (overstep)",
         lambda t: t.per_year(F.OVERSTEP_EVENTS),
+    ),
+    Metric(
+        "safeguarding_incidents_per_1000_peer_care_hours",
+        "events/1000 hours",
+        "  per 1,000 hours of peer care (overstep aside)",
+        lambda t: t.ratio(
+            1000.0 * t.flows[list(SAFEGUARDING_FLOWS[:3])].sum(),
+            t.flows[F.NP_MET_BUDDY_HOURS] + t.flows[F.NP_MET_INFORMAL_HOURS],
+        ),
+        undefined="no care given by buddies or informal helpers",
     ),
     Metric(
         "cost_prison_per_year", "GBP/year", "Cost to the prison service", lambda t: t.cost_per_year("prison")
@@ -566,7 +625,10 @@ def summary(result: RunResult) -> pd.DataFrame:
 #: 10 or more prints without decimals ("9,874 people") and zero prints as "0".
 HEADCOUNT_UNITS = ("people", "posts")
 #: A plainer noun than the unit for some metrics on the console ("0 buddies", not "0.0 people").
-_CONSOLE_NOUNS = {"buddies_active": "buddies"}
+_CONSOLE_NOUNS = {
+    "buddies_active": "buddies",
+    "safeguarding_incidents_per_1000_peer_care_hours": "per 1,000 hours",
+}
 
 
 def money(value: float, like: float | None = None, *, signed: bool = False) -> str:
