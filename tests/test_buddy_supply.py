@@ -145,7 +145,8 @@ def test_a_tiny_willing_share_leaves_posts_vacant() -> None:
 def test_higher_pay_raises_active_buddies_when_elasticities_are_positive() -> None:
     # A willing share of 1% (about 7 people in the prison, half of them eligible) makes the
     # pool bind. Pay of 4x the reference doubles the willing share and halves quitting.
-    # Measured over 3 paired replications: buddy-days +66% (per replication +12% to +175%).
+    # Measured over 3 paired replications: buddy-days +96% at the default seed, +46% to +103%
+    # at seeds 1-5 (single replications range from +12% to +175%).
     # The bound of +20% fails if pay has no effect; the sum over 3 replications keeps one
     # unlucky replication from failing it.
     base = (*TWO_YEARS, "buddies.willing_share=0.01")
@@ -173,9 +174,10 @@ def test_pay_changes_only_the_pay_bill_when_elasticities_are_zero() -> None:
 def test_recognition_cuts_quitting() -> None:
     # Losses other than moves and burnout are quits, dismissals and new need. A quit rate of
     # 2 a year, halved by recognition, takes that rate from about 2.1 to 1.1 a buddy-year
-    # (ratio ~0.52); measured 0.62-0.64 per replication. Over 3 replications there are about
-    # 200 such losses with recognition and 330 without (ratio sd ~0.05): the bound of 0.8 is
-    # 3 sd above the expected ratio, and fails if recognition does nothing.
+    # (ratio ~0.53 with dismissals and new need); measured 0.64 at the default seed and
+    # 0.47-0.56 at seeds 1-5. Over 3 replications there are about 200 such losses with
+    # recognition and 330 without (ratio sd ~0.05): the bound of 0.8 is 3 sd above the
+    # expected ratio, and fails if recognition does nothing.
     base = (*MANY_BUDDIES, "buddies.quit_rate_per_year=2", "buddies.quit_recognition_factor=0.5")
     without, with_ = paired(base, ("buddies.recognition=false",), ("buddies.recognition=true",))
 
@@ -197,7 +199,8 @@ UNTRAINED = (*MANY_BUDDIES, "estate.prisons.0.scheme=formal_untrained")
 def test_supervise_all_schemes_cuts_burnout_and_costs_staff_time() -> None:
     # Burnout of 2 a buddy-year (no load effect), x 0.6 where supervised. Over 3 replications
     # about 190 burnouts unsupervised: the ratio's sd is ~0.06 around 0.6, so the bound of
-    # 0.8 is 3 sd away and fails if supervision does nothing (measured 0.56-0.84 per replication).
+    # 0.8 is 3 sd away and fails if supervision does nothing (measured 0.64 at the default
+    # seed, 0.58-0.64 at seeds 1-5; single replications 0.56-0.84).
     base = (*UNTRAINED, "buddies.burnout_rate_per_year=2", "buddies.burnout_load_sensitivity=0")
     alone, supervised = paired(
         base, ("funding.supervise_all_schemes=false",), ("funding.supervise_all_schemes=true",)
@@ -277,9 +280,9 @@ def test_aware_staff_shorten_the_detection_delay() -> None:
 def test_aware_staff_find_needs_sooner_in_a_run() -> None:
     # No scheme, no older unit, nobody found at screening or known on day 0: every need waits
     # for detection, and the people not yet known are about arrival rate x delay. Halving the
-    # delay should take them to about 0.55 of unaware (measured 0.81-0.85 at the default 0.8);
-    # over 3 paired replications ~45 undetected people a month-end: the bound of 0.8 fails if
-    # awareness does nothing.
+    # delay should take them to about half of unaware: measured 0.51 at the default seed and
+    # 0.53-0.55 at seeds 1-5 (0.81-0.85 at the default factor 0.8). Over 3 paired replications
+    # ~45 undetected people a month-end: the bound of 0.8 fails if awareness does nothing.
     base = (
         *TWO_YEARS,
         "estate.prisons.0.scheme=none",
@@ -303,15 +306,16 @@ def test_aware_staff_find_needs_sooner_in_a_run() -> None:
 def test_aware_staff_raise_buddy_hours() -> None:
     # Detection held equal (factor 1) and burnout independent of load, so the buddies are the
     # same people on the same days; only their access differs (x 0.8 where staff are unaware).
-    # Buddy capacity binds in this prison, so their hours rise by up to 1/0.8 = 1.25: measured
-    # 1.21-1.23. A gain of at least 10% fails without the lever; more than 25% is impossible.
+    # Buddy capacity binds in this prison, so their hours rise by about 1/0.8 = 1.25: measured
+    # 1.21-1.24 per replication over seeds 1-5 and the default. A gain of at least 10% fails
+    # without the lever. The top is 1.3, not 1.25: capacity is whole tasks rounded down in each
+    # window, so a window's gain can pass 1.25 (e.g. 5 tasks against 4, or 2 against 1).
     base = (*TWO_YEARS, "buddies.burnout_load_sensitivity=0", "pathway.aware_staff_detection_factor=1")
     unaware, aware = paired(base, ("estate.aware_staff_share=0",), ("estate.aware_staff_share=1",))
     for u, a in zip(unaware, aware, strict=True):
         assert a[Flow.BUDDY_DAYS] == u[Flow.BUDDY_DAYS] > 0
-        assert (
-            1.1 * u[Flow.NP_MET_BUDDY_HOURS] < a[Flow.NP_MET_BUDDY_HOURS] <= 1.25 * u[Flow.NP_MET_BUDDY_HOURS]
-        )
+        gain = a[Flow.NP_MET_BUDDY_HOURS] / u[Flow.NP_MET_BUDDY_HOURS]
+        assert 1.1 < gain < 1.3
     sim = Simulation(make_config("estate.aware_staff_share=0"), 0)
     assert sim.buddies.access_factor.tolist() == [0.8]
     assert sim.care.buddy_access is sim.buddies.access_factor, "the fast lane uses the schemes' access"
