@@ -219,6 +219,7 @@ class PrisonSpec:
     capacity: int = _num(1, 25_000)
     older_unit: bool = False
     scheme: str = _choice(SCHEME_TYPES)
+    supervised: bool | None = None  # staff supervise the buddies; unset: where the scheme is trained
 
 
 @dataclass
@@ -232,6 +233,7 @@ class EstateConfig:
     older_unit_share: TypeValues = field(default_factory=TypeValues)
     scheme_share: float = _share()
     trained_share_of_schemes: float = _share()
+    aware_staff_share: float = _share()  # prisons whose wing staff are aware of social care
     prisons: list[PrisonSpec] = field(default_factory=list)
 
 
@@ -314,6 +316,7 @@ class PathwayConfig:
     detection_delay_days_mean: float = _num(1, 3650)  # days: a day to 10 years (YAML 30-365)
     dementia_detection_factor: float = _num(0.1, 20)  # a factor: YAML 1-5
     older_unit_detection_factor: float = _num(0.1, 10)  # a factor: YAML 0.5-1
+    aware_staff_detection_factor: float = _num(0.1, 10)  # a factor where wing staff are aware: YAML 0.5-1
     referral_share: float = _share()
     referral_delay_days_mean: float = _num(0, 730)  # days: up to 2 years (YAML 3-60)
     assessors_per_prison: int = _num(0, 50)  # at once: YAML 1-3; 50 is a team per prison
@@ -351,8 +354,8 @@ class BuddiesConfig:
     dismissal_rate_per_year: float = _num(0, 12)
     burnout_rate_per_year: float = _num(0, 12)
     burnout_load_sensitivity: float = _num(0, 10)  # per unit of load: YAML 0-3
-    # factors for trained schemes: YAML 0.2-1; up to 5 lets training make things worse
-    trained_burnout_factor: float = _num(0, 5)
+    # factors for supervised and trained schemes: YAML 0.2-1; up to 5 lets them make things worse
+    supervised_burnout_factor: float = _num(0, 5)
     trained_dismissal_factor: float = _num(0, 5)
     trained_overstep_factor: float = _num(0, 5)
     kept_on_transfer_share: float = _share()
@@ -361,6 +364,18 @@ class BuddiesConfig:
     priority: str = _choice(PRIORITY_RULES)
     supervision_hours_per_buddy_per_week: float = _num(0, 40)  # staff hours: YAML 0.25-2
     coordination_hours_per_scheme_per_week: float = _num(0, HOURS_PER_WEEK)  # staff hours: YAML 4-20
+    coordination_hours_per_buddy_per_week: float = _num(0, 40)  # staff hours, on top: YAML 0.1-1
+    # who is willing to be a buddy, and why buddies stay: elasticities YAML 0-1.5 (0 = no effect);
+    # 5 is already all-or-nothing over the pay range
+    willing_share: float = _share()  # of prisoners, at the reference pay without recognition: YAML 0.01-0.15
+    reference_pay_per_week: float = _num(0, 500, lo_open=True)  # £ a week the willing share is given at
+    willingness_pay_elasticity: float = _num(0, 5)
+    quit_pay_elasticity: float = _num(0, 5)
+    recognition: bool = MISSING  # buddies' role recognised (certificates, status, a say in the scheme)
+    willingness_recognition_factor: float = _num(1, 10)  # a factor: YAML 1-3
+    quit_recognition_factor: float = _num(0, 1)  # a factor: YAML 0.5-1
+    # staff attitudes: where wing staff are not aware of social care, buddies reach fewer recipients
+    unaware_staff_buddy_access_factor: float = _share()  # a factor: YAML 0.5-1
 
 
 @dataclass
@@ -473,6 +488,8 @@ class FundingConfig:
     buddy_posts_factor: float = _num(0, 10)
     extra_scheme_share: float = _share()
     train_all_schemes: bool = MISSING
+    supervise_all_schemes: bool = MISSING
+    aware_staff_share_add: float = _share()  # + estate.aware_staff_share, capped at 1
     screening_sensitivity_add: float = _share()
     detection_delay_factor: float = _num(0.1, 10)
     referral_share_add: float = _share()
@@ -486,6 +503,7 @@ class FundingConfig:
     extra_officer_hours_per_prison_per_week: float = _num(0, 2000)  # hours: YAML 14-56; 2,000 is 50 FTE
     assessor_retainer_per_year: float = _num(0, 500_000)  # £9,900 (YAML 5,000-20,000)
     programme_cost_per_scheme_per_year: float = _num(0, 500_000)  # £3,000 (YAML 1,000-10,000)
+    staff_awareness_cost_per_prison_per_year: float = _num(0, 500_000)  # £3,000 (YAML 1,000-10,000)
 
 
 @dataclass

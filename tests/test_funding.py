@@ -15,7 +15,14 @@ from conftest import CONFIGS, TINY_ESTATE, make_config, run
 from test_bad_input import assert_one_line_error, run_main
 
 from simmodel.config import Config
-from simmodel.model.estate import FORMAL_TRAINED, FORMAL_UNTRAINED, NO_SCHEME, Estate, build_estate
+from simmodel.model.estate import (
+    FORMAL_TRAINED,
+    FORMAL_UNTRAINED,
+    NO_SCHEME,
+    Estate,
+    build_estate,
+    staff_awareness,
+)
 from simmodel.model.funding import WEEKS_PER_YEAR, apply_funding, fund_estate, yearly_cost_per_prison
 from simmodel.model.simulation import Simulation
 from simmodel.model.streams import Streams
@@ -43,6 +50,7 @@ EFFECTS: dict[str, dict[str, int]] = {
         "care.provider_capacity_hours_per_week_per_100_places": +1,
     },
     "extended_unlock": {"regime.window_hours": +1},
+    "staff_awareness": {},
 }
 #: Options with their own cost lines: (prison service, local authority).
 OWN_COSTS = {
@@ -50,6 +58,7 @@ OWN_COSTS = {
     "extended_unlock": ("prison",),
     "train_and_supervise": ("prison",),
     "la_capacity": ("local_authority",),
+    "staff_awareness": ("prison",),
 }
 
 
@@ -79,9 +88,9 @@ def option_config(option: str, *overrides: str) -> Config:
 def option_estate(cfg: Config) -> Estate:
     """The estate a run of ``cfg`` simulates (built and funded from the shared streams)."""
     streams = Streams(cfg.run.seed, 0)
-    return fund_estate(
-        build_estate(cfg.estate, streams.generator("estate")), cfg.funding, streams.generator("funding")
-    )
+    estate = build_estate(cfg.estate, streams.generator("estate"))
+    estate = staff_awareness(estate, cfg.estate.aware_staff_share, streams.generator("staff"))
+    return fund_estate(estate, cfg.funding, streams.generator("funding"))
 
 
 # ---------------------------------------------------------------- the option files
@@ -205,7 +214,7 @@ def test_status_quo_leaves_the_estate_alone(national_estate: tuple[Config, Estat
 def test_estate_options_reach_the_simulated_estate() -> None:
     estates = {
         option: Simulation(option_config(option, *TINY_ESTATE), 0).estate
-        for option in ("status_quo", "new_schemes", "train_and_supervise")
+        for option in ("status_quo", "new_schemes", "train_and_supervise", "staff_awareness")
     }
     base = estates["status_quo"]
     assert (base.scheme == NO_SCHEME).any()
@@ -213,6 +222,9 @@ def test_estate_options_reach_the_simulated_estate() -> None:
     trained = estates["train_and_supervise"].scheme
     assert np.array_equal(trained != NO_SCHEME, base.scheme != NO_SCHEME)
     assert (trained[trained != NO_SCHEME] == FORMAL_TRAINED).all()
+    assert np.array_equal(estates["train_and_supervise"].supervised, trained != NO_SCHEME)
+    assert not base.aware_staff.all() and estates["staff_awareness"].aware_staff.all()
+    assert np.array_equal(estates["staff_awareness"].aware_funded, ~base.aware_staff)
     for estate in estates.values():  # the same prisons: only the schemes differ
         assert np.array_equal(estate.capacity, base.capacity)
 

@@ -1,11 +1,21 @@
-"""Buddy schemes: posts, the recruitment pipeline, active buddies and why they leave.
+"""Buddy schemes: posts, who applies, the recruitment pipeline, active buddies and why they leave.
 
 A buddy is a person in custody (``people.buddy``). Posts exist only in prisons with a
 formal scheme; every prison may also have informal help, which the fast lane models.
+
+Who applies: each person has a fixed draw ``people.willing_u`` from arrival and is willing
+if it is below the willing share, which rises with pay and recognition
+(:func:`willing_share`). A vacant post is filled from the willing people of the prison
+who are eligible (no need, not already a buddy or applying, long enough left to serve);
+if there are none, the post stays vacant and the search tries again later.
+
 Pipeline: application -> interview -> vetting -> (trained schemes) a training course
 that starts in batches -> active. Losses: release, transfer, death or new need of the
-buddy (from the population), and monthly quitting, dismissal and burnout, which
-rises with the load the fast lane measured last month.
+buddy (from the population), and monthly quitting (which falls with pay and
+recognition), dismissal (less where trained) and burnout (which rises with the load
+the fast lane measured last month, and is less where staff supervise the buddies).
+Where wing staff are not aware of social care, buddies reach fewer recipients
+(``access_factor``, used by the fast lane).
 """
 
 from __future__ import annotations
@@ -15,7 +25,7 @@ from collections.abc import Generator
 import numpy as np
 import simpy
 
-from ..config import Config
+from ..config import BuddiesConfig, Config
 from .estate import FORMAL_TRAINED, NO_SCHEME, Estate
 from .metrics import DAYS_PER_MONTH, DAYS_PER_YEAR, Flow, Metrics
 from .need import NONE
@@ -23,6 +33,33 @@ from .population import People
 from .streams import Streams
 
 _RETRY_DAYS = 7.0  # when no post is vacant or nobody is eligible, look again after this
+#: Pay below this share of the reference pay counts as this share in the pay effects. A
+#: constant elasticity would make unpaid buddies unwilling and quit at once, yet unpaid peer
+#: roles exist (Listeners are volunteers, [S71]; some prisoner carer roles are unpaid,
+#: HSMC07 L1444), so pay of 0 keeps about a third of the willing share (elasticity 0.5).
+_MIN_PAY_RATIO = 0.1
+
+
+def _pay_ratio(c: BuddiesConfig) -> float:
+    return max(c.pay_per_week / c.reference_pay_per_week, _MIN_PAY_RATIO)
+
+
+def willing_share(c: BuddiesConfig) -> float:
+    """Share of prisoners willing to be a buddy: the share at the reference pay, times pay
+    relative to it to the elasticity, times the recognition factor (at most 1)."""
+    share = c.willing_share * _pay_ratio(c) ** c.willingness_pay_elasticity
+    if c.recognition:
+        share *= c.willingness_recognition_factor
+    return min(1.0, share)
+
+
+def quit_rate_per_year(c: BuddiesConfig) -> float:
+    """Buddies quitting a buddy-year: the rate at the reference pay, times pay relative to it
+    to minus the elasticity, times the recognition factor."""
+    rate = c.quit_rate_per_year * _pay_ratio(c) ** -c.quit_pay_elasticity
+    if c.recognition:
+        rate *= c.quit_recognition_factor
+    return rate
 
 
 class BuddySchemes:
@@ -42,10 +79,15 @@ class BuddySchemes:
         self.costs = cfg.costs
         self.estate = estate
         self.people = people
-        self.draw = streams["buddies"]
-        self.rng = streams.generator("buddies")  # vectorised monthly losses
+        self.draw = streams["buddies"]  # recruitment, and the day-0 fill of posts
+        self.rng = streams.generator("buddy_losses")  # vectorised monthly losses
         self.metrics = metrics
         self.scheme = estate.scheme
+        self.supervised = estate.supervised
+        self.willing_share = willing_share(self.cfg)
+        self.quit_rate = quit_rate_per_year(self.cfg)
+        #: share of their care time buddies can give where wing staff are (not) aware of social care
+        self.access_factor = np.where(estate.aware_staff, 1.0, self.cfg.unaware_staff_buddy_access_factor)
         formal = self.scheme != NO_SCHEME
         posts = np.ceil(self.cfg.posts_per_1000_prisoners * estate.capacity / 1000.0)
         self.posts = np.where(formal, posts, 0).astype(np.int64)
@@ -70,23 +112,31 @@ class BuddySchemes:
         now = self.env.now
         for prison in np.flatnonzero(self.posts > 0):
             target = round(self.posts[prison] * self.cfg.initial_fill_share)
-            for pid in self.rng.permutation(self.people.members(int(prison))).tolist():
-                if len(self.active[prison]) >= target:
-                    break
-                if self._eligible(pid, int(prison), now):
-                    self._activate(pid, int(prison))
+            for pid in self.draw.gen.permutation(self._applicants(int(prison), now))[:target].tolist():
+                self._activate(pid, int(prison))
             self.env.process(self._recruit(int(prison)))
         self.env.process(self._monthly_losses())
 
-    def _eligible(self, pid: int, prison: int, now: float) -> bool:
+    def _applicants(self, prison: int, now: float) -> np.ndarray:
+        """Ids of the willing, eligible people of one prison: no need, not a buddy or an
+        applicant already, and at least ``min_remaining_stay_days`` left to serve.
+
+        Hot path (every search for an applicant, about 800 a year nationally): one pass over
+        the people arrays finds the willing people of the prison (a few percent of it); the
+        rest is read for them only.
+        """
         people = self.people
-        return (
-            people.prison[pid] == prison
-            and people.level[pid] == NONE
-            and not people.buddy[pid]
-            and pid not in self.candidates
-            and people.release_day[pid] - now >= self.cfg.min_remaining_stay_days
+        n = people.count
+        ids = np.flatnonzero((people.prison[:n] == prison) & (people.willing_u[:n] < self.willing_share))
+        ok = (
+            (people.level[ids] == NONE)
+            & ~people.buddy[ids]
+            & (people.release_day[ids] - now >= self.cfg.min_remaining_stay_days)
         )
+        ids = ids[ok]
+        if self.candidates:  # a handful of applicants in the pipeline
+            ids = ids[[pid not in self.candidates for pid in ids.tolist()]]
+        return ids
 
     def _activate(self, pid: int, prison: int) -> None:
         self.people.buddy[pid] = True
@@ -97,15 +147,11 @@ class BuddySchemes:
 
     # ------------------------------------------------------------------- recruitment
     def _find_applicant(self, prison: int, now: float) -> int:
-        """A random eligible prisoner of this prison, or -1 after a short look around."""
-        members = self.people.members(prison)
-        for _ in range(20):
-            if len(members) == 0:
-                return -1
-            pid = int(members[int(self.draw.uniform() * len(members))])
-            if self._eligible(pid, prison, now):
-                return pid
-        return -1
+        """One of the willing, eligible people of this prison at random, or -1 if there are none."""
+        pool = self._applicants(prison, now)
+        if len(pool) == 0:
+            return -1
+        return int(pool[int(self.draw.uniform() * len(pool))])
 
     def _recruit(self, prison: int) -> Generator[simpy.Event, None, None]:
         """While posts are vacant, find applicants one after another."""
@@ -191,9 +237,9 @@ class BuddySchemes:
             burnout = c.burnout_rate_per_year * (
                 1.0 + c.burnout_load_sensitivity * np.maximum(load - 1.0, 0.0)
             )
-            burnout = burnout * np.where(trained, c.trained_burnout_factor, 1.0)
+            burnout = burnout * np.where(self.supervised, c.supervised_burnout_factor, 1.0)
             dismissal = c.dismissal_rate_per_year * np.where(trained, c.trained_dismissal_factor, 1.0)
-            total = c.quit_rate_per_year + dismissal + burnout
+            total = self.quit_rate + dismissal + burnout
             leave_prob = 1.0 - np.exp(-total * DAYS_PER_MONTH / DAYS_PER_YEAR)
             for prison in np.flatnonzero(self.posts > 0):
                 members = sorted(self.active[prison])

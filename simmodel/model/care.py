@@ -182,7 +182,7 @@ class CareLane:
             self.formal, 1.0 - care.informal_crowd_out_share, 1.0
         )
         # buddies' access to recipients (staff attitudes; 1 = full access)
-        self.buddy_access = np.ones(self.prisons)
+        self.buddy_access = buddies.access_factor
         self.totals = need_totals(people, self.prisons, env.now, care)
         self._task_hours = np.array(
             [[care.nonpersonal_task_hours]] * 2 + [[care.personal_task_hours]] * 3
@@ -265,9 +265,12 @@ class CareLane:
         staff_hour = c.costs.officer_hourly_cost
         m.add_vector(now, Flow.BUDDY_DAYS, active)
         m.add_vector(now, Flow.COST_BUDDY_PAY, active * c.buddies.pay_per_week / 7.0)
-        supervision = active * self.trained * c.buddies.supervision_hours_per_buddy_per_week
+        supervision = active * self.buddies.supervised * c.buddies.supervision_hours_per_buddy_per_week
         m.add_vector(now, Flow.COST_SUPERVISION, supervision * staff_hour / 7.0)
-        coordination = self.formal * c.buddies.coordination_hours_per_scheme_per_week
+        coordination = self.formal * (
+            c.buddies.coordination_hours_per_scheme_per_week
+            + c.buddies.coordination_hours_per_buddy_per_week * active
+        )
         m.add_vector(now, Flow.COST_COORDINATION, coordination * staff_hour / 7.0)
         setup_per_day = c.costs.scheme_setup_cost / (c.costs.scheme_life_years * 365.0)
         m.add_vector(now, Flow.COST_SETUP, self.formal * setup_per_day)

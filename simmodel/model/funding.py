@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..config import Config, FundingConfig
-from .estate import FORMAL_TRAINED, FORMAL_UNTRAINED, NO_SCHEME, Estate
+from .estate import FORMAL_TRAINED, FORMAL_UNTRAINED, NO_SCHEME, Estate, share_count
 from .metrics import DAYS_PER_YEAR
 
 WEEKS_PER_YEAR = DAYS_PER_YEAR / 7.0
@@ -40,11 +40,15 @@ def apply_funding(cfg: Config) -> Config:
 
 
 def fund_estate(estate: Estate, funding: FundingConfig, rng: np.random.Generator) -> Estate:
-    """The estate after the option: new schemes, and training everywhere if funded.
+    """The estate after the option: new schemes, training and supervision everywhere if
+    funded, and wing staff made aware of social care in more prisons.
 
     ``round(extra_scheme_share x prisons)`` prisons without a scheme, drawn from the
-    shared ``funding`` stream, start an untrained formal scheme. The draw is the same
-    for every share, so a larger share adds prisons to a smaller one's set.
+    shared ``funding`` stream, start an untrained, unsupervised formal scheme. The draw is
+    the same for every share, so a larger share adds prisons to a smaller one's set.
+    Training and supervision are separate levers. ``aware_staff_share_add x prisons``
+    (rounded half up, at most all) more prisons' staff become aware, the next ones in the
+    estate's fixed ``aware_order``, so they too grow as nested sets.
     """
     scheme = estate.scheme.copy()
     without = np.flatnonzero(scheme == NO_SCHEME)
@@ -53,7 +57,16 @@ def fund_estate(estate: Estate, funding: FundingConfig, rng: np.random.Generator
     scheme[order[:new]] = FORMAL_UNTRAINED
     if funding.train_all_schemes:
         scheme[scheme != NO_SCHEME] = FORMAL_TRAINED
-    return replace(estate, scheme=scheme)
+    supervised = estate.supervised & (scheme != NO_SCHEME)
+    if funding.supervise_all_schemes:
+        supervised = scheme != NO_SCHEME
+    aware = estate.aware_staff.copy()
+    unaware = estate.aware_order[~aware[estate.aware_order]]
+    made_aware = unaware[: share_count(funding.aware_staff_share_add, estate.size)]
+    aware[made_aware] = True
+    funded = estate.aware_funded.copy()
+    funded[made_aware] = True
+    return replace(estate, scheme=scheme, supervised=supervised, aware_staff=aware, aware_funded=funded)
 
 
 def yearly_cost_per_prison(cfg: Config, estate: Estate) -> tuple[np.ndarray, np.ndarray]:
@@ -63,6 +76,7 @@ def yearly_cost_per_prison(cfg: Config, estate: Estate) -> tuple[np.ndarray, np.
         f.coordinator_fte_per_prison * f.coordinator_cost_per_fte_year
         + f.extra_officer_hours_per_prison_per_week * WEEKS_PER_YEAR * cfg.costs.officer_hourly_cost
         + f.programme_cost_per_scheme_per_year * (estate.scheme != NO_SCHEME)
+        + f.staff_awareness_cost_per_prison_per_year * estate.aware_funded
     )
     local_authority = f.assessor_retainer_per_year * f.extra_assessors_per_prison
     return (

@@ -156,6 +156,8 @@ class Pathway:
             mean *= c.dementia_detection_factor
         if self.estate.older_unit[prison]:
             mean *= c.older_unit_detection_factor
+        if self.estate.aware_staff[prison]:
+            mean *= c.aware_staff_detection_factor
         if self.buddies_active(prison) > 0:
             mean *= self.buddy_detection_factor
         return self.draw.exponential(mean)

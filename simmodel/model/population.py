@@ -155,6 +155,7 @@ class People:
         "transfer_day": (np.float64, math.inf),
         "klass": (np.int8, 0),  # custody class (flows.REMAND ... flows.RECALL)
         "admitted": (np.float64, 0.0),  # simulated day of reception (negative for the stock)
+        "willing_u": (np.float64, 1.0),  # fixed U(0,1) draw: willing to be a buddy if below the willing share
     }
 
     generation: np.ndarray
@@ -176,6 +177,7 @@ class People:
     transfer_day: np.ndarray
     klass: np.ndarray
     admitted: np.ndarray
+    willing_u: np.ndarray
 
     def __init__(self, capacity: int, prisons: int) -> None:
         self.count = 0
@@ -254,6 +256,7 @@ class Population:
         self.move_rng = streams.generator("moves")
         self.stock_rng = streams.generator("stock")
         self.release_rng = streams.generator("releases")
+        self.willing_rng = streams.generator("willing")  # its own stream: the people stream stays as it was
         self.need_draw = streams["need"]
         self.metrics = metrics
         self.report_start_day = report_start_day
@@ -512,6 +515,7 @@ class Population:
         ids = people.new_ids(len(prison))
         people.klass[ids] = klass
         people.admitted[ids] = now - served
+        people.willing_u[ids] = self.willing_rng.random(len(ids))
         people.prison[ids] = prison
         people.birth[ids] = now - age * DAYS_PER_YEAR
         people.female[ids] = female

@@ -42,7 +42,7 @@ def buddy_factors(cfg: SafeguardingConfig, estate: Estate) -> np.ndarray:
     help (1 where there is no scheme, and no buddy either)."""
     formal = estate.scheme != NO_SCHEME
     trained = estate.scheme == FORMAL_TRAINED
-    supervised = trained  # merge: use estate.supervised
+    supervised = estate.supervised
     factor = np.where(formal, cfg.formal_factor, 1.0)
     factor *= np.where(formal & trained, cfg.trained_factor, 1.0)
     factor *= np.where(formal & supervised, cfg.supervised_factor, 1.0)

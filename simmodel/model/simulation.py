@@ -17,7 +17,7 @@ import simpy
 from ..config import Config
 from .buddies import BuddySchemes
 from .care import CareLane
-from .estate import Estate, build_estate
+from .estate import Estate, build_estate, staff_awareness
 from .flows import N_CLASSES
 from .funding import apply_funding, fund_estate, yearly_cost_per_prison
 from .invariants import EventChecker, check_window
@@ -75,6 +75,7 @@ class Simulation:
         self.streams = Streams(cfg.run.seed, rep, deterministic=cfg.run.deterministic)
         self.env = CountingEnvironment()
         estate = build_estate(cfg.estate, self.streams.generator("estate"))
+        estate = staff_awareness(estate, cfg.estate.aware_staff_share, self.streams.generator("staff"))
         self.estate = fund_estate(estate, cfg.funding, self.streams.generator("funding"))
         warmup_months = round(cfg.run.warmup_years * 12)
         self.months = warmup_months + max(round(cfg.run.years * 12), 1)

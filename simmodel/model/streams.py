@@ -25,20 +25,23 @@ STREAM_IDS: dict[str, int] = {
     "moves": 3,  # transfers and their destinations
     "need": 4,  # worsening of need
     "pathway": 5,  # screening, detection, referral, assessment, packages
-    "buddies": 6,  # recruitment pipeline and buddy losses
+    "buddies": 6,  # recruitment pipeline and the day-0 fill of posts
     "regime": 7,  # restricted-regime and lockdown spells
     "care": 8,  # the fast lane: tasks and their allocation in each window
     "stock": 9,  # the day-0 population
     "funding": 10,  # which prisons a funding option gives a new scheme
     "releases": 11,  # parole refusals and referrals to the receiving local authority at release
     "care_due": 12,  # the fast lane: care tasks due in each window
-    "safeguarding": 15,  # safeguarding incidents around peer care, drawn per window (13, 14, 16: reserved)
+    "willing": 13,  # each person's fixed draw for willingness to be a buddy
+    "staff": 14,  # which prisons' wing staff are aware of social care (shared)
+    "safeguarding": 15,  # safeguarding incidents around peer care, drawn per window
+    "buddy_losses": 16,  # monthly quitting, dismissal and burnout of buddies
 }
 
 #: Streams that describe the world rather than chance: every replication uses
 #: replication 0's key, so all replications (and every scenario and funding option)
 #: simulate the same prisons, and per-prison results can be averaged across replications.
-SHARED_STREAMS = frozenset({"estate", "funding"})
+SHARED_STREAMS = frozenset({"estate", "funding", "staff"})
 
 _BATCH = 8192
 
