@@ -34,10 +34,10 @@ ONE_WAY: dict[str, tuple[str, float, float, str]] = {
         "a new scheme adds buddy hours but may displace informal help",
     ),
     "train_and_supervise": (
-        "buddies.supervised_burnout_factor",
-        0.4,
-        1.0,
-        "its care benefit comes through fewer burnt-out buddies",
+        "buddies.training_interval_days",
+        14.0,
+        90.0,
+        "new buddies wait for the next training course before they start",
     ),
     "care_coordinator": (
         "care.provider_capacity_hours_per_week_per_100_places",
@@ -46,16 +46,22 @@ ONE_WAY: dict[str, tuple[str, float, float, str]] = {
         "more packages turn into care only where providers can deliver them",
     ),
     "la_capacity": (
-        "care.provider_shortfall_share",
-        0.0,
-        0.3,
-        "it buys provider hours; the shortfall decides how many are delivered",
+        "care.provider_capacity_hours_per_week_per_100_places",
+        15.0,
+        80.0,
+        "the extra provider capacity it buys matters only where capacity binds",
     ),
     "extended_unlock": (
         "buddies.care_share_of_unlock",
         0.25,
         0.8,
         "an extra hour unlocked is care only in the share of it buddies give to care",
+    ),
+    "staff_awareness": (
+        "buddies.unaware_staff_buddy_access_factor",
+        0.5,
+        1.0,
+        "what aware staff add is the access unaware staff take away from buddies",
     ),
 }
 METRICS = (
