@@ -86,7 +86,12 @@ def test_workbook_has_summary_and_series_with_units(run_dir: Path) -> None:
     assert "population_ci_low (people)" in columns and "cost_total_ci_high (GBP in the month)" in columns
     csv_columns = pd.read_csv(run_dir / "timeseries.csv").columns
     assert [c.split(" (")[0] for c in columns] == list(csv_columns)
-    assert len(sheets["Monthly series"]) == len(pd.read_csv(run_dir / "timeseries.csv"))
+    # the estate's rows only: each prison's are in the CSV
+    estate = pd.read_csv(run_dir / "timeseries.csv").query("scope == 'estate'")
+    assert len(sheets["Monthly series"]) == len(estate) > 0
+    assert (sheets["Monthly series"]["scope"] == "estate").all()
+    population = sheets["Monthly series"]["population (people)"].tolist()
+    assert population == pytest.approx(estate["population"].tolist())
 
 
 def test_workbook_is_formatted_for_people(run_dir: Path) -> None:

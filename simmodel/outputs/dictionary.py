@@ -124,7 +124,8 @@ def render() -> str:
         "Every column name is lowercase letters, digits and underscores (so R, Excel and SQL keep it "
         "as it is), except in a sweep the columns named after swept keys, which keep the key's name "
         "(e.g. `buddies.pay_per_week`). Numbers are plain decimals without thousands separators; "
-        "a blank cell means no value. `results.xlsx` holds the same tables with readable headers, "
+        "a blank cell means no value. `results.xlsx` holds the same tables (the monthly series for the "
+        "whole estate only) with readable headers, "
         "units and a plain label beside each metric id.",
         "",
         "## timeseries.csv",
