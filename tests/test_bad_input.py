@@ -3,7 +3,6 @@ traceback, and nothing written under results/."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -68,30 +67,27 @@ def test_bad_override_exits_2_with_one_line(
 
 
 @pytest.fixture
-def scenario_file():
-    """Write a scenario file into the real scenarios/ folder; always removed afterwards."""
-    written: list[Path] = []
+def scenario_file(tmp_path_factory: pytest.TempPathFactory):
+    """Write a scenario file into a user config folder outside the repository (never into the
+    shipped scenarios/, where a half-written file would break tests running beside this one);
+    returns the command-line arguments that select it."""
 
-    def write(stem: str, text: str) -> str:
-        name = f"zz_test_{stem}_{os.getpid()}"
-        path = SCENARIOS / f"{name}.yaml"
-        written.append(path)
-        path.write_text(text, encoding="utf-8")
-        return name
+    def write(stem: str, text: str) -> tuple[str, list[str]]:
+        name = f"zz_test_{stem}"
+        folder = tmp_path_factory.mktemp("user_configs")  # not the run's (empty) working folder
+        (folder / "scenario").mkdir(parents=True, exist_ok=True)
+        (folder / "scenario" / f"{name}.yaml").write_text(text, encoding="utf-8")
+        return name, ["--config-dir", str(folder), f"scenario={name}"]
 
-    try:
-        yield write
-    finally:
-        for path in written:
-            path.unlink(missing_ok=True)
+    return write
 
 
 def test_malformed_scenario_yaml(scenario_file, empty_cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    name = scenario_file(
+    name, args = scenario_file(
         "broken",
         "# @package _global_\nscenario: broken\npopulation:\n  receptions_per_year: [1, 2\n  bad: : :\n",
     )
-    code, out, err = run_main([f"scenario={name}", "estate=single_prison"], capsys)
+    code, out, err = run_main([*args, "estate=single_prison"], capsys)
     line = assert_one_line_error(code, out, err, [name])
     assert "YAML" in line
     assert list(empty_cwd.iterdir()) == []
@@ -100,17 +96,17 @@ def test_malformed_scenario_yaml(scenario_file, empty_cwd: Path, capsys: pytest.
 def test_scenario_with_unknown_key(
     scenario_file, empty_cwd: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    name = scenario_file(
+    name, args = scenario_file(
         "badkey",
         "# @package _global_\nscenario: badkey\npopulation:\n  not_a_key: 3\n",
     )
-    code, out, err = run_main([f"scenario={name}", "estate=single_prison"], capsys)
+    code, out, err = run_main([*args, "estate=single_prison"], capsys)
     assert_one_line_error(code, out, err, ["population.not_a_key", name])
     assert list(empty_cwd.iterdir()) == []
 
 
-def test_scenario_files_are_cleaned_up() -> None:
-    assert not list(SCENARIOS.glob(f"zz_test_*_{os.getpid()}.yaml"))
+def test_no_test_files_in_the_shipped_scenarios() -> None:
+    assert not list(SCENARIOS.glob("zz_test_*.yaml"))
 
 
 def test_check_overrides_rejects_zero_years() -> None:
