@@ -504,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     except run_folder.OutputError as exc:
         print(f"simmodel: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    from .experiments.collate import CollateSweep  # after the checks: it imports the report's tools
+    from .experiments.sweep_callback import CollateSweep
 
     sys.argv = [sys.argv[0], *args]
     try:

@@ -25,11 +25,10 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from ..model.funding import WEEKS_PER_YEAR
@@ -37,6 +36,7 @@ from ..outputs import report
 from ..outputs.results import RUN_RECORD, default_permissions, money
 from . import interrupts
 from .replications import t_interval
+from .sweep_callback import CollateSweep  # noqa: F401  (its old home, kept for importers)
 
 #: What each swept dimension is compared against.
 REFERENCES = {"funding": "status_quo", "scenario": "baseline"}
@@ -576,30 +576,6 @@ def _reason(exc: BaseException) -> str:
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     text = " ".join(text.split())
     return text if len(text) <= 300 else text[:300] + "..."
-
-
-class CollateSweep(Callback):
-    """Hydra callback: collate the sweep folder when a multirun ends.
-
-    Hydra turns an exception in a callback into a warning, so a failed collation is
-    caught here: one line on stderr, and the reason in :attr:`failure` for the command
-    line to act on.
-    """
-
-    #: Why the last collation failed, or None; reset when a multirun starts.
-    failure: ClassVar[str | None] = None
-
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        CollateSweep.failure = None
-
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        try:
-            sweep_dir = Path(str(config.hydra.sweep.dir))
-            if sweep_dir.is_dir():
-                collate(sweep_dir, config)
-        except Exception as exc:  # reported in one line, not as Hydra's warning
-            CollateSweep.failure = _reason(exc)
-            print(f"simmodel: error: collation failed: {CollateSweep.failure}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
