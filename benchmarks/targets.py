@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import simpy
+from startup import seconds as start_up_seconds  # benchmarks/startup.py: median of 3 fresh processes
 
 
 def reference_workload(customers: int = 200_000, servers: int = 5, seed: int = 1) -> float:
@@ -118,15 +119,6 @@ def writing_seconds() -> float:
         started = time.perf_counter()
         write_result_files(Path(folder), cfg, ensemble, "python -m simmodel")
         return time.perf_counter() - started
-
-
-def start_up_seconds(args: list[str], repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "simmodel", *args], capture_output=True, check=False)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def line(name: str, value: float, unit: str, target: float, note: str = "") -> None:
