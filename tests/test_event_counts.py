@@ -1,0 +1,36 @@
+"""SimPy event counts for fixed configurations, pinned (as SimPy's own benchmarks pin theirs).
+
+A change that alters how many events the slow lane schedules changes the model's
+semantics or its speed: either way it should be seen and the count updated on purpose,
+with the reason in the commit. Counts are exact: the draws are seeded, so any other
+number means the lifecycle schedules differently. Windows resolved are pinned beside
+them (two unlock windows a simulated day, warm-up included).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from simmodel.compose import check_overrides
+from simmodel.model.simulation import run_replication
+
+PINNED = [
+    # (overrides, replication, SimPy events, unlock windows)
+    (("estate=single_prison", "run.years=1", "run.warmup_years=0"), 0, 1499, 730),
+    (("estate=single_prison", "run.years=1", "run.warmup_years=0"), 1, 1541, 730),
+    (("estate=single_prison", "run.years=2", "funding=train_and_supervise"), 0, 4494, 2190),
+]
+
+
+@pytest.mark.parametrize(("overrides", "replication", "events", "windows"), PINNED)
+def test_event_counts_are_pinned(
+    overrides: tuple[str, ...], replication: int, events: int, windows: int
+) -> None:
+    result = run_replication(check_overrides(list(overrides)), replication)
+    assert (result.events_processed, result.windows_resolved) == (events, windows)
+
+
+@pytest.mark.slow  # one national year after the 1-year warm-up, about 3 s
+def test_national_event_count_is_pinned() -> None:
+    result = run_replication(check_overrides(["run.years=1"]), 0)
+    assert (result.events_processed, result.windows_resolved) == (122_879, 1_460)
