@@ -394,11 +394,12 @@ class CareLane:
         u_p = np.divide(unmet_p, due_p, out=np.zeros(shape), where=due_p > 0)
         people_unmet = t.people_np_only * u_np + t.people_personal * (1 - (1 - u_np) * (1 - u_p))
 
+        buddy_given, informal_given = (met_known + met_unknown) * np_task, met_informal * np_task  # hours
         values = np.stack(
             [
                 due_np * np_task,
-                (met_known + met_unknown) * np_task,
-                met_informal * np_task,
+                buddy_given,
+                informal_given,
                 unmet_np * np_task,
                 due_p * p_task,
                 done_professional * p_task,
@@ -414,11 +415,11 @@ class CareLane:
             axis=2,
         )  # (windows, prisons, flows)
         resolved = due_np.sum(axis=1) * np_task + due_p.sum(axis=1) * p_task
+        m.add_windows(starts[:, 0], _WINDOW_FLOWS, values)
         for k in range(w):  # window by window, in time order, as they happened
-            m.flows[m.month(float(starts[k, 0]))][:, _WINDOW_FLOWS] += values[k]
             self.buddies.demand_hours += demand[k]
             self.buddies.capacity_hours += buddy_hours[k]
             self.task_hours_resolved += float(resolved[k])
         self.windows_resolved += w
         # -- safeguarding incidents around the peer care of these windows (own stream)
-        self.safeguarding.record(starts[:, 0], (met_known + met_unknown) * np_task, met_informal * np_task)
+        self.safeguarding.record(starts[:, 0], buddy_given, informal_given)

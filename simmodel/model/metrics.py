@@ -164,3 +164,9 @@ class Metrics:
     def add_vector(self, now: float, flow: int, values: np.ndarray) -> None:
         """Add one value per prison to a flow."""
         self.flows[self.month(now), :, flow] += values
+
+    def add_windows(self, starts: np.ndarray, flows: np.ndarray, values: np.ndarray) -> None:
+        """Add a batch of unlock windows' values (windows x prisons x ``flows``) to the month each
+        window starts in, window by window: a batch may cross a month's end."""
+        for k, start in enumerate(starts):
+            self.flows[self.month(float(start))][:, flows] += values[k]

@@ -78,7 +78,5 @@ class Safeguarding:
         """Draw and count the incidents of windows starting on days ``starts`` (one per row of
         the hours); returns them (windows x kinds x prisons)."""
         incidents = self.rng.poisson(self.expected(buddy_hours, informal_hours))
-        m = self.metrics
-        for k, start in enumerate(starts):  # window by window: a batch may cross a month's end
-            m.flows[m.month(float(start))][:, FLOWS] += incidents[k].T
+        self.metrics.add_windows(starts, FLOWS, incidents.transpose(0, 2, 1))
         return incidents
