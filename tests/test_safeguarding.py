@@ -255,7 +255,7 @@ def test_the_console_shows_safeguarding_beside_unmet_hours(baseline_result: RunR
         "bullying",
         "accusations of theft",
         "exploitation (contraband, pressure)",
-        "buddies doing personal care (overstep)",
+        "peers doing personal care (overstep)",
         "per 1,000 hours of peer care (overstep aside)",
     ]
     assert lines[start].split("  ")[-1].strip().endswith("events a year")

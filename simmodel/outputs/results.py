@@ -551,7 +551,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "overstep_events_per_year",
         "events/year",
-        "  buddies doing personal care (overstep)",
+        "  peers doing personal care (overstep)",
         lambda t: t.per_year(F.OVERSTEP_EVENTS),
     ),
     Metric(
