@@ -29,8 +29,10 @@ NATIONAL_REPLICATIONS = 20
 
 
 def _commit() -> str:
+    """The commit checked out; ``-dirty`` if the files differ from it (the reference is then
+    committed together with those changes)."""
     return subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=FOLDER
+        ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=FOLDER
     ).stdout.strip()
 
 

@@ -39,7 +39,7 @@ KEY_COLUMNS = [NAMES.index(k) for k in KEY_METRICS]
 
 #: Precision-based stopping that, at the default seed, stops after the minimum and before
 #: the maximum (so replications run ahead in parallel are discarded).
-PRECISION = ("run.replications=3", "run.max_replications=12", "run.target_half_width=0.36")  # stops at 5
+PRECISION = ("run.replications=3", "run.max_replications=12", "run.target_half_width=0.4")  # stops at 5
 
 
 def ensemble(*overrides: str) -> Ensemble:

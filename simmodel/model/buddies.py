@@ -95,6 +95,8 @@ class BuddySchemes:
         self._counts = np.zeros(estate.size, dtype=np.int64)  # len(active[p]), kept in step
         self.pipeline = np.zeros(estate.size, dtype=np.int64)
         self.candidates: set[int] = set()
+        self._willing = np.empty(0, dtype=np.int64)  # ids drawn willing, in or out of custody
+        self._willing_admissions = -1  # people.admissions when _willing was found
         # load = non-personal task hours buddies could reach / buddy hours, per month
         self.demand_hours = np.zeros(estate.size)
         self.capacity_hours = np.zeros(estate.size)
@@ -121,13 +123,16 @@ class BuddySchemes:
         """Ids of the willing, eligible people of one prison: no need, not a buddy or an
         applicant already, and at least ``min_remaining_stay_days`` left to serve.
 
-        Hot path (every search for an applicant, about 800 a year nationally): one pass over
-        the people arrays finds the willing people of the prison (a few percent of it); the
-        rest is read for them only.
+        Hot path (every search for an applicant, about 800 a year nationally): the willing
+        people of the whole estate (a few percent of everyone) are found in one pass over the
+        people arrays, again only after new arrivals (whose ids and draws are new); the rest
+        is read for them only.
         """
         people = self.people
-        n = people.count
-        ids = np.flatnonzero((people.prison[:n] == prison) & (people.willing_u[:n] < self.willing_share))
+        if self._willing_admissions != people.admissions:  # someone arrived since the last look
+            self._willing_admissions = people.admissions
+            self._willing = np.flatnonzero(people.willing_u[: people.count] < self.willing_share)
+        ids = self._willing[people.prison[self._willing] == prison]
         ok = (
             (people.level[ids] == NONE)
             & ~people.buddy[ids]

@@ -30,7 +30,7 @@ capacities behave like real task lists; all sums are kept as monthly totals.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import simpy
@@ -116,6 +116,14 @@ def need_totals(people: People, prisons: int, now: float = 0.0, care: CareConfig
     )
 
 
+def _window_totals(seen: list[NeedTotals], day_of_window: np.ndarray) -> NeedTotals:
+    """The need totals of each window (rows) and prison (columns): ``seen`` holds the distinct
+    totals (one a day at most), ``day_of_window`` which of them each window saw."""
+    return NeedTotals(
+        *(np.stack([getattr(t, f.name) for t in seen])[day_of_window] for f in fields(NeedTotals))
+    )
+
+
 #: Flows the fast lane adds to in every window, in the order of its stacked values.
 _WINDOW_FLOWS = np.array(
     [
@@ -187,7 +195,6 @@ class CareLane:
         self._task_hours = np.array(
             [[care.nonpersonal_task_hours]] * 2 + [[care.personal_task_hours]] * 3
         )  # one row per kind of task in _hours_due
-        self._due_cache: tuple[NeedTotals, np.ndarray] | None = None
         # constants of every window, computed once (same expressions as per window)
         self._provider_slots = (
             care.provider_capacity_hours_per_week_per_100_places
@@ -207,30 +214,27 @@ class CareLane:
         #: Debug mode: the simulation sets this to invariants.check_window to see every batch.
         self.window_observer: Callable[..., None] | None = None
         self._horizon = metrics.months * DAYS_PER_MONTH  # the run ends here (days)
-        # windows whose inputs are taken but whose tasks are not yet drawn:
-        # (start day, regime factor, active buddies) per window, all with self.totals
-        self._pending: list[tuple[float, np.ndarray, np.ndarray]] = []
+        # windows whose inputs are taken but whose tasks are not yet drawn: (start day, regime
+        # factor, active buddies, index into _pending_totals) per window
+        self._pending: list[tuple[float, np.ndarray, np.ndarray, int]] = []
+        self._pending_totals: list[NeedTotals] = []  # the need totals those windows saw
 
-    def _tasks_due_mean(self, t: NeedTotals) -> np.ndarray:
-        """Mean tasks due per window by kind of task (rows) and prison (columns).
-
-        Cached per totals object (totals change at most once a day).
-        """
-        if self._due_cache is None or self._due_cache[0] is not t:
-            hours = np.stack([t.np_known, t.np_unknown, t.p_planned, t.p_unplanned_pkg, t.p_no_package])
-            mean = np.maximum(hours, 0.0) * self.share_per_window / self._task_hours
-            self._due_cache = (t, mean)
-        return self._due_cache[1]
+    def _take_inputs(self, now: float) -> None:
+        """Take the inputs of the unlock window starting at ``now`` (drawn later)."""
+        totals = self._pending_totals
+        if not totals or totals[-1] is not self.totals:
+            totals.append(self.totals)
+        self._pending.append((now, self.regime.factor.copy(), self.buddies.active_counts(), len(totals) - 1))
 
     def run(self) -> Generator[simpy.Event, None, None]:
         """Wake at the start of every unlock window; daily bookkeeping in the first.
 
         Each window's inputs (regime factor, active buddies, need totals) are taken
-        at its start; its tasks are drawn together with the day's other windows at
-        the start of the day's last window (one set of numpy calls per day instead
-        of one per window). A window is drawn at once instead if a month boundary
-        (when the buddy schemes read the month's load) or the end of the run comes
-        before the next window.
+        at its start; its tasks are drawn together with the month's other windows at
+        the start of the month's last window, the one before a month boundary (when the
+        buddy schemes read the month's load) or the end of the run: one set of numpy
+        calls a month instead of one per window. Nothing else reads what a window
+        resolves before then.
         """
         env = self.env
         spacing = 1.0 / self.windows
@@ -241,9 +245,8 @@ class CareLane:
                 now = env.now
                 if k == 0:
                     self._daily(now)
-                self._pending.append((now, self.regime.factor.copy(), self.buddies.active_counts()))
-                following = now + spacing  # start of the next window
-                if k == self.windows - 1 or self._boundary_between(now, following):
+                self._take_inputs(now)
+                if self._boundary_between(now, now + spacing):  # the next window starts after it
                     self.resolve_windows()
             day += 1
 
@@ -279,19 +282,21 @@ class CareLane:
     # ------------------------------------------------------------------------ window
     def resolve_window(self, now: float) -> None:
         """Take the inputs of one unlock window starting at ``now`` and resolve it."""
-        self._pending.append((now, self.regime.factor.copy(), self.buddies.active_counts()))
+        self._take_inputs(now)
         self.resolve_windows()
 
     def resolve_windows(self) -> None:
         """Resolve every care task of the pending unlock windows in every prison.
 
-        Hot path: numpy calls over arrays of (windows, prisons), once a day. Binomial
+        Hot path: numpy calls over arrays of (windows, prisons), once a month. Binomial
         draws that do not depend on each other are made in one call.
         """
         pending, self._pending = self._pending, []
+        seen, self._pending_totals = self._pending_totals, []
         if not pending:
             return
-        cfg, rng, t, m = self.cfg, self.rng, self.totals, self.metrics
+        cfg, rng, m = self.cfg, self.rng, self.metrics
+        t = _window_totals(seen, np.array([p[3] for p in pending]))
         b, care, regime = cfg.buddies, cfg.care, cfg.regime
         np_task, p_task = care.nonpersonal_task_hours, care.personal_task_hours
         w = len(pending)
@@ -303,7 +308,8 @@ class CareLane:
         unlocked = regime.recipient_unlocked_share * factor  # share of recipients' tasks within reach
 
         # tasks due in each window, drawn in one call (axis 1: kind of task)
-        due = self.due_rng.poisson(np.broadcast_to(self._tasks_due_mean(t), (w, 5, self.prisons)))
+        hours = np.stack([t.np_known, t.np_unknown, t.p_planned, t.p_unplanned_pkg, t.p_no_package], axis=1)
+        due = self.due_rng.poisson(np.maximum(hours, 0.0) * self.share_per_window / self._task_hours)
         due_known, due_unknown, due_planned, due_unplanned, due_no_package = due.transpose(1, 0, 2)
 
         # -- non-personal tasks: buddies, then informal help, each within their share of unlock time

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 
 import numpy as np
@@ -451,7 +451,13 @@ def _pick_rows(weights: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 
 def sample_stock(
-    flows: Flows, times: CustodyTimes, female_share: float, n: int, rng: np.random.Generator
+    flows: Flows,
+    times: CustodyTimes,
+    female_share: float,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    block: int | None = None,
 ) -> StockDraw:
     """``n`` people from the stationary stock of ``flows``.
 
@@ -459,7 +465,21 @@ def sample_stock(
     stock (receptions x mean time held); within the cell their time held (to release, death or
     leaving the estate, as the fit counts it) is drawn length-biased, since people found in
     prison on a given day are those held longer, and the time already served uniformly within it.
+    ``block``: draw that many people at a time, so the candidates' arrays stay small (a
+    national stock of 88,000 at once peaks at about 100 MB); the draws then differ from one
+    block of ``n``.
     """
+    size = n if block is None else block
+    blocks = [
+        _sample_stock_block(flows, times, female_share, min(size, n - first), rng)
+        for first in range(0, max(n, 1), size)
+    ]
+    return StockDraw(*(np.concatenate([getattr(b, f.name) for b in blocks]) for f in fields(StockDraw)))
+
+
+def _sample_stock_block(
+    flows: Flows, times: CustodyTimes, female_share: float, n: int, rng: np.random.Generator
+) -> StockDraw:
     cell = pick_cumulative(np.cumsum(flows.stock_by_cell.ravel()), rng.random(n))
     band, klass = np.divmod(cell, N_CLASSES)
     k = _STOCK_CANDIDATES

@@ -1,18 +1,18 @@
 """The Care Act pathway: detection, referral, assessment, eligibility, care package, review.
 
-Each person with need has at most one pathway process. It moves them through the
-states below; a transfer, release or death stops it. The local authority's
-assessors in each prison are a ``simpy.Resource``, so referrals queue for them.
+Each person with need has at most one pathway: a chain of timed steps through the states
+below, each a SimPy timeout with a callback; a transfer, release or death stops it. The local
+authority's assessors in each prison serve referrals first come, first served.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator
+from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import simpy
-from simpy.events import Initialize
 
 from ..config import Config
 from .estate import Estate
@@ -51,12 +51,14 @@ class Pathway:
         self.people = people
         self.draw = streams["pathway"]
         self.metrics = metrics
-        n_assessors = self.cfg.assessors_per_prison
-        self.assessors = [
-            simpy.Resource(env, capacity=n_assessors) if n_assessors > 0 else None for _ in range(estate.size)
-        ]
+        # the local authority's assessors in each prison, how many are busy, and who waits
+        self.assessors = [self.cfg.assessors_per_prison] * estate.size
+        self.busy = [0] * estate.size
+        self.queues: list[deque[tuple[int, int, float]]] = [deque() for _ in range(estate.size)]
+        self.assessing: dict[int, int] = {}  # person -> prison whose assessor they hold
         self.eligibility = (0.0, *self.cfg.eligibility_by_level.as_tuple())
-        self.procs: dict[int, simpy.Process] = {}
+        self.token: dict[int, int] = {}  # person -> token of their current pathway
+        self._tokens = 0
         self.interim: set[int] = set()  # people whose package awaits an interim review
         # wired by the simulation: active buddies in a prison, and how much they speed detection
         self.buddies_active: Callable[[int], int] = lambda prison: 0
@@ -91,7 +93,7 @@ class Pathway:
             people.wait_since[pid] = math.nan
             people.state[pid] = PACKAGE
             first_review = self.draw.uniform() * self.cfg.review_interval_days
-            self.procs[pid] = self.env.process(self._run(pid, PACKAGE, first_review))
+            self._enter(pid, PACKAGE, self._new_token(pid), first_review)
 
     def on_need_onset(self, pid: int) -> None:
         self._start(pid, UNDETECTED)
@@ -103,13 +105,13 @@ class Pathway:
         the package is raised to the need and reviews follow at the usual interval."""
         people = self.people
         state = int(people.state[pid])
-        if state in (DETECTED, NOT_ELIGIBLE) and pid not in self.procs:
+        if state in (DETECTED, NOT_ELIGIBLE) and pid not in self.token:
             self._start(pid, DETECTED)
         elif state == PACKAGE and people.p_hours[pid] > people.package_hours[pid] and pid not in self.interim:
             self._stop(pid)
             self.interim.add(pid)
             delay = self.draw.exponential(self.cfg.interim_review_delay_days_mean)
-            self.procs[pid] = self.env.process(self._run(pid, PACKAGE, delay))
+            self._enter(pid, PACKAGE, self._new_token(pid), delay)
 
     def on_leave(self, pid: int) -> None:
         self._stop(pid)
@@ -133,21 +135,59 @@ class Pathway:
         elif state == REFERRED:
             self._start(pid, REFERRED)
 
-    # --------------------------------------------------------------------- processes
+    # ------------------------------------------------------------------- timed steps
+    # Hot path: a person's pathway is a chain of timed steps, each one SimPy timeout whose
+    # callback takes the step and files the next; there is no process per person (a process
+    # costs an extra start event, and a generator resumed for every step). A pathway is
+    # current while ``self.token[pid]`` holds the token its steps carry; stopping it removes
+    # the token, so a step still in the calendar, or a place in an assessor queue, is ignored
+    # when it comes due.
     def _start(self, pid: int, state: int) -> None:
         self._stop(pid)
         self.people.state[pid] = state
         self.people.need_dirty = True
-        self.procs[pid] = self.env.process(self._run(pid, state))
+        self._enter(pid, state, self._new_token(pid))
+
+    def _new_token(self, pid: int) -> int:
+        token = self._tokens = self._tokens + 1
+        self.token[pid] = token
+        return token
 
     def _stop(self, pid: int) -> None:
         self.interim.discard(pid)
-        proc = self.procs.pop(pid, None)
-        if proc is None or not proc.is_alive:
+        if self.token.pop(pid, None) is None:
             return
-        if isinstance(proc.target, Initialize):
-            return  # not started: it sees it is no longer current and ends at once
-        proc.interrupt()
+        prison = self.assessing.pop(pid, None)
+        if prison is not None:  # left during the assessment: the assessor takes the next
+            self._release(prison)
+
+    def _end(self, pid: int) -> None:
+        """The pathway ended where it is (not referred, or not eligible)."""
+        del self.token[pid]
+
+    def _after(self, delay: float, step: Callable[[simpy.Event], None], *value: object) -> None:
+        """Take ``step`` in ``delay`` days; it receives the timeout, whose value is ``value``."""
+        simpy.Timeout(self.env, delay, value).callbacks.append(step)
+
+    def _current(self, pid: int, token: int) -> bool:
+        return self.token.get(pid) == token
+
+    def _enter(self, pid: int, state: int, token: int, first_review: float | None = None) -> None:
+        """File the first timed step of a pathway that is now in ``state``."""
+        c = self.cfg
+        if state == UNDETECTED:
+            delay = self._detection_delay(pid, int(self.people.prison[pid]))
+            self._after(delay, self._detected, pid, token)
+        elif state == DETECTED:
+            self._consider_referral(pid, token)
+        elif state == REFERRED:
+            self._request_assessment(pid, token)
+        elif state == WAITING_PACKAGE:
+            delay = self.draw.exponential(c.package_start_delay_days_mean)
+            self._after(delay, self._package_starts, pid, token, self.env.now)
+        else:  # PACKAGE
+            delay = c.review_interval_days if first_review is None else first_review
+            self._after(delay, self._reviewed, pid, token)
 
     def _detection_delay(self, pid: int, prison: int) -> float:
         c = self.cfg
@@ -162,70 +202,105 @@ class Pathway:
             mean *= self.buddy_detection_factor
         return self.draw.exponential(mean)
 
-    def _run(
-        self, pid: int, state: int, first_review: float | None = None
-    ) -> Generator[simpy.Event, None, None]:
-        env, people, m, c = self.env, self.people, self.metrics, self.cfg
-        if self.procs.get(pid) is not env.active_process:
+    def _detected(self, event: simpy.Event) -> None:
+        pid, token = event.value
+        if not self._current(pid, token):
             return
-        try:
-            if state == UNDETECTED:
-                yield env.timeout(self._detection_delay(pid, int(people.prison[pid])))
-                m.add(env.now, int(people.prison[pid]), Flow.DETECTIONS)
-                state = self._set(pid, DETECTED)
-            if state == DETECTED:
-                if not self.draw.bernoulli(c.referral_share):
-                    return
-                yield env.timeout(self.draw.exponential(c.referral_delay_days_mean))
-                m.add(env.now, int(people.prison[pid]), Flow.REFERRALS)
-                state = self._set(pid, REFERRED)
-            if state == REFERRED:
-                state = yield from self._assess(pid)
-                if state == NOT_ELIGIBLE:
-                    return
-            if state == WAITING_PACKAGE:
-                eligible_day = env.now
-                yield env.timeout(self.draw.exponential(c.package_start_delay_days_mean))
-                prison = int(people.prison[pid])
-                m.add(env.now, prison, Flow.CARE_STARTS)
-                m.add(env.now, prison, Flow.CARE_START_DELAY_DAYS, env.now - eligible_day)
-                people.package_hours[pid] = people.p_hours[pid]
-                people.wait_since[pid] = math.nan
-                state = self._set(pid, PACKAGE)
-            while True:  # PACKAGE: periodic reviews bring the plan up to date
-                yield env.timeout(c.review_interval_days if first_review is None else first_review)
-                first_review = None
-                self.interim.discard(pid)
-                prison = int(people.prison[pid])
-                m.add(env.now, prison, Flow.REVIEWS)
-                m.add(env.now, prison, Flow.COST_REVIEW, self.costs.review_cost)
-                people.package_hours[pid] = people.p_hours[pid]
-                people.need_dirty = True
-        except simpy.Interrupt:
-            pass
-        finally:
-            if self.procs.get(pid) is env.active_process:
-                del self.procs[pid]
+        self.metrics.add(self.env.now, int(self.people.prison[pid]), Flow.DETECTIONS)
+        self._set(pid, DETECTED)
+        self._consider_referral(pid, token)
 
-    def _assess(self, pid: int) -> Generator[simpy.Event, None, int]:
-        """Queue for an assessor, be assessed, and learn whether needs are eligible."""
-        env, people, m = self.env, self.people, self.metrics
-        prison = int(people.prison[pid])
-        referred_day = env.now
+    def _consider_referral(self, pid: int, token: int) -> None:
+        if not self.draw.bernoulli(self.cfg.referral_share):
+            self._end(pid)
+            return
+        self._after(self.draw.exponential(self.cfg.referral_delay_days_mean), self._referred, pid, token)
+
+    def _referred(self, event: simpy.Event) -> None:
+        pid, token = event.value
+        if not self._current(pid, token):
+            return
+        self.metrics.add(self.env.now, int(self.people.prison[pid]), Flow.REFERRALS)
+        self._set(pid, REFERRED)
+        self._request_assessment(pid, token)
+
+    # ---------------------------------------------------------------- assessment queue
+    def _request_assessment(self, pid: int, token: int) -> None:
+        """Join the prison's assessor queue (first come, first served), or be assessed now.
+        With no assessors the person waits in REFERRED until moved or released."""
+        prison = int(self.people.prison[pid])
         assessors = self.assessors[prison]
-        if assessors is None:
-            yield env.event()  # no assessment capacity: waits until moved or released
-            return REFERRED
-        with assessors.request() as request:
-            yield request
-            m.add(env.now, prison, Flow.ASSESSMENT_WAIT_DAYS, env.now - referred_day)
-            yield env.timeout(self.draw.exponential(self.cfg.assessment_days_mean))
-        m.add(env.now, prison, Flow.ASSESSMENTS)
-        m.add(env.now, prison, Flow.COST_ASSESSMENT, self.costs.assessment_cost)
-        if not self.draw.bernoulli(self.eligibility[int(people.level[pid])]):
-            return self._set(pid, NOT_ELIGIBLE)
-        m.add(env.now, prison, Flow.ELIGIBLE)
-        return self._set(pid, WAITING_PACKAGE)
+        if assessors == 0:
+            return
+        if self.busy[prison] < assessors:
+            self._assess(pid, token, prison, self.env.now)
+        else:
+            self.queues[prison].append((pid, token, self.env.now))
+
+    def _assess(self, pid: int, token: int, prison: int, referred_day: float) -> None:
+        self.busy[prison] += 1
+        self.assessing[pid] = prison
+        now = self.env.now
+        self.metrics.add(now, prison, Flow.ASSESSMENT_WAIT_DAYS, now - referred_day)
+        delay = self.draw.exponential(self.cfg.assessment_days_mean)
+        self._after(delay, self._assessed, pid, token)
+
+    def _release(self, prison: int) -> None:
+        """An assessor is free: the first person still waiting in the queue is assessed."""
+        self.busy[prison] -= 1
+        queue = self.queues[prison]
+        while queue:
+            pid, token, referred_day = queue.popleft()
+            if self._current(pid, token):
+                self._assess(pid, token, prison, referred_day)
+                return
+
+    def _assessed(self, event: simpy.Event) -> None:
+        """The assessment ends: eligible needs wait for a package, others end the pathway."""
+        pid, token = event.value
+        if not self._current(pid, token):
+            return
+        prison = self.assessing.pop(pid)
+        self._release(prison)
+        now, m = self.env.now, self.metrics
+        m.add(now, prison, Flow.ASSESSMENTS)
+        m.add(now, prison, Flow.COST_ASSESSMENT, self.costs.assessment_cost)
+        if not self.draw.bernoulli(self.eligibility[int(self.people.level[pid])]):
+            self._set(pid, NOT_ELIGIBLE)
+            self._end(pid)
+            return
+        m.add(now, prison, Flow.ELIGIBLE)
+        self._set(pid, WAITING_PACKAGE)
+        delay = self.draw.exponential(self.cfg.package_start_delay_days_mean)
+        self._after(delay, self._package_starts, pid, token, now)
+
+    # ------------------------------------------------------------------- care package
+    def _package_starts(self, event: simpy.Event) -> None:
+        pid, token, eligible_day = event.value
+        if not self._current(pid, token):
+            return
+        people, now = self.people, self.env.now
+        prison = int(people.prison[pid])
+        self.metrics.add(now, prison, Flow.CARE_STARTS)
+        self.metrics.add(now, prison, Flow.CARE_START_DELAY_DAYS, now - eligible_day)
+        people.package_hours[pid] = people.p_hours[pid]
+        people.wait_since[pid] = math.nan
+        self._set(pid, PACKAGE)
+        self._after(self.cfg.review_interval_days, self._reviewed, pid, token)
+
+    def _reviewed(self, event: simpy.Event) -> None:
+        """A periodic (or interim) review brings the package up to the need."""
+        pid, token = event.value
+        if not self._current(pid, token):
+            return
+        self.interim.discard(pid)
+        people, now = self.people, self.env.now
+        prison = int(people.prison[pid])
+        self.metrics.add(now, prison, Flow.REVIEWS)
+        self.metrics.add(now, prison, Flow.COST_REVIEW, self.costs.review_cost)
+        people.package_hours[pid] = people.p_hours[pid]
+        people.need_dirty = True
+        self._after(self.cfg.review_interval_days, self._reviewed, pid, token)
 
     def _set(self, pid: int, state: int) -> int:
         self.people.state[pid] = state

@@ -160,12 +160,13 @@ class Simulation:
         ages = (self.env.now - people.birth[ids]) / 365.0
         bands = np.searchsorted(BAND_LOWER_AGES, ages, side="right") - 1
         stocks[:, Stock.POPULATION] = np.bincount(prison, minlength=n)
-        for band in range(len(BAND_LOWER_AGES)):
-            stocks[:, Stock.AGE_BAND_0 + band] = np.bincount(prison[bands == band], minlength=n)
-        klass = people.klass[ids]
-        for k in range(N_CLASSES):
-            stocks[:, Stock.REMAND + k] = np.bincount(prison[klass == k], minlength=n)
-        need_ids = np.fromiter(people.need_ids, dtype=np.int64, count=len(people.need_ids))
+        n_bands = len(BAND_LOWER_AGES)  # people by (prison, band) and (prison, class): one count each
+        cell = (prison * n_bands + bands)[bands >= 0]  # (no one is younger than the first band)
+        by_band = np.bincount(cell, minlength=n * n_bands).reshape(n, n_bands)
+        stocks[:, Stock.AGE_BAND_0 : Stock.AGE_BAND_0 + n_bands] = by_band
+        by_class = np.bincount(prison * N_CLASSES + people.klass[ids], minlength=n * N_CLASSES)
+        stocks[:, Stock.REMAND : Stock.REMAND + N_CLASSES] = by_class.reshape(n, N_CLASSES)
+        need_ids = people.need_ids.array()
         p = people.prison[need_ids]
         state = people.state[need_ids]
 
