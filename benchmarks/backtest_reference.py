@@ -1,7 +1,8 @@
 """Store the back test's reference results (issue 13): run this before a change that should
 not move the model's results, commit the CSVs, then ``tests/test_backtest.py`` compares.
 
-Usage: python benchmarks/backtest_reference.py [--jobs N]
+Usage: python benchmarks/backtest_reference.py [--jobs N] [--exact-only]
+       python benchmarks/backtest_reference.py --compare   # print today's means against the reference
 
 Writes into ``tests/backtest/``:
 - ``exact_single_prison.csv``: every summary metric of replications 0-2 of the single prison
@@ -46,11 +47,40 @@ def store(name: str, overrides: dict[str, object], replications: int, jobs: int)
     print(f"wrote {path}")
 
 
+def compare(jobs: int) -> None:
+    """Rerun the national reference's command; print each metric's mean now and then, and the
+    difference as a share of the reference's 95% half-width (the back test allows up to 1)."""
+    import numpy as np
+    import pandas as pd
+    from scipy import stats
+
+    path = FOLDER / "national_20.csv"
+    command = path.read_text(encoding="utf-8").splitlines()[0].split(": ", 1)[1]
+    overrides = [o for o in command.split()[3:] if not o.startswith("run.jobs=")]
+    reference = pd.read_csv(path, comment="#").pivot(index="replication", columns="metric", values="value")
+    now = simmodel.run(overrides, jobs=jobs).replications.pivot(
+        index="replication", columns="metric", values="value"
+    )
+    n = len(reference)
+    print(f"{'metric':50s} {'reference':>14s} {'now':>14s} {'diff/half-width':>16s}")
+    for metric in reference.columns:
+        values = reference[metric].dropna()
+        half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+        diff = now[metric].mean() - values.mean()
+        ratio = diff / half if half > 0 else float("nan")
+        print(f"{metric:50s} {values.mean():14.6g} {now[metric].mean():14.6g} {ratio:16.2f}")
+    print(f"({n} replications each)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--exact-only", action="store_true")
+    parser.add_argument("--compare", action="store_true", help="rerun the national reference and compare")
     args = parser.parse_args()
+    if args.compare:
+        compare(args.jobs)
+        return
     FOLDER.mkdir(parents=True, exist_ok=True)
     store("exact_single_prison.csv", EXACT, EXACT_REPLICATIONS, 1)
     if not args.exact_only:
