@@ -14,6 +14,7 @@ Writes into ``tests/backtest/``:
 from __future__ import annotations
 
 import argparse
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def compare(jobs: int) -> None:
 
     path = FOLDER / "national_20.csv"
     command = path.read_text(encoding="utf-8").splitlines()[0].split(": ", 1)[1]
-    overrides = [o for o in command.split()[3:] if not o.startswith("run.jobs=")]
+    overrides = [o for o in shlex.split(command)[3:] if not o.startswith("run.jobs=")]
     reference = pd.read_csv(path, comment="#").pivot(index="replication", columns="metric", values="value")
     now = simmodel.run(overrides, jobs=jobs).replications.pivot(
         index="replication", columns="metric", values="value"

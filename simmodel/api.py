@@ -147,14 +147,11 @@ def run_details(config: Config, overrides: list[str]) -> dict[str, object]:
     }
 
 
-def output_texts(config: Config, ensemble: Ensemble, command: str) -> dict[str, str]:
-    """Every text file of a run, built in memory (so a failure while building writes nothing)."""
-    return _output_texts(config, ensemble.summary(), ensemble.timeseries(), ensemble, command)
-
-
-def _output_texts(
+def output_texts(
     config: Config, table: pd.DataFrame, series: pd.DataFrame, ensemble: Ensemble, command: str
 ) -> dict[str, str]:
+    """Every text file of a run, built in memory (so a failure while building writes nothing);
+    ``table`` and ``series`` are the ensemble's summary and monthly table."""
     node = OmegaConf.structured(config)  # built once: about 0.15 s for the whole configuration
     cfg_yaml = OmegaConf.to_yaml(node, resolve=True)
     resolved = report.flatten(OmegaConf.to_container(node, resolve=True))
@@ -170,7 +167,7 @@ def _output_texts(
 def write_result_files(folder: Path, config: Config, ensemble: Ensemble, command: str) -> dict[str, Path]:
     """Write a run's result files atomically (all but ``run.json``, which says they are complete)."""
     table, series = ensemble.summary(), ensemble.timeseries()
-    texts = _output_texts(config, table, series, ensemble, command)
+    texts = output_texts(config, table, series, ensemble, command)
     report.write_workbook(folder / "results.xlsx", report.run_workbook_sheets(table, series))
     paths = results.write_files(folder, texts)
     paths["results.xlsx"] = folder / "results.xlsx"

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hydra.core.global_hydra import GlobalHydra
 
@@ -48,6 +49,12 @@ def make_config(*overrides: str) -> Config:
 def run(*overrides: str) -> RunResult:
     """One replication of :func:`make_config` ``(*overrides)``."""
     return run_replication(make_config(*overrides))
+
+
+def reported_totals(result: RunResult) -> np.ndarray:
+    """Flow totals over the reported months and all prisons (indexed by Flow)."""
+    m = result.metrics
+    return m.flows[m.first_reported_month :].sum(axis=(0, 1))
 
 
 @pytest.fixture(name="make_config")

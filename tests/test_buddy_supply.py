@@ -15,14 +15,14 @@ import math
 
 import numpy as np
 import pytest
-from conftest import make_config, run
+from conftest import make_config, reported_totals, run
 
 from simmodel.config import BuddiesConfig, Config
 from simmodel.model.buddies import quit_rate_per_year, willing_share
 from simmodel.model.estate import FORMAL_TRAINED, NO_SCHEME, build_estate, share_count, staff_awareness
 from simmodel.model.funding import fund_estate, yearly_cost_per_prison
 from simmodel.model.metrics import Flow, Stock
-from simmodel.model.simulation import RunResult, Simulation, run_replication
+from simmodel.model.simulation import Simulation, run_replication
 from simmodel.model.streams import SHARED_STREAMS, STREAM_IDS, Streams
 
 TWO_YEARS = ("run.years=2", "run.warmup_years=0")
@@ -31,16 +31,11 @@ MANY_BUDDIES = (*TWO_YEARS, "buddies.posts_per_1000_prisoners=100", "buddies.wil
 REPLICATIONS = (0, 1, 2)
 
 
-def totals(result: RunResult) -> np.ndarray:
-    """Flows summed over the reported months and all prisons (indexed by Flow)."""
-    m = result.metrics
-    return m.flows[m.first_reported_month :].sum(axis=(0, 1))
-
-
 def paired(overrides: tuple[str, ...], *variants: tuple[str, ...]) -> list[list[np.ndarray]]:
     """Totals of each variant in each replication, all with the same seed."""
     return [
-        [totals(run_replication(make_config(*overrides, *v), rep)) for rep in REPLICATIONS] for v in variants
+        [reported_totals(run_replication(make_config(*overrides, *v), rep)) for rep in REPLICATIONS]
+        for v in variants
     ]
 
 
@@ -108,7 +103,9 @@ def test_everyone_recruited_is_willing_and_the_draw_is_fixed_per_person() -> Non
     assert share == pytest.approx(0.05)
     people = sim.people
     buddies = np.array(sorted(sim.buddies.active[0]), dtype=np.int64)
-    assert len(buddies) > 0 and totals(result)[Flow.BUDDY_STARTS] > 0, "precondition: people were recruited"
+    assert len(buddies) > 0 and reported_totals(result)[Flow.BUDDY_STARTS] > 0, (
+        "precondition: people were recruited"
+    )
     assert (people.willing_u[buddies] < share).all()
     in_custody = people.in_custody()
     willing = people.willing_u[in_custody] < share
@@ -253,14 +250,15 @@ def test_coordination_time_grows_with_the_buddies() -> None:
     # the per-buddy hours change no behaviour, so at one seed the runs are the same and the
     # cost differs by exactly 0.25 staff hours a week per active buddy
     fixed, growing = (
-        totals(run(*TWO_YEARS, f"buddies.coordination_hours_per_buddy_per_week={h}")) for h in (0, 0.25)
+        reported_totals(run(*TWO_YEARS, f"buddies.coordination_hours_per_buddy_per_week={h}"))
+        for h in (0, 0.25)
     )
     assert fixed[Flow.BUDDY_DAYS] == growing[Flow.BUDDY_DAYS] > 0
     staff_hour = make_config().costs.officer_hourly_cost
     extra = 0.25 * growing[Flow.BUDDY_DAYS] / 7.0 * staff_hour
     assert growing[Flow.COST_COORDINATION] - fixed[Flow.COST_COORDINATION] == pytest.approx(extra, rel=1e-9)
     # and more buddies cost more coordination: 100 posts per 1,000 against 15
-    more = totals(run(*MANY_BUDDIES))
+    more = reported_totals(run(*MANY_BUDDIES))
     assert more[Flow.BUDDY_DAYS] > 2 * growing[Flow.BUDDY_DAYS]
     assert more[Flow.COST_COORDINATION] > growing[Flow.COST_COORDINATION]
 

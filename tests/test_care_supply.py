@@ -9,17 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_config, run
+from conftest import make_config, reported_totals, run
 from scipy import stats
 
 from simmodel.model.metrics import Flow
-from simmodel.model.simulation import RunResult, run_replication
-
-
-def totals(result: RunResult) -> np.ndarray:
-    """Flow totals over the reported months and all prisons."""
-    m = result.metrics
-    return m.flows[m.first_reported_month :].sum(axis=(0, 1))
+from simmodel.model.simulation import run_replication
 
 
 def paired(base: list[str], other: list[str], flow_of: object, replications: int) -> np.ndarray:
@@ -27,8 +21,8 @@ def paired(base: list[str], other: list[str], flow_of: object, replications: int
     a_cfg, b_cfg = make_config(*base), make_config(*other)
     out = []
     for rep in range(replications):
-        a = totals(run_replication(a_cfg, rep))
-        b = totals(run_replication(b_cfg, rep))
+        a = reported_totals(run_replication(a_cfg, rep))
+        b = reported_totals(run_replication(b_cfg, rep))
         out.append(flow_of(b) - flow_of(a))  # type: ignore[operator]
     return np.array(out)
 
@@ -41,7 +35,7 @@ def upper_bound(diffs: np.ndarray) -> float:
 
 # ------------------------------------------------------------------- limiting cases
 def test_no_officer_unlocks_means_no_professional_or_healthcare_visits() -> None:
-    f = totals(run("regime.officer_unlocks_per_day_per_100_places=0"))
+    f = reported_totals(run("regime.officer_unlocks_per_day_per_100_places=0"))
     assert f[Flow.P_NEED_HOURS] > 0 and f[Flow.P_COMMISSIONED_HOURS] > 0
     assert f[Flow.P_MET_PROFESSIONAL_HOURS] == 0
     assert f[Flow.P_MET_HEALTHCARE_HOURS] == 0
@@ -49,10 +43,12 @@ def test_no_officer_unlocks_means_no_professional_or_healthcare_visits() -> None
 
 
 def test_no_provider_capacity_leaves_healthcare_to_top_up_packages() -> None:
-    f = totals(run("care.provider_capacity_hours_per_week_per_100_places=0", "care.healthcare_topup_share=1"))
+    f = reported_totals(
+        run("care.provider_capacity_hours_per_week_per_100_places=0", "care.healthcare_topup_share=1")
+    )
     assert f[Flow.P_MET_PROFESSIONAL_HOURS] == 0 and f[Flow.COST_PERSONAL_CARE] == 0
     # with unlocks to spare, healthcare does every undone visit, with or without a package
-    g = totals(
+    g = reported_totals(
         run(
             "care.provider_capacity_hours_per_week_per_100_places=0",
             "care.healthcare_topup_share=1",
@@ -64,7 +60,7 @@ def test_no_provider_capacity_leaves_healthcare_to_top_up_packages() -> None:
 
 
 def test_packages_are_delivered_in_full_without_shortfall_or_limits() -> None:
-    f = totals(
+    f = reported_totals(
         run(
             "care.provider_shortfall_share=0",
             "care.provider_capacity_hours_per_week_per_100_places=1000",
@@ -78,7 +74,7 @@ def test_packages_are_delivered_in_full_without_shortfall_or_limits() -> None:
 
 
 def test_provider_shortfall_share_is_the_share_not_delivered() -> None:
-    f = totals(
+    f = reported_totals(
         run(
             "care.provider_shortfall_share=0.3",
             "care.provider_capacity_hours_per_week_per_100_places=1000",
@@ -92,7 +88,7 @@ def test_provider_shortfall_share_is_the_share_not_delivered() -> None:
 
 
 def test_nobody_to_help_informally_means_no_informal_help() -> None:
-    f = totals(
+    f = reported_totals(
         run(
             "care.cell_sharing_share_50_plus=0",
             "care.cell_sharing_share_under_50=0",
@@ -103,14 +99,14 @@ def test_nobody_to_help_informally_means_no_informal_help() -> None:
 
 
 def test_full_crowd_out_removes_informal_help_only_where_a_scheme_runs() -> None:
-    on_scheme = totals(run("care.informal_crowd_out_share=1"))  # the one prison has a scheme
+    on_scheme = reported_totals(run("care.informal_crowd_out_share=1"))  # the one prison has a scheme
     assert on_scheme[Flow.NP_MET_INFORMAL_HOURS] == 0
-    no_scheme = totals(run("care.informal_crowd_out_share=1", "estate.prisons.0.scheme=none"))
+    no_scheme = reported_totals(run("care.informal_crowd_out_share=1", "estate.prisons.0.scheme=none"))
     assert no_scheme[Flow.NP_MET_INFORMAL_HOURS] > 0
 
 
 def test_lockdown_all_year_stops_buddies_and_informal_help() -> None:
-    f = totals(
+    f = reported_totals(
         run(
             "regime.lockdown_episodes_per_year=365",
             "regime.lockdown_days_mean=365",
@@ -132,7 +128,7 @@ def _helped(t: np.ndarray) -> float:
 def test_halving_unlock_windows_cuts_buddy_and_informal_care_by_a_fifth() -> None:
     base = ["run.years=1"]
     diffs = paired(base, [*base, "regime.window_hours=1.25"], _helped, 4)
-    before = np.array([_helped(totals(run_replication(make_config(*base), r))) for r in range(4)])
+    before = np.array([_helped(reported_totals(run_replication(make_config(*base), r))) for r in range(4)])
     change = diffs / before
     # measured: about -0.55 per replication; each replication must show a cut of a fifth
     assert (change <= -0.2).all(), change

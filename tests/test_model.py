@@ -8,18 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TINY_ESTATE, run
+from conftest import TINY_ESTATE, reported_totals, run
 
 from simmodel.config import AGE_BANDS
 from simmodel.model.metrics import Flow, Stock, band_column
 from simmodel.model.simulation import RunResult, run_replication
 from simmodel.outputs import results
-
-
-def reported_totals(result: RunResult) -> np.ndarray:
-    """Flow totals over the reported months and all prisons."""
-    m = result.metrics
-    return m.flows[m.first_reported_month :].sum(axis=(0, 1))
 
 
 # ---------------------------------------------------------------- reproducibility

@@ -8,7 +8,7 @@ the comparisons below hold exactly, replication by replication.
 from __future__ import annotations
 
 import numpy as np
-from conftest import make_config
+from conftest import make_config, reported_totals
 
 from simmodel.model.metrics import Flow
 from simmodel.model.simulation import run_replication
@@ -17,9 +17,7 @@ ONE_PRISON = ("estate=single_prison", "run.years=2", "run.warmup_years=0.5", "ru
 
 
 def totals(*overrides: str, replication: int = 0) -> np.ndarray:
-    result = run_replication(make_config(*ONE_PRISON, *overrides), replication)
-    m = result.metrics
-    return m.flows[m.first_reported_month :].sum(axis=(0, 1))
+    return reported_totals(run_replication(make_config(*ONE_PRISON, *overrides), replication))
 
 
 def test_more_notice_never_leaves_more_releases_without_a_plan() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TINY_ESTATE, make_config, run
+from conftest import TINY_ESTATE, make_config, reported_totals, run
 from scipy import stats
 
 from simmodel.config import SafeguardingConfig
@@ -41,12 +41,6 @@ DEFAULTS = SafeguardingConfig(
     trained_factor=0.7,
     supervised_factor=0.7,
 )
-
-
-def totals(result: RunResult) -> np.ndarray:
-    """Flow totals over the reported months and all prisons."""
-    m = result.metrics
-    return m.flows[m.first_reported_month :].sum(axis=(0, 1))
 
 
 def estate(*schemes: int) -> Estate:
@@ -106,7 +100,7 @@ def test_deterministic_mode_rounds_each_window_mean() -> None:
 # ----------------------------------------------------------------- whole runs
 @pytest.mark.parametrize("kind", range(len(KINDS)), ids=KINDS)
 def test_a_zero_rate_gives_no_incidents_of_that_kind(kind: int) -> None:
-    f = totals(run(f"{RATE_KEYS[kind]}=0"))
+    f = reported_totals(run(f"{RATE_KEYS[kind]}=0"))
     assert f[FLOWS[kind]] == 0
     others = [FLOWS[k] for k in range(len(KINDS)) if k != kind]
     assert (f[others] > 0).all(), "the other kinds still happen"
@@ -152,7 +146,7 @@ def test_incidents_in_a_run_match_the_hours_of_peer_care(estate_overrides: tuple
     if estate_overrides:
         assert len(set(result.estate.scheme.tolist())) == 3, "all three kinds of prison"
     expected = _expected_by_kind(result)
-    drawn = totals(result)[FLOWS]
+    drawn = reported_totals(result)[FLOWS]
     assert (expected > 1000).all()
     assert np.abs(drawn - expected).max() <= 4 * np.sqrt(expected).max(), (drawn, expected)
 
@@ -182,7 +176,7 @@ def paired_runs() -> dict[str, list[RunResult]]:
 
 
 def _per_buddy_hour(result: RunResult) -> float:
-    f = totals(result)
+    f = reported_totals(result)
     assert f[Flow.NP_MET_INFORMAL_HOURS] == 0 and f[Flow.NP_MET_BUDDY_HOURS] > 0
     return float(f[FLOWS].sum() / f[Flow.NP_MET_BUDDY_HOURS])
 
@@ -200,8 +194,8 @@ def test_training_and_supervision_cut_incidents_per_buddy_hour(
     # and by about the configured factors: 0.7 x 0.7 = 0.49 per buddy hour. Pooled over the
     # replications about 800 and 400 incidents, so the ratio's relative sd is about
     # sqrt(1/800 + 1/400) = 6%; 4 sd is a tolerance of 0.12.
-    counts = {k: sum(totals(r)[FLOWS].sum() for r in v) for k, v in paired_runs.items()}
-    hours = {k: sum(totals(r)[Flow.NP_MET_BUDDY_HOURS] for r in v) for k, v in paired_runs.items()}
+    counts = {k: sum(reported_totals(r)[FLOWS].sum() for r in v) for k, v in paired_runs.items()}
+    hours = {k: sum(reported_totals(r)[Flow.NP_MET_BUDDY_HOURS] for r in v) for k, v in paired_runs.items()}
     ratio = (counts["train_and_supervise"] / hours["train_and_supervise"]) / (
         counts["status_quo"] / hours["status_quo"]
     )
@@ -217,8 +211,8 @@ def test_the_factors_set_to_one_leave_the_rate_per_buddy_hour_alone() -> None:
     for option in ("status_quo", "train_and_supervise"):
         cfg = make_config(*UNTRAINED, *neutral, f"funding={option}")
         runs = [run_replication(cfg, rep) for rep in range(2)]
-        counts[option] = sum(totals(r)[FLOWS].sum() for r in runs)
-        hours[option] = sum(totals(r)[Flow.NP_MET_BUDDY_HOURS] for r in runs)
+        counts[option] = sum(reported_totals(r)[FLOWS].sum() for r in runs)
+        hours[option] = sum(reported_totals(r)[Flow.NP_MET_BUDDY_HOURS] for r in runs)
     ratio = (counts["train_and_supervise"] / hours["train_and_supervise"]) / (
         counts["status_quo"] / hours["status_quo"]
     )
@@ -232,7 +226,7 @@ def test_the_summary_adds_up_the_kinds(baseline_result: RunResult) -> None:
     parts = table[[*KIND_METRICS, "overstep_events_per_year"]]
     assert (parts > 0).all()
     assert table["safeguarding_incidents_per_year"] == pytest.approx(parts.sum(), rel=1e-12)
-    f = totals(baseline_result)
+    f = reported_totals(baseline_result)
     peer_hours = f[Flow.NP_MET_BUDDY_HOURS] + f[Flow.NP_MET_INFORMAL_HOURS]
     assert table["safeguarding_incidents_per_1000_peer_care_hours"] == pytest.approx(
         1000 * f[FLOWS].sum() / peer_hours

@@ -469,10 +469,11 @@ def sample_stock(
     national stock of 88,000 at once peaks at about 100 MB); the draws then differ from one
     block of ``n``.
     """
-    size = n if block is None else block
+    if block is None or n <= block:
+        return _sample_stock_block(flows, times, female_share, n, rng)
     blocks = [
-        _sample_stock_block(flows, times, female_share, min(size, n - first), rng)
-        for first in range(0, max(n, 1), size)
+        _sample_stock_block(flows, times, female_share, min(block, n - first), rng)
+        for first in range(0, n, block)
     ]
     return StockDraw(*(np.concatenate([getattr(b, f.name) for b in blocks]) for f in fields(StockDraw)))
 

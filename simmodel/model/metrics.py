@@ -167,6 +167,7 @@ class Metrics:
 
     def add_windows(self, starts: np.ndarray, flows: np.ndarray, values: np.ndarray) -> None:
         """Add a batch of unlock windows' values (windows x prisons x ``flows``) to the month each
-        window starts in, window by window: a batch may cross a month's end."""
-        for k, start in enumerate(starts):
-            self.flows[self.month(float(start))][:, flows] += values[k]
+        window starts in (a batch is usually one month's windows, but may cross a month's end)."""
+        months = np.minimum((np.asarray(starts) / DAYS_PER_MONTH).astype(np.int64), self.months - 1)
+        for month in np.unique(months).tolist():
+            self.flows[month][:, flows] += values[months == month].sum(axis=0)

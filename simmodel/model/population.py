@@ -628,7 +628,7 @@ class Population:
             self._dementia_starts(pid, now)
         rest = ids[staying & (p.prison[ids] >= 0)]
         nxt = self._next_event_day(rest)
-        p.next_day[rest] = nxt
+        self._schedule(rest, nxt)
         return rest[nxt < end]
 
     def _parole_refused(self, ids: np.ndarray, released: np.ndarray, now: float) -> np.ndarray:

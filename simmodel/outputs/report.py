@@ -80,7 +80,7 @@ def _png(fig: object, *, tight: bool = True) -> str:
     """A matplotlib figure as an inline ``<img>`` (base64 PNG), closed afterwards.
 
     ``tight``: crop to the drawn content, which draws the figure twice; the run report's
-    figures set their margins instead (:func:`_margins`), a third faster to save.
+    figures set their margins instead (:func:`_report_png`), a third faster to save.
     """
     import matplotlib.pyplot as plt
 
@@ -92,12 +92,14 @@ def _png(fig: object, *, tight: bool = True) -> str:
     return f'<img alt="plot" src="data:image/png;base64,{data}">'
 
 
-def _margins(fig: object, width: float = 7.0) -> None:
-    """Fixed margins (inches) for a run report figure ``width`` inches wide, 3.6 high: room
-    for y tick labels up to six digits and the axis label on the left, a title on top."""
+def _report_png(fig: object, width: float = 7.0) -> str:
+    """A run report figure ``width`` inches wide and 3.6 high as an inline image, with fixed
+    margins (inches: room for six-digit y tick labels and the axis label on the left, a title
+    on top) instead of cropping, which draws the figure twice."""
     fig.subplots_adjust(  # type: ignore[attr-defined]
         left=0.85 / width, right=1 - 0.15 / width, bottom=0.55 / 3.6, top=1 - 0.35 / 3.6, wspace=0.25
     )
+    return _png(fig, tight=False)
 
 
 def _band(ax: object, est: pd.DataFrame, column: str, label: str, scale: float = 1.0) -> None:
@@ -120,8 +122,7 @@ def _lines(
         _band(ax, est, column, label)
     ax.set(xlabel="Year of the run", ylabel=ylabel, title=title)
     ax.legend(fontsize=8)
-    _margins(fig)
-    return name, _png(fig, tight=False)
+    return name, _report_png(fig)
 
 
 def plots(series: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str, str]]:
@@ -139,8 +140,7 @@ def plots(series: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str, str]]:
     ax.stackplot(est["year"], *[est[band_column(b)] for b in AGE_BANDS], labels=list(AGE_BANDS))
     ax.set(xlabel="Year of the run", ylabel="People", title="Population by age band")
     ax.legend(fontsize=7, ncol=4, loc="lower left")
-    _margins(fig)
-    out.append(("Population by age band", _png(fig, tight=False)))
+    out.append(("Population by age band", _report_png(fig)))
 
     out.append(
         _lines(
@@ -168,8 +168,7 @@ def plots(series: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str, str]]:
             _band(ax, est, f"{prefix}_{part}_hours", label, per_week)
         ax.set(xlabel="Year of the run", ylabel="Hours a week", title=kind)
         ax.legend(fontsize=8)
-    _margins(fig, 11.0)
-    out.append(("Care needed, given and unmet, hours a week", _png(fig, tight=False)))
+    out.append(("Care needed, given and unmet, hours a week", _report_png(fig, 11.0)))
 
     for name, title, ylabel, columns in (
         (
@@ -222,8 +221,7 @@ def plots(series: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str, str]]:
     colours = ["tab:blue", "tab:orange", "tab:green"]
     ax.bar([label for _, label in payers], means, yerr=errors, capsize=4, color=colours)
     ax.set(ylabel="£m a year", title="Cost a year by payer (95% CI)")
-    _margins(fig)
-    out.append(("Costs by payer", _png(fig, tight=False)))
+    out.append(("Costs by payer", _report_png(fig)))
     return out
 
 
