@@ -310,22 +310,45 @@ def parameter_files(cfg: Config) -> list[tuple[Path, str]]:
     return files
 
 
+def _as_written(value: object) -> str:
+    """A parameter's value as text, all its digits kept (the tables round floats to 0.1)."""
+    if isinstance(value, float):
+        return f"{value:,.6g}" if abs(value) >= 1000 else f"{value:.6g}"
+    return str(value)
+
+
 def assumptions_table(cfg: Config, resolved: dict[str, object]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The parameters marked ``assumption`` (value used, comment with the range), and the sourced rest."""
+    """The assumptions this run varies in a sensitivity analysis (value used, range, distribution,
+    why; from configs/assumptions.yaml), and the parameters with a published source."""
+    from .. import assumptions
+
+    varied = assumptions.for_run(cfg)
+    names = {a.key for a in varied}
+    assumed = pd.DataFrame(
+        [
+            {
+                "Parameter": a.key,
+                "Value used": _as_written(resolved.get(a.key, assumptions.get_value(cfg, a.key))),
+                "Range": a.describe(),
+                "Why": a.why,
+            }
+            for a in varied
+        ],
+        columns=["Parameter", "Value used", "Range", "Why"],
+    )
     files = parameter_files(cfg)
-    rows = sourced_parameters([p for p, _ in files], [k for _, k in files])
     latest: dict[str, tuple[str, str]] = {}
-    for key, written, comment in rows:
+    for key, written, comment in sourced_parameters([p for p, _ in files], [k for _, k in files]):
         latest[key] = (written, comment)  # later files (funding option, estate, scenario) win
-    records = []
-    for key, (written, comment) in latest.items():
-        value = resolved.get(key, written)
-        records.append({"Parameter": key, "Value used": value, "Source or range": comment})
-    frame = pd.DataFrame(records)
-    if frame.empty:
-        return frame, frame
-    is_assumption = frame["Source or range"].str.contains("assumption", case=False, na=False)
-    return frame[is_assumption], frame[~is_assumption]
+    sourced = pd.DataFrame(
+        [
+            {"Parameter": key, "Value used": _as_written(resolved.get(key, written)), "Source": comment}
+            for key, (written, comment) in latest.items()
+            if key not in names and "assumption" not in comment.lower()
+        ],
+        columns=["Parameter", "Value used", "Source"],
+    )
+    return assumed, sourced
 
 
 def flatten(node: object, prefix: str = "") -> dict[str, object]:
@@ -403,7 +426,10 @@ def run_report(
     body += [
         "<h2>The assumptions behind these results</h2>",
         "<p>No public figure exists for these parameters; each is a stated assumption with the range "
-        "a sensitivity analysis should cover. Change any of them on the command line.</p>",
+        "and distribution that <code>python -m simmodel.sensitivity</code> and <code>python -m "
+        "simmodel.psa</code> cover (configs/assumptions.yaml). The intervals above cover chance "
+        "variation between replications only, <b>not</b> uncertainty in these assumptions. "
+        "Change any of them on the command line.</p>",
         _html_table(assumed),
         "<details><summary>Parameters with a published source</summary>",
         _html_table(sourced),
