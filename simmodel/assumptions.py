@@ -190,10 +190,16 @@ def with_values(cfg: Config, values: dict[str, float]) -> Config:
     return new
 
 
-def values_at(assumptions: Sequence[Assumption], cfg: Config, u: np.ndarray) -> np.ndarray:
-    """Parameter values for unit-cube points ``u`` (rows: points, columns: assumptions)."""
+def values_in_use(assumptions: Sequence[Assumption], cfg: Config) -> np.ndarray:
+    """Each assumption's value in ``cfg`` (the triangular distributions' peaks)."""
+    return np.array([float(get_value(cfg, a.key)) for a in assumptions])
+
+
+def values_at(assumptions: Sequence[Assumption], modes: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Parameter values for unit-cube points ``u`` (rows: points, columns: assumptions);
+    ``modes``: each assumption's value in use."""
     u = np.atleast_2d(u)
-    columns = [a.ppf(u[:, j], float(get_value(cfg, a.key))) for j, a in enumerate(assumptions)]
+    columns = [a.ppf(u[:, j], float(modes[j])) for j, a in enumerate(assumptions)]
     return np.column_stack(columns) if columns else np.empty((len(u), 0))
 
 

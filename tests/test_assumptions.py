@@ -13,7 +13,7 @@ from scipy.stats import qmc
 
 from simmodel import assumptions
 from simmodel.assumptions import Assumption
-from simmodel.compose import check_overrides, revalidate
+from simmodel.compose import check_overrides
 from simmodel.config import ConfigError
 from simmodel.paths import CONFIG_DIR
 
@@ -92,17 +92,23 @@ def test_a_range_stated_in_a_group_file_is_the_registered_range():
     assert not drift
 
 
-def test_every_corner_and_a_hypercube_of_the_ranges_is_a_valid_configuration():
-    """The analyses set these values on a validated config; none may be refused mid-design."""
+def test_every_end_every_corner_and_a_hypercube_of_the_ranges_is_a_valid_design_point():
+    """The analyses set these values on a validated config; none may be refused mid-design:
+    each input alone at either end (one-way), all at one end, and a Latin hypercube."""
+    from simmodel.experiments.design_runs import Point, configure_point
+
     for overrides in ([], ["estate=single_prison"], ["funding=care_coordinator"], ["funding=la_capacity"]):
         cfg = check_overrides(overrides)
+        name = cfg.funding.name
         chosen = assumptions.for_run(cfg)
-        points = np.vstack(
-            [np.zeros(len(chosen)), np.ones(len(chosen)), qmc.LatinHypercube(d=len(chosen), seed=3).random(8)]
-        )
-        values = assumptions.values_at(chosen, cfg, points)
+        for a in chosen:
+            for value in (a.low, a.high):
+                configure_point({name: cfg}, Point(0, name, {a.key: value}))
+        cube = qmc.LatinHypercube(d=len(chosen), seed=3).random(8)
+        points = np.vstack([np.zeros(len(chosen)), np.ones(len(chosen)), cube])
+        values = assumptions.values_at(chosen, assumptions.values_in_use(chosen, cfg), points)
         for row in values:
-            revalidate(assumptions.with_values(cfg, {a.key: v for a, v in zip(chosen, row, strict=True)}))
+            configure_point({name: cfg}, Point(0, name, {a.key: v for a, v in zip(chosen, row, strict=True)}))
 
 
 def test_the_report_shows_values_with_all_their_digits():

@@ -1,0 +1,252 @@
+"""What the sensitivity and probabilistic commands share: arguments, folder, model runs, files.
+
+Arguments are ``key=value`` like every simmodel command. The analysis's own keys (``method=``,
+``samples=``, ...) are taken out; the rest are the model's overrides, composed and checked
+exactly as ``python -m simmodel`` does, so a wrong key stops before anything runs.
+
+The folder is named after the analysis and a hash of everything that defines it (settings,
+overrides, the assumptions registry), so running the same command again finds the finished
+points and runs only the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__, assumptions
+from ..compose import check_overrides
+from ..config import Config, ConfigError
+from .design_runs import Point, Progress, run_points
+
+#: The four outputs every analysis reports by default (results.METRICS names).
+KEY_OUTPUTS = (
+    "nonpersonal_unmet_hours_per_week",
+    "personal_unmet_hours_per_week",
+    "cost_total_per_year",
+    "safeguarding_incidents_per_year",
+)
+EXIT_BAD_INPUT = 2
+
+#: A model: unit-cube values (points x inputs) in, outputs (points x outputs) out.
+Evaluate = Callable[[np.ndarray], pd.DataFrame]
+
+
+def split_arguments(argv: Sequence[str], own: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The analysis settings (``own`` gives each key's default, whose type converts the text)
+    and the model overrides (everything else)."""
+    settings, overrides = dict(own), []
+    for arg in argv:
+        key, sep, text = arg.partition("=")
+        if sep and key in own:
+            default = own[key]
+            try:
+                if isinstance(default, bool):
+                    if text.lower() not in ("true", "false"):
+                        raise ValueError
+                    settings[key] = text.lower() == "true"
+                elif isinstance(default, int):
+                    settings[key] = int(text)
+                elif isinstance(default, float):
+                    settings[key] = float(text)
+                else:
+                    settings[key] = text
+            except ValueError:
+                kind = "true or false" if isinstance(default, bool) else type(default).__name__
+                raise ConfigError(f"{key}={text!r}: expected {kind}") from None
+        elif arg.startswith("-"):
+            raise ConfigError(f"{arg}: options are key=value (see --help)")
+        else:
+            overrides.append(arg)
+    return settings, overrides
+
+
+def fail(tool: str, message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    print(f"simmodel.{tool}: error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def folder_for(kind: str, settings: dict[str, Any], overrides: Sequence[str], cfg: Config) -> Path:
+    """``results/KIND/NAME-HASH``: the same command finds the same folder (and resumes)."""
+    if settings.get("out"):
+        return Path(str(settings["out"]))
+    registry = assumptions.REGISTRY.read_bytes()
+    identity = json.dumps(
+        {
+            "kind": kind,
+            "settings": {k: v for k, v in sorted(settings.items()) if k not in ("out", "progress", "jobs")},
+            "overrides": sorted(overrides),
+            "registry": hashlib.sha256(registry).hexdigest(),
+            "version": __version__,
+        },
+        sort_keys=True,
+    )
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
+    name = settings.get("method", kind)
+    return Path("results") / kind / f"{name}-{cfg.estate.name}-{digest}"
+
+
+def prepare_folder(folder: Path) -> None:
+    """Create the folder, or reuse one of this tool's (never a folder with other files in it)."""
+    ours = {"points.csv", "design.csv", "run.json"}
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"out={folder}: is a file, not a folder")
+    if folder.is_dir():
+        entries = {p.name for p in folder.iterdir()}
+        if entries and not entries & ours:
+            raise ConfigError(f"out={folder}: the folder holds other files; choose a new or empty one")
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def figure_bytes(fig: Any) -> bytes:
+    """A matplotlib figure as PNG bytes (closed afterwards)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+@dataclass
+class ModelRuns:
+    """simmodel as an :data:`Evaluate`: each unit-cube point becomes a design point per option.
+
+    ``inputs``: the varied assumptions (columns of the unit points); ``base``: each option's
+    validated config. Points are numbered in order of evaluation calls, so a design that is
+    evaluated in the same order again finds its finished points in ``folder``.
+    """
+
+    base: dict[str, Config]
+    inputs: list[assumptions.Assumption]
+    folder: Path
+    jobs: int = 0
+    progress: bool = True
+    outputs: Sequence[str] = KEY_OUTPUTS
+    next_index: int = 0
+    seconds: float = 0.0
+    points_run: int = 0
+    last: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def values(self, option: str, unit: np.ndarray) -> np.ndarray:
+        """The inputs' values at unit points (NaN where an input does not apply to ``option``),
+        each triangular peak at the option's value in use."""
+        out = np.full((len(unit), len(self.inputs)), np.nan)
+        cols = [i for i, a in enumerate(self.inputs) if _applies(a, option)]
+        if cols:
+            chosen = [self.inputs[i] for i in cols]
+            modes = assumptions.values_in_use(chosen, self.base[option])
+            out[:, cols] = assumptions.values_at(chosen, modes, unit[:, cols])
+        return out
+
+    def run_values(self, values_by_option: dict[str, np.ndarray], label: str) -> pd.DataFrame:
+        """Run explicit values (points x inputs, NaN: leave at the value in use) for each option.
+
+        Returns one row per point and option: ``draw`` (row), ``option``, then every metric.
+        """
+        points, rows = [], []
+        seen: dict[tuple[str, tuple[tuple[str, float], ...]], int] = {}
+        for option, values in values_by_option.items():
+            cfg = self.base[option]
+            for row, vector in enumerate(values):
+                chosen = {
+                    a.key: float(v)
+                    for a, v in zip(self.inputs, vector, strict=True)
+                    if not np.isnan(v) and _applies(a, option)
+                }
+                # a point with every value as in use (a one-way end at the default) is run once
+                differs = tuple(
+                    sorted((k, v) for k, v in chosen.items() if v != float(assumptions.get_value(cfg, k)))
+                )
+                if (option, differs) not in seen:
+                    seen[(option, differs)] = self.next_index
+                    points.append(Point(self.next_index, option, chosen))
+                    self.next_index += 1
+                rows.append((seen[(option, differs)], row, option))
+        started = time.perf_counter()
+        report = Progress(label, self.progress)
+        done = run_points(points, self.base, self.folder, jobs=self.jobs, progress=report)
+        self.seconds += time.perf_counter() - started
+        self.points_run += len(points)
+        index = pd.DataFrame(rows, columns=["point", "draw", "option"])
+        table = index.merge(done.drop(columns=["option"]), on="point", how="left")
+        self.last = table
+        return table
+
+    def __call__(self, values: np.ndarray) -> pd.DataFrame:
+        """The key outputs at these values (points x inputs), for the one option in ``base``."""
+        (option,) = self.base
+        table = self.run_values({option: values}, "design")
+        return table[list(self.outputs)].reset_index(drop=True)
+
+
+def _applies(a: assumptions.Assumption, option: str) -> bool:
+    return not a.section.startswith("option:") or a.section == f"option:{option}"
+
+
+def run_record(kind: str, settings: dict[str, Any], overrides: Sequence[str], **extra: Any) -> str:
+    """``run.json``: what ran, with which settings, and how long it took."""
+    record = {
+        "tool": f"simmodel.{kind}",
+        "version": __version__,
+        "command": " ".join(["python", "-m", f"simmodel.{kind}", *sys.argv[1:]]),
+        "settings": settings,
+        "overrides": list(overrides),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "status": "complete",
+        **extra,
+    }
+    return json.dumps(record, indent=2, default=str) + "\n"
+
+
+def configure(overrides: Sequence[str]) -> Config:
+    """The validated base configuration (ConfigError names the key)."""
+    return check_overrides(list(overrides))
+
+
+def choose_inputs(
+    cfg: Config, names: str, fallback: Sequence[str] | None = None
+) -> list[assumptions.Assumption]:
+    """The assumptions named in ``names`` (comma list; ``all``: every one that applies)."""
+    available = {a.key: a for a in assumptions.for_run(cfg)}
+    if names in ("", "all"):
+        if fallback:
+            return [available[k] for k in fallback if k in available]
+        return list(available.values())
+    chosen = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in chosen if n not in available]
+    if unknown:
+        raise ConfigError(
+            f"parameters: {', '.join(unknown)} not registered for this run (configs/assumptions.yaml); "
+            f"e.g. {', '.join(list(available)[:3])}"
+        )
+    return [available[n] for n in chosen]

@@ -1,0 +1,219 @@
+"""Probabilistic analysis: ``python -m simmodel.psa samples=N funding=a,b,...``.
+
+    python -m simmodel.psa samples=4 funding=status_quo,more_buddy_posts estate=single_prison \\
+        run.years=1 run.replications=1
+    python -m simmodel.psa samples=64                  # every funding option, national estate
+
+Draws every assumption that applies (configs/assumptions.yaml) from its distribution by Latin
+hypercube (scipy.stats.qmc); at each draw every chosen funding option runs with the same
+random numbers. Settings:
+
+    samples    draws of the assumptions                                       [16]
+    funding    comma list of funding options (all: every option)              [all]
+    reference  the option others are compared with                           [status_quo]
+    value      £ per hour of unmet care avoided, for the ranking's drivers    [30]
+    seed       the design's seed (the model's is run.seed)                    [1]
+    out, jobs, progress   as for simmodel.sensitivity
+
+Anything else is a model override. Writes ``psa.csv`` (every draw and option: inputs and
+metrics), ``distribution.csv``, ``frontier.csv``, ``acceptability.csv`` (the probability each
+option is best against the value of an unmet hour avoided), ``drivers.csv``,
+``convergence.csv``, plots, ``report.html`` and ``run.json`` into the folder it prints.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .config import ConfigError
+
+SETTINGS: dict[str, Any] = {
+    "samples": 16,
+    "funding": "all",
+    "reference": "status_quo",
+    "value": 30.0,
+    "seed": 1,
+    "out": "",
+    "jobs": 0,
+    "progress": True,
+}
+OUTPUTS = (
+    "nonpersonal_unmet_hours_per_week",
+    "personal_unmet_hours_per_week",
+    "unmet_hours_per_year",
+    "cost_total_per_year",
+    "safeguarding_incidents_per_year",
+)
+
+
+@dataclass
+class PSAResult:
+    draws: pd.DataFrame
+    distribution: pd.DataFrame
+    frontier: pd.Series
+    acceptability: pd.DataFrame
+    drivers: pd.DataFrame
+    folder: Path
+    seconds: float
+    sentences: list[str]
+
+
+def analyse(overrides: Sequence[str] = (), **settings: Any) -> PSAResult:
+    """Run a probabilistic analysis of the funding options and write its folder."""
+    from . import assumptions
+    from .compose import group_options
+    from .experiments import analysis
+    from .experiments import probabilistic as prob
+
+    opts = {**SETTINGS, **settings}
+    if int(opts["samples"]) < 2:
+        raise ConfigError(f"samples={opts['samples']}: at least 2 draws are needed")
+    known = group_options("funding")
+    names = known if opts["funding"] in ("", "all") else [n.strip() for n in str(opts["funding"]).split(",")]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(f"funding={','.join(unknown)}: not an option (choose from {', '.join(known)})")
+    if opts["reference"] not in names:
+        names = [str(opts["reference"]), *names]
+    if any(o.startswith("funding=") for o in overrides):
+        raise ConfigError("funding: give the options as the analysis's funding=a,b setting")
+    base = {name: analysis.configure([*overrides, f"funding={name}"]) for name in names}
+    first = base[names[0]]
+    inputs: dict[str, assumptions.Assumption] = {}
+    for name in names:
+        for a in assumptions.for_run(base[name]):
+            inputs.setdefault(a.key if not a.section.startswith("option:") else f"{a.section}/{a.key}", a)
+    chosen = list(inputs.values())
+    folder = analysis.folder_for("psa", {**opts, "funding": ",".join(names)}, overrides, first)
+    analysis.prepare_folder(folder)
+    model = analysis.ModelRuns(base, chosen, folder, jobs=int(opts["jobs"]), progress=bool(opts["progress"]))
+    unit = prob.latin_hypercube(len(chosen), int(opts["samples"]), int(opts["seed"]))
+    values = {name: model.values(name, unit) for name in names}
+    started = time.perf_counter()
+    table = model.run_values(values, "draws")
+    seconds = time.perf_counter() - started
+    table = prob.add_unmet_per_year(table)
+    labels = [
+        a.key if a.section == "model" or a.section.startswith("estate:") else f"{a.key}[{a.section[7:]}]"
+        for a in chosen
+    ]
+    drawn = pd.DataFrame(np.nanmax(np.stack(list(values.values())), axis=0), columns=labels)
+    drawn.index.name = "draw"
+    used = pd.concat(  # the values each option ran with (blank where an input is another option's)
+        [
+            pd.DataFrame(v, columns=labels).assign(option=n).rename_axis("draw").reset_index()
+            for n, v in values.items()
+        ]
+    )
+    reference = str(opts["reference"])
+    distribution = prob.distribution_table(table, OUTPUTS)
+    frontier = prob.frontier_shares(table, names)
+    curve = prob.acceptability(table, names, prob.value_grid())
+    drivers = prob.ranking_drivers(table, drawn, names, reference, float(opts["value"]))
+    convergence = {o: prob.convergence(table, o) for o in ("unmet_hours_per_year", "cost_total_per_year")}
+    from .outputs import uncertainty_report as ur
+
+    sentences = ur.psa_sentences(distribution, frontier, curve, drivers, reference, float(opts["value"]))
+    _write(
+        folder,
+        table,
+        used,
+        distribution,
+        frontier,
+        curve,
+        drivers,
+        convergence,
+        sentences,
+        first,
+        opts,
+        list(overrides),
+        names,
+        seconds,
+    )
+    return PSAResult(table, distribution, frontier, curve, drivers, folder, seconds, sentences)
+
+
+def _write(
+    folder: Path,
+    table: pd.DataFrame,
+    drawn: pd.DataFrame,
+    distribution: pd.DataFrame,
+    frontier: pd.Series,
+    curve: pd.DataFrame,
+    drivers: pd.DataFrame,
+    convergence: dict[str, pd.DataFrame],
+    sentences: list[str],
+    cfg: Any,
+    opts: dict[str, Any],
+    overrides: list[str],
+    names: list[str],
+    seconds: float,
+) -> None:
+    from .experiments.analysis import figure_bytes, run_record, write_bytes_atomic, write_text_atomic
+    from .outputs import uncertainty_report as ur
+
+    wide = table.merge(drawn, on=["draw", "option"], how="left").drop(columns=["point"])
+    files = {
+        "psa.csv": wide.to_csv(index=False),
+        "distribution.csv": distribution.to_csv(index=False),
+        "frontier.csv": frontier.rename_axis("option").reset_index().to_csv(index=False),
+        "acceptability.csv": curve.to_csv(index=False),
+        "drivers.csv": drivers.to_csv(index=False),
+        "convergence.csv": pd.concat(convergence, names=["output"]).reset_index(level=0).to_csv(index=False),
+    }
+    images = {}
+    for name, fig in ur.psa_figures(table, curve, convergence).items():
+        images[name] = figure_bytes(fig)
+        write_bytes_atomic(folder / name, images[name])
+    meta = (
+        f"Estate <b>{cfg.estate.name}</b>, scenario {cfg.scenario}; options {', '.join(names)}; "
+        f"{int(opts['samples'])} draws of {drawn.shape[1] - 2} assumptions; {cfg.run.years:g} year(s) after "
+        f"{cfg.run.warmup_years:g} of warm-up, {cfg.run.replications} replication(s) per draw and option, "
+        f"seed {cfg.run.seed}; {seconds:.0f} s."
+    )
+    files["report.html"] = ur.psa_report(sentences, images, distribution, meta)
+    for name, text in files.items():
+        write_text_atomic(folder / name, text)
+    record = run_record(
+        "psa",
+        opts,
+        overrides,
+        estate=cfg.estate.name,
+        options=names,
+        wall_seconds=round(seconds, 1),
+        assumptions=int(drawn.shape[1]),
+        replications=cfg.run.replications,
+    )
+    write_text_atomic(folder / "run.json", record)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from .experiments import analysis
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in args):
+        print(__doc__)
+        return
+    try:
+        opts, overrides = analysis.split_arguments(args, SETTINGS)
+        result = analyse(overrides, **opts)
+    except ConfigError as exc:
+        analysis.fail("psa", str(exc))
+    except KeyboardInterrupt:
+        analysis.fail("psa", "interrupted: finished draws are kept; run the same command to resume", 130)
+    print("Probabilistic analysis: what survives what nobody knows")
+    for sentence in result.sentences:
+        print("  " + sentence.replace("<b>", "").replace("</b>", ""))
+    print(f"Results: {result.folder}")
+
+
+if __name__ == "__main__":
+    main()
