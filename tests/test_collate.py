@@ -601,6 +601,7 @@ def test_a_smaller_sweep_in_the_same_folder_collates_only_its_jobs(
     assert not (sweep / "frontier.png").exists(), "a stale frontier is removed"
     assert pd.ExcelFile(sweep / "results.xlsx").sheet_names == ["Sweep results"]
     assert "simmodel sweep: 1 jobs" in read(sweep / "report.html")
+    assert "not uncertainty in the assumptions" in read(sweep / "report.html")
     assert temporary_files(sweep) == []
 
 

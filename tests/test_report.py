@@ -62,6 +62,9 @@ def test_report_states_the_run_and_how_to_reproduce_it(run_dir: Path) -> None:
     # an assumption is listed with the value the run used
     assert "buddies.care_share_of_unlock" in text
     assert "The assumptions behind these results" in text
+    # what the intervals cover, and the registry's range beside the value used
+    assert "not uncertainty in the assumptions" in text
+    assert "0.25 to 0.8, triangular" in text  # buddies.care_share_of_unlock
 
 
 def test_headline_sentences_use_the_summary(run_dir: Path) -> None:

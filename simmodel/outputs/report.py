@@ -379,6 +379,14 @@ pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
 """
 
 
+#: The line every run and sweep report carries about what its intervals cover.
+INTERVALS_NOTE = (
+    "These intervals cover chance variation between replications only, not uncertainty in the "
+    "assumptions (configs/assumptions.yaml); python -m simmodel.psa gives intervals that include it, "
+    "and python -m simmodel.sensitivity shows which assumptions matter."
+)
+
+
 def page(title: str, body: str) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -410,7 +418,7 @@ def run_report(
         f"{years:g} year{'s' if years != 1 else ''} reported after a "
         f"{cfg.run.warmup_years:g}-year warm-up, {replications} replication(s), seed {cfg.run.seed}. "
         "Figures are means over the reported years and the replications; brackets give the 95% "
-        "confidence interval of the mean.</p>",
+        f"confidence interval of the mean. <b>{INTERVALS_NOTE}</b></p>",
         f'<div class="headline"><b>In a typical week of the run:</b><ul>{items}</ul></div>',
         "<h2>Plots</h2>",
     ]
@@ -746,7 +754,7 @@ def sweep_report(
         f"<h1>simmodel sweep: {jobs} jobs</h1>",
         f'<p class="meta">Folder {esc(str(sweep_dir))}. Swept: {esc(", ".join(swept) or "nothing")}. '
         "Means across replications with 95% confidence intervals; differences are paired by "
-        "replication (common random numbers).</p>",
+        f"replication (common random numbers). <b>{INTERVALS_NOTE}</b></p>",
     ]
     if comparison is not None and not comparison.empty:
         key = comparison[
