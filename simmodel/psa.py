@@ -23,7 +23,6 @@ option is best against the value of an unmet hour avoided), ``drivers.csv``,
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -189,30 +188,22 @@ def _write(
         estate=cfg.estate.name,
         options=names,
         wall_seconds=round(seconds, 1),
-        assumptions=int(drawn.shape[1]),
+        assumptions=int(drawn.shape[1] - 2),
         replications=cfg.run.replications,
     )
     write_text_atomic(folder / "run.json", record)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from .experiments import analysis
+    from .experiments.analysis import command_main
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in args):
-        print(__doc__)
-        return
-    try:
-        opts, overrides = analysis.split_arguments(args, SETTINGS)
+    def run(opts: dict[str, Any], overrides: list[str]) -> list[str]:
         result = analyse(overrides, **opts)
-    except ConfigError as exc:
-        analysis.fail("psa", str(exc))
-    except KeyboardInterrupt:
-        analysis.fail("psa", "interrupted: finished draws are kept; run the same command to resume", 130)
-    print("Probabilistic analysis: what survives what nobody knows")
-    for sentence in result.sentences:
-        print("  " + sentence.replace("<b>", "").replace("</b>", ""))
-    print(f"Results: {result.folder}")
+        lines = ["Probabilistic analysis: what survives what nobody knows"]
+        lines += ["  " + s.replace("<b>", "").replace("</b>", "") for s in result.sentences]
+        return [*lines, f"Results: {result.folder}"]
+
+    command_main("psa", __doc__ or "", SETTINGS, run, argv)
 
 
 if __name__ == "__main__":

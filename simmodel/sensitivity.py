@@ -27,7 +27,6 @@ Anything else is a model override, as for ``python -m simmodel``. Writes ``onewa
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -210,24 +209,16 @@ def _write_outputs(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from .experiments import analysis
+    from .experiments.analysis import command_main
     from .outputs import uncertainty_report as ur
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in args):
-        print(__doc__)
-        return
-    try:
-        opts, overrides = analysis.split_arguments(args, SETTINGS)
+    def run(opts: dict[str, Any], overrides: list[str]) -> list[str]:
         method = opts.pop("method")
         result = analyse(overrides, method=method, **opts)
-    except ConfigError as exc:
-        analysis.fail("sensitivity", str(exc))
-    except KeyboardInterrupt:
-        message = "interrupted: finished points are kept; run the same command to resume"
-        analysis.fail("sensitivity", message, 130)
-    print(ur.sensitivity_console(result.method, result.table))
-    print(f"{result.points} points in {result.seconds:.0f} s. Results: {result.folder}")
+        summary = f"{result.points} points in {result.seconds:.0f} s. Results: {result.folder}"
+        return [ur.sensitivity_console(result.method, result.table), summary]
+
+    command_main("sensitivity", __doc__ or "", SETTINGS, run, argv)
 
 
 if __name__ == "__main__":

@@ -145,16 +145,14 @@ def test_oneway_on_simmodel_moves_unmet_care_the_way_the_mechanism_says(tmp_path
     assert "window_hours" in (tmp_path / "report.html").read_text()
 
 
-def test_an_interrupted_design_resumes_with_the_same_answer(tmp_path: Path, monkeypatch):
-    first = sensitivity.analyse(
-        SMALL,
-        method="morris",
-        trajectories=2,
-        parameters=THREE,
-        out=str(tmp_path / "a"),
-        progress=False,
-        jobs=1,
+def _small_morris(folder: Path) -> sensitivity.SensitivityResult:
+    return sensitivity.analyse(
+        SMALL, method="morris", trajectories=2, parameters=THREE, out=str(folder), progress=False, jobs=1
     )
+
+
+def test_an_interrupted_design_resumes_with_the_same_answer(tmp_path: Path, monkeypatch):
+    first = _small_morris(tmp_path / "a")
     assert len(pd.read_csv(tmp_path / "a" / "points.csv")) == 8
     # interrupt: keep 3 whole points and a line cut short, then run the same design again
     lines = (tmp_path / "a" / "points.csv").read_text().splitlines(keepends=True)
@@ -162,15 +160,7 @@ def test_an_interrupted_design_resumes_with_the_same_answer(tmp_path: Path, monk
     calls = []
     original = design_runs._run_point
     monkeypatch.setattr(design_runs, "_run_point", lambda cfg: calls.append(1) or original(cfg))
-    again = sensitivity.analyse(
-        SMALL,
-        method="morris",
-        trajectories=2,
-        parameters=THREE,
-        out=str(tmp_path / "a"),
-        progress=False,
-        jobs=1,
-    )
+    again = _small_morris(tmp_path / "a")
     assert len(calls) == 5  # only the missing points ran
     pd.testing.assert_frame_equal(first.table, again.table)
 

@@ -78,6 +78,28 @@ def fail(tool: str, message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     sys.exit(code)
 
 
+def command_main(
+    tool: str,
+    doc: str,
+    settings: dict[str, Any],
+    run: Callable[[dict[str, Any], list[str]], list[str]],
+    argv: Sequence[str] | None,
+) -> None:
+    """``python -m simmodel.TOOL``: help, arguments, one-line errors (exit 2), Ctrl-C (exit 130)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in args):
+        print(doc)
+        return
+    try:
+        opts, overrides = split_arguments(args, settings)
+        lines = run(opts, overrides)
+    except ConfigError as exc:
+        fail(tool, str(exc))
+    except KeyboardInterrupt:
+        fail(tool, "interrupted: finished points are kept; run the same command to resume", 130)
+    print("\n".join(lines))
+
+
 def folder_for(kind: str, settings: dict[str, Any], overrides: Sequence[str], cfg: Config) -> Path:
     """``results/KIND/NAME-HASH``: the same command finds the same folder (and resumes)."""
     if settings.get("out"):
