@@ -842,11 +842,14 @@ def test_a_signal_while_publishing_waits_until_the_new_set_is_in_place(
     expected = KeyboardInterrupt if signum == signal.SIGINT else Terminated
     monkeypatch.setattr(os, "replace", replace)
     previous = signal.signal(signal.SIGTERM, terminated)
+    # Python's own SIGINT handler, whatever an earlier test in this worker process left in place
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(expected):
             collate.collate(resized_sweep)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
     assert len(published) == len(collate.COLLATED), "the signal came after the publish"
     assert_new_full_set(resized_sweep, old)
     assert temporary_files(resized_sweep) == []
