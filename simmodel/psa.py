@@ -116,7 +116,22 @@ def analyse(overrides: Sequence[str] = (), **settings: Any) -> PSAResult:
     distribution = prob.distribution_table(table, OUTPUTS)
     frontier = prob.frontier_shares(table, names)
     curve = prob.acceptability(table, names, prob.value_grid())
-    drivers = prob.ranking_drivers(table, drawn, names, reference, float(opts["value"]))
+    # each option against the reference on the inputs that can move either: the model's and
+    # its own (another option's effect sizes only add spurious correlations)
+    drivers = pd.concat(
+        [
+            prob.ranking_drivers(
+                table[table["option"].isin([reference, name])],
+                drawn[[c for c in drawn.columns if "[" not in c or c.endswith(f"[{name}]")]],
+                [reference, name],
+                reference,
+                float(opts["value"]),
+            )
+            for name in names
+            if name != reference
+        ],
+        ignore_index=True,
+    )
     convergence = {o: prob.convergence(table, o) for o in ("unmet_hours_per_year", "cost_total_per_year")}
     from .outputs import uncertainty_report as ur
 
