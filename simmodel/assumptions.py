@@ -209,39 +209,62 @@ _KEY_LINE = re.compile(
 )
 
 
+@dataclass(frozen=True)
+class YamlKey:
+    """One ``key: value  # comment`` line of a config file, as its reader wrote it."""
+
+    dotted: str
+    value: str  # as written; empty for a mapping whose keys follow on their own lines
+    comment: str  # the line's own comment
+    continued: str  # comment-only lines below it, indented deeper than the key
+    inherited: str  # the nearest enclosing mapping's comment
+
+
+def yaml_keys(path: Path, prefix: str = "") -> list[YamlKey]:
+    """Every key line of a YAML config file with its dotted key (``prefix`` first) and comments.
+
+    A line-level reader, not a YAML parser: config files keep one key a line, and comments
+    (sources, ``assumption`` marks) are exactly what a YAML parser throws away.
+    """
+    lines = path.read_text(encoding="utf-8").splitlines()
+    found: list[YamlKey] = []
+    stack: list[tuple[int, str, str]] = []  # enclosing mappings: indent, key, comment
+    for i, line in enumerate(lines):
+        match = _KEY_LINE.match(line)
+        if not match or line.lstrip().startswith("#"):
+            continue
+        indent = len(match["indent"])
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        key, comment = match["key"], match["comment"] or ""
+        continued = []
+        for following in lines[i + 1 :]:
+            stripped = following.lstrip()
+            if not stripped.startswith("#") or len(following) - len(stripped) <= indent:
+                break
+            continued.append(stripped.lstrip("#").strip())
+        parts = [p for p in prefix.split(".") if p] + [k for _, k, _ in stack] + [key]
+        inherited = next((c for _, _, c in reversed(stack) if c), "")
+        found.append(YamlKey(".".join(parts), match["value"], comment, " ".join(continued), inherited))
+        if match["value"] == "":
+            stack.append((indent, key, comment))
+    return found
+
+
 def marked_keys(files: Iterable[tuple[Path, str]]) -> dict[str, str]:
     """Dotted keys whose own comment (with its continuation lines) says ``assumption``.
 
-    ``files``: (YAML file, key prefix). A continuation line is a comment-only line indented
-    deeper than the key it follows. Keys of an inline mapping (``{share: 0.2, ...}``) are
+    ``files``: (YAML file, key prefix). Keys of an inline mapping (``{share: 0.2, ...}``) are
     reported as the mapping's key. Returns key -> the comment text.
     """
     marked: dict[str, str] = {}
     for path, prefix in files:
-        lines = path.read_text(encoding="utf-8").splitlines()
-        stack: list[tuple[int, str]] = []
-        for i, line in enumerate(lines):
-            match = _KEY_LINE.match(line)
-            if not match or line.lstrip().startswith("#"):
+        for key in yaml_keys(path, prefix):
+            if key.dotted.rsplit(".", 1)[-1] in ("defaults", "hydra", "name", "description"):
                 continue
-            indent = len(match["indent"])
-            while stack and stack[-1][0] >= indent:
-                stack.pop()
-            key = match["key"]
-            if key in ("defaults", "hydra", "name", "description"):
-                continue
-            comment = [match["comment"] or ""]
-            for following in lines[i + 1 :]:
-                stripped = following.lstrip()
-                if not stripped.startswith("#") or len(following) - len(stripped) <= indent:
-                    break
-                comment.append(stripped.lstrip("#").strip())
-            text = " ".join(c for c in comment if c)
-            parts = [p for p in prefix.split(".") if p] + [k for _, k in stack] + [key]
-            if match["value"] == "":
-                stack.append((indent, key))
+            text = " ".join(c for c in (key.comment, key.continued) if c)
             if re.search(r"\bassumption\b", text, flags=re.IGNORECASE):
-                marked[".".join(parts)] = text
+                marked[key.dotted] = text
     return marked
 
 

@@ -68,7 +68,7 @@ class PSAResult:
 def analyse(overrides: Sequence[str] = (), **settings: Any) -> PSAResult:
     """Run a probabilistic analysis of the funding options and write its folder."""
     from . import assumptions
-    from .compose import group_options
+    from .compose import check_overrides, group_options
     from .experiments import analysis
     from .experiments import probabilistic as prob
 
@@ -84,13 +84,14 @@ def analyse(overrides: Sequence[str] = (), **settings: Any) -> PSAResult:
         names = [str(opts["reference"]), *names]
     if any(o.startswith("funding=") for o in overrides):
         raise ConfigError("funding: give the options as the analysis's funding=a,b setting")
-    base = {name: analysis.configure([*overrides, f"funding={name}"]) for name in names}
+    base = {name: check_overrides([*overrides, f"funding={name}"]) for name in names}
     first = base[names[0]]
-    inputs: dict[str, assumptions.Assumption] = {}
+    inputs: dict[str, assumptions.Assumption] = {}  # by column label: key, or key[option]
     for name in names:
         for a in assumptions.for_run(base[name]):
-            inputs.setdefault(a.key if not a.section.startswith("option:") else f"{a.section}/{a.key}", a)
-    chosen = list(inputs.values())
+            label = f"{a.key}[{a.section[7:]}]" if a.section.startswith("option:") else a.key
+            inputs.setdefault(label, a)
+    chosen, labels = list(inputs.values()), list(inputs)
     folder = analysis.folder_for("psa", {**opts, "funding": ",".join(names)}, overrides, first)
     analysis.prepare_folder(folder)
     model = analysis.ModelRuns(base, chosen, folder, jobs=int(opts["jobs"]), progress=bool(opts["progress"]))
@@ -100,10 +101,6 @@ def analyse(overrides: Sequence[str] = (), **settings: Any) -> PSAResult:
     table = model.run_values(values, "draws")
     seconds = time.perf_counter() - started
     table = prob.add_unmet_per_year(table)
-    labels = [
-        a.key if a.section == "model" or a.section.startswith("estate:") else f"{a.key}[{a.section[7:]}]"
-        for a in chosen
-    ]
     drawn = pd.DataFrame(np.nanmax(np.stack(list(values.values())), axis=0), columns=labels)
     drawn.index.name = "draw"
     used = pd.concat(  # the values each option ran with (blank where an input is another option's)
@@ -136,66 +133,51 @@ def analyse(overrides: Sequence[str] = (), **settings: Any) -> PSAResult:
     from .outputs import uncertainty_report as ur
 
     sentences = ur.psa_sentences(distribution, frontier, curve, drivers, reference, float(opts["value"]))
-    _write(
-        folder,
-        table,
-        used,
-        distribution,
-        frontier,
-        curve,
-        drivers,
-        convergence,
-        sentences,
-        first,
-        opts,
-        list(overrides),
-        names,
-        seconds,
-    )
-    return PSAResult(table, distribution, frontier, curve, drivers, folder, seconds, sentences)
+    result = PSAResult(table, distribution, frontier, curve, drivers, folder, seconds, sentences)
+    _write(result, used, convergence, first, opts, list(overrides), names, len(labels))
+    return result
 
 
 def _write(
-    folder: Path,
-    table: pd.DataFrame,
-    drawn: pd.DataFrame,
-    distribution: pd.DataFrame,
-    frontier: pd.Series,
-    curve: pd.DataFrame,
-    drivers: pd.DataFrame,
+    result: PSAResult,
+    used: pd.DataFrame,
     convergence: dict[str, pd.DataFrame],
-    sentences: list[str],
     cfg: Any,
     opts: dict[str, Any],
     overrides: list[str],
     names: list[str],
-    seconds: float,
+    drawn: int,
 ) -> None:
-    from .experiments.analysis import figure_bytes, run_record, write_bytes_atomic, write_text_atomic
+    """Every file of the analysis; ``used``: each option's input values by draw; ``drawn``: how
+    many assumptions were drawn."""
+    from .experiments.analysis import run_record
     from .outputs import uncertainty_report as ur
+    from .outputs.report import png_bytes
+    from .outputs.results import write_atomic
 
-    wide = table.merge(drawn, on=["draw", "option"], how="left").drop(columns=["point"])
+    folder, seconds = result.folder, result.seconds
+    wide = result.draws.merge(used, on=["draw", "option"], how="left").drop(columns=["point"])
     files = {
         "psa.csv": wide.to_csv(index=False),
-        "distribution.csv": distribution.to_csv(index=False),
-        "frontier.csv": frontier.rename_axis("option").reset_index().to_csv(index=False),
-        "acceptability.csv": curve.to_csv(index=False),
-        "drivers.csv": drivers.to_csv(index=False),
+        "distribution.csv": result.distribution.to_csv(index=False),
+        "frontier.csv": result.frontier.rename_axis("option").reset_index().to_csv(index=False),
+        "acceptability.csv": result.acceptability.to_csv(index=False),
+        "drivers.csv": result.drivers.to_csv(index=False),
         "convergence.csv": pd.concat(convergence, names=["output"]).reset_index(level=0).to_csv(index=False),
     }
     images = {}
-    for name, fig in ur.psa_figures(table, curve, convergence).items():
-        images[name] = figure_bytes(fig)
-        write_bytes_atomic(folder / name, images[name])
+    for name, fig in ur.psa_figures(result.draws, result.acceptability, convergence).items():
+        images[name] = png_bytes(fig)
+        write_atomic(folder / name, images[name])
     meta = (
         f"Estate <b>{cfg.estate.name}</b>, scenario {cfg.scenario}; options {', '.join(names)}; "
-        f"{int(opts['samples'])} draws of {drawn.shape[1] - 2} assumptions; {cfg.run.years:g} year(s) after "
+        f"{int(opts['samples'])} draws of {drawn} assumptions; {cfg.run.years:g} year(s) after "
         f"{cfg.run.warmup_years:g} of warm-up, {cfg.run.replications} replication(s) per draw and option, "
         f"seed {cfg.run.seed}; {seconds:.0f} s."
     )
-    files["report.html"] = ur.psa_report(sentences, images, distribution, meta)
+    files["report.html"] = ur.psa_report(result.sentences, images, result.distribution, meta)
     for name, text in files.items():
-        write_text_atomic(folder / name, text)
+        write_atomic(folder / name, text)
     record = run_record(
         "psa",
         opts,
@@ -203,10 +185,10 @@ def _write(
         estate=cfg.estate.name,
         options=names,
         wall_seconds=round(seconds, 1),
-        assumptions=int(drawn.shape[1] - 2),
+        assumptions=drawn,
         replications=cfg.run.replications,
     )
-    write_text_atomic(folder / "run.json", record)
+    write_atomic(folder / "run.json", record)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

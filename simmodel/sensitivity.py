@@ -112,6 +112,7 @@ def analyse(overrides: Sequence[str] = (), *, method: str = "oneway", **settings
     as on the command line (``trajectories=4``, ``parameters="a.b,c.d"``, ``out=...``).
     """
     from .assumptions import values_in_use
+    from .compose import check_overrides
     from .experiments import analysis
 
     opts = {**SETTINGS, **settings, "method": method}
@@ -120,7 +121,7 @@ def analyse(overrides: Sequence[str] = (), *, method: str = "oneway", **settings
     for key in ("trajectories", "samples"):
         if int(opts[key]) < 1:
             raise ConfigError(f"{key}={opts[key]}: must be at least 1")
-    cfg = analysis.configure(overrides)
+    cfg = check_overrides(list(overrides))
     fallback = None
     if method == "sobol" and opts["parameters"] in ("", "top10"):
         opts["parameters"] = "top10"
@@ -153,13 +154,13 @@ def analyse(overrides: Sequence[str] = (), *, method: str = "oneway", **settings
 
 
 def _write_design(folder: Path, names: list[str], unit: np.ndarray | None, values: np.ndarray) -> None:
-    from .experiments.analysis import write_text_atomic
+    from .outputs.results import write_atomic
 
     frame = pd.DataFrame(values, columns=names)
     if unit is not None:
         frame = pd.concat([frame, pd.DataFrame(unit, columns=[f"u:{n}" for n in names])], axis=1)
     frame.insert(0, "point", range(len(frame)))
-    write_text_atomic(folder / "design.csv", frame.to_csv(index=False))
+    write_atomic(folder / "design.csv", frame.to_csv(index=False))
 
 
 def _latest_morris_top(estate: str, n: int = 10) -> list[str] | None:
@@ -182,18 +183,20 @@ def _write_outputs(
     seconds: float,
     points: int,
 ) -> None:
-    from .experiments.analysis import figure_bytes, run_record, write_bytes_atomic, write_text_atomic
+    from .experiments.analysis import run_record
     from .outputs import uncertainty_report as ur
+    from .outputs.report import png_bytes
+    from .outputs.results import write_atomic
 
     figures = ur.sensitivity_figures(method, table)
     images = {}
     for name, fig in figures.items():
-        data = figure_bytes(fig)
-        write_bytes_atomic(folder / name, data)
+        data = png_bytes(fig)
+        write_atomic(folder / name, data)
         images[name] = data
-    write_text_atomic(folder / f"{method}.csv", table.to_csv(index=False))
+    write_atomic(folder / f"{method}.csv", table.to_csv(index=False))
     page = ur.sensitivity_report(method, table, images, cfg, opts, seconds)
-    write_text_atomic(folder / "report.html", page)
+    write_atomic(folder / "report.html", page)
     record = run_record(
         "sensitivity",
         opts,
@@ -205,7 +208,7 @@ def _write_outputs(
         wall_seconds=round(seconds, 1),
         parameters=int(table["parameter"].nunique()),
     )
-    write_text_atomic(folder / "run.json", record)
+    write_atomic(folder / "run.json", record)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import shlex
 import sys
-import tempfile
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -27,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__, assumptions
-from ..compose import check_overrides
 from ..config import Config, ConfigError
 from .design_runs import Point, Progress, run_points
 
@@ -39,9 +36,6 @@ KEY_OUTPUTS = (
     "safeguarding_incidents_per_year",
 )
 EXIT_BAD_INPUT = 2
-
-#: A model: unit-cube values (points x inputs) in, outputs (points x outputs) out.
-Evaluate = Callable[[np.ndarray], pd.DataFrame]
 
 
 def split_arguments(argv: Sequence[str], own: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -132,36 +126,10 @@ def prepare_folder(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    write_bytes_atomic(path, text.encode("utf-8"))
-
-
-def figure_bytes(fig: Any) -> bytes:
-    """A matplotlib figure as PNG bytes (closed afterwards)."""
-    import io
-
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()
-
-
 @dataclass
 class ModelRuns:
-    """simmodel as an :data:`Evaluate`: each unit-cube point becomes a design point per option.
+    """simmodel as a model for the designs: values (points x inputs) in, outputs out; each row
+    becomes a design point per option.
 
     ``inputs``: the varied assumptions (columns of the unit points); ``base``: each option's
     validated config. Points are numbered in order of evaluation calls, so a design that is
@@ -175,9 +143,6 @@ class ModelRuns:
     progress: bool = True
     outputs: Sequence[str] = KEY_OUTPUTS
     next_index: int = 0
-    seconds: float = 0.0
-    points_run: int = 0
-    last: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def values(self, option: str, unit: np.ndarray) -> np.ndarray:
         """The inputs' values at unit points (NaN where an input does not apply to ``option``),
@@ -214,15 +179,10 @@ class ModelRuns:
                     points.append(Point(self.next_index, option, chosen))
                     self.next_index += 1
                 rows.append((seen[(option, differs)], row, option))
-        started = time.perf_counter()
         report = Progress(label, self.progress)
         done = run_points(points, self.base, self.folder, jobs=self.jobs, progress=report)
-        self.seconds += time.perf_counter() - started
-        self.points_run += len(points)
         index = pd.DataFrame(rows, columns=["point", "draw", "option"])
-        table = index.merge(done.drop(columns=["option"]), on="point", how="left")
-        self.last = table
-        return table
+        return index.merge(done.drop(columns=["option"]), on="point", how="left")
 
     def __call__(self, values: np.ndarray) -> pd.DataFrame:
         """The key outputs at these values (points x inputs), for the one option in ``base``."""
@@ -240,7 +200,10 @@ def run_record(kind: str, settings: dict[str, Any], overrides: Sequence[str], **
     record = {
         "tool": f"simmodel.{kind}",
         "version": __version__,
-        "command": " ".join(["python", "-m", f"simmodel.{kind}", *sys.argv[1:]]),
+        # rebuilt from what ran, so a call from Python records the same command as the shell
+        "command": shlex.join(
+            ["python", "-m", f"simmodel.{kind}", *(f"{k}={v}" for k, v in settings.items()), *overrides]
+        ),
         "settings": settings,
         "overrides": list(overrides),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -248,11 +211,6 @@ def run_record(kind: str, settings: dict[str, Any], overrides: Sequence[str], **
         **extra,
     }
     return json.dumps(record, indent=2, default=str) + "\n"
-
-
-def configure(overrides: Sequence[str]) -> Config:
-    """The validated base configuration (ConfigError names the key)."""
-    return check_overrides(list(overrides))
 
 
 def choose_inputs(

@@ -23,7 +23,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-WEEKS_PER_YEAR = 365.25 / 7.0
+from ..model.funding import WEEKS_PER_YEAR  # the model's year, as the sweep comparison uses
+
 UNMET = "unmet_hours_per_year"
 COST = "cost_total_per_year"
 

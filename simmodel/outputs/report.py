@@ -82,14 +82,23 @@ def _png(fig: object, *, tight: bool = True) -> str:
     ``tight``: crop to the drawn content, which draws the figure twice; the run report's
     figures set their margins instead (:func:`_report_png`), a third faster to save.
     """
+    return img_tag(png_bytes(fig, tight=tight))
+
+
+def png_bytes(fig: object, *, tight: bool = True) -> bytes:
+    """A matplotlib figure as PNG bytes at 100 dpi, closed afterwards (``tight``: cropped)."""
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
     bbox = "tight" if tight else None
     fig.savefig(buffer, format="png", dpi=100, bbox_inches=bbox)  # type: ignore[attr-defined]
     plt.close(fig)  # type: ignore[arg-type]
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img alt="plot" src="data:image/png;base64,{data}">'
+    return buffer.getvalue()
+
+
+def img_tag(data: bytes) -> str:
+    """PNG bytes as an inline ``<img>``, so a report is one self-contained file."""
+    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}">'
 
 
 def _report_png(fig: object, width: float = 7.0) -> str:
@@ -267,30 +276,16 @@ def _html_table(frame: pd.DataFrame) -> str:
 
 
 # ------------------------------------------------------------------ assumptions
-_LINE = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Za-z_]\w*):\s*(?P<value>[^#]*?)\s*(?:#\s*(?P<comment>.*))?$")
-
-
 def sourced_parameters(files: Iterable[Path], prefixes: Iterable[str]) -> list[tuple[str, str, str]]:
-    """(dotted key, value as written, comment) for every number in these YAML files."""
+    """(dotted key, value as written, comment) for every number in these YAML files; a key
+    without a comment of its own takes its enclosing mapping's."""
+    from ..assumptions import yaml_keys
+
     rows = []
     for path, prefix in zip(files, prefixes, strict=True):
-        stack: list[tuple[int, str, str]] = []  # enclosing mappings: indent, key, comment
-        for line in path.read_text(encoding="utf-8").splitlines():
-            match = _LINE.match(line)
-            if not match or line.lstrip().startswith("#"):
-                continue
-            indent = len(match["indent"])
-            while stack and stack[-1][0] >= indent:
-                stack.pop()
-            key, comment = match["key"], match["comment"] or ""
-            if match["value"] == "":
-                stack.append((indent, key, comment))
-                continue
-            if not re.match(r"^[-+]?[\d.]", match["value"]):
-                continue
-            inherited = next((c for _, _, c in reversed(stack) if c), "")
-            dotted = ".".join([p for p in prefix.split(".") if p] + [k for _, k, _ in stack] + [key])
-            rows.append((dotted, match["value"], comment or inherited))
+        for key in yaml_keys(path, prefix):
+            if key.value and re.match(r"^[-+]?[\d.]", key.value):
+                rows.append((key.dotted, key.value, key.comment or key.inherited))
     return rows
 
 

@@ -715,12 +715,14 @@ def default_permissions(path: str | Path) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write a file so that it is either complete or absent (temp file + rename)."""
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write a file (text, or bytes such as a PNG) so that it is either complete or absent
+    (temp file + rename)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         default_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import html
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .report import format_number, metric_label, page
+from .report import format_number, img_tag, metric_label, page
 
 #: How each key output reads in a sentence, and its unit for format_number.
 OUTPUT_WORDS = {
@@ -29,14 +28,7 @@ def _words(output: str) -> tuple[str, str]:
 def _number(value: float, unit: str) -> str:
     if unit == "£ a year":
         return f"£{value / 1e6:,.2f}m" if abs(value) >= 1e6 else f"£{value:,.0f}"
-    try:
-        return format_number(value, "hours/week" if "week" in unit else "")
-    except Exception:  # a unit format_number does not know
-        return f"{value:,.1f}"
-
-
-def _img(data: bytes) -> str:
-    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}">'
+    return format_number(value, "")
 
 
 def _short(key: str) -> str:
@@ -174,7 +166,7 @@ def sensitivity_report(
         "per point, small effects are within noise.</p>",
         "<h2>Plots</h2>",
     ]
-    body += [f'<div class="plot">{_img(data)}</div>' for data in images.values()]
+    body += [f'<div class="plot">{img_tag(data)}</div>' for data in images.values()]
     body += [
         "<h2>Table</h2>",
         table.to_html(index=False, float_format=lambda v: f"{v:,.4g}", border=0, classes="data"),
@@ -285,7 +277,7 @@ def psa_report(sentences: list[str], images: dict[str, bytes], distribution: pd.
         "hypercube), and every option runs at that draw with the same random numbers. The ranges "
         "above therefore include uncertainty in the assumptions as well as chance.</p>",
         "<h2>Plots</h2>",
-        *[f'<div class="plot">{_img(d)}</div>' for d in images.values()],
+        *[f'<div class="plot">{img_tag(d)}</div>' for d in images.values()],
         "<h2>Distribution of each output</h2>",
         distribution.to_html(index=False, float_format=lambda v: f"{v:,.4g}", border=0, classes="data"),
     ]
