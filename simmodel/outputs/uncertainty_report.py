@@ -28,7 +28,7 @@ def _words(output: str) -> tuple[str, str]:
 def _number(value: float, unit: str) -> str:
     if unit == "£ a year":
         return f"£{value / 1e6:,.2f}m" if abs(value) >= 1e6 else f"£{value:,.0f}"
-    return format_number(value, "")
+    return f"{format_number(value, '')} {unit}".strip()  # e.g. "113 hours a week", "46.5 a year"
 
 
 def _short(key: str) -> str:
