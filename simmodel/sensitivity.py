@@ -21,8 +21,8 @@ and the funding option's) is varied over its range; every design point runs
     progress      print progress lines                                        [true]
 
 Anything else is a model override, as for ``python -m simmodel``. Writes ``oneway.csv``,
-``morris.csv`` or ``sobol.csv``, a plot per output, ``points.csv`` (every point's metrics),
-``design.csv``, ``report.html`` and ``run.json`` into the folder it prints.
+``morris.csv`` or ``sobol.csv``, a plot per output, ``points.csv`` (every point's metrics, a line
+per replication), ``design.csv``, ``report.html`` and ``run.json`` into the folder it prints.
 """
 
 from __future__ import annotations

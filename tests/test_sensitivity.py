@@ -159,7 +159,7 @@ def test_an_interrupted_design_resumes_with_the_same_answer(tmp_path: Path, monk
     (tmp_path / "a" / "points.csv").write_text("".join(lines[:4]) + lines[4][:20])
     calls = []
     original = design_runs._run_point
-    monkeypatch.setattr(design_runs, "_run_point", lambda cfg: calls.append(1) or original(cfg))
+    monkeypatch.setattr(design_runs, "_run_point", lambda cfg, *a: calls.append(1) or original(cfg, *a))
     again = _small_morris(tmp_path / "a")
     assert len(calls) == 5  # only the missing points ran
     pd.testing.assert_frame_equal(first.table, again.table)

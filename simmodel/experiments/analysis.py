@@ -26,7 +26,7 @@ import pandas as pd
 
 from .. import __version__, assumptions
 from ..config import Config, ConfigError
-from .design_runs import Point, Progress, run_points
+from .design_runs import Point, Progress, point_means, run_points
 
 #: The four outputs every analysis reports by default (results.METRICS names).
 KEY_OUTPUTS = (
@@ -180,7 +180,7 @@ class ModelRuns:
                     self.next_index += 1
                 rows.append((seen[(option, differs)], row, option))
         report = Progress(label, self.progress)
-        done = run_points(points, self.base, self.folder, jobs=self.jobs, progress=report)
+        done = point_means(run_points(points, self.base, self.folder, jobs=self.jobs, progress=report))
         index = pd.DataFrame(rows, columns=["point", "draw", "option"])
         return index.merge(done.drop(columns=["option"]), on="point", how="left")
 

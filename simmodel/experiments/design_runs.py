@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import Config, check_ranges
+from ..config import PRISON_TYPES, Config, check_ranges
+from ..model.estate import Estate
 from .replications import available_cores
 
 
@@ -53,9 +54,24 @@ def metric_names() -> list[str]:
 DESIGN_STEADY_STATE_TOLERANCE = 10.0
 
 
-def _run_point(cfg: Config) -> np.ndarray:
-    """Worker: every replication of one point, in order; the mean of each summary metric.
+#: How a point's results are kept: the estate only, or also each prison type, or each prison.
+SCOPES = ("estate", "type", "prison")
 
+
+def scope_groups(estate: Estate, scopes: str) -> list[np.ndarray]:
+    """The prisons (indices) of each scope after the estate: one group per prison type in
+    ``config.PRISON_TYPES`` order (empty where the estate has none), or one per prison."""
+    if scopes == "type":
+        return [np.flatnonzero(estate.type == t) for t in range(len(PRISON_TYPES))]
+    if scopes == "prison":
+        return [np.array([p]) for p in range(estate.size)]
+    return []
+
+
+def _run_point(cfg: Config, scopes: str = "estate") -> np.ndarray:
+    """Worker: every replication of one point, in order; replications x scopes x metrics.
+
+    Scope 0 is the estate; then each group of :func:`scope_groups` (NaN for an empty group).
     One task per point, so the steady-state flow fit (about 0.25 s for a point that changes
     the population or need) is made once per point, in the worker, not in the parent.
     """
@@ -64,8 +80,16 @@ def _run_point(cfg: Config) -> np.ndarray:
     from ..outputs import results
 
     check_flows(cfg)  # ConfigError (named key) if this point's flows cannot hold its stock
-    values = [results.compute_values(run_replication(cfg, r)) for r in range(cfg.run.replications)]
-    return np.mean(values, axis=0)
+    out = []
+    for r in range(cfg.run.replications):
+        result = run_replication(cfg, r)
+        rows = [results.compute_values(result)]
+        for group in scope_groups(result.estate, scopes):
+            rows.append(
+                results.compute_values(result, group) if len(group) else np.full(len(rows[0]), np.nan)
+            )
+        out.append(rows)
+    return np.asarray(out, dtype=float)
 
 
 def configure_point(base: dict[str, Config], point: Point) -> Config:
@@ -86,18 +110,19 @@ def configure_point(base: dict[str, Config], point: Point) -> Config:
 
 
 class PointStore:
-    """``points.csv``: one line per finished point (index, option, then every metric's mean)."""
+    """``points.csv``: one line per finished point, replication and scope (0: the estate, then
+    the groups of :func:`scope_groups`), then every metric. ``lines`` says how many lines the
+    point has, so a point an interruption cut short is ignored as a whole."""
 
     def __init__(self, folder: Path, metrics: Sequence[str]) -> None:
         self.path = folder / "points.csv"
         self.metrics = list(metrics)
-        self.header = ["point", "option", "replications", *self.metrics]
+        self.header = ["point", "option", "lines", "replication", "scope", *self.metrics]
 
     def done(self) -> pd.DataFrame:
-        """Points finished so far (a line cut short by an interruption is ignored)."""
+        """Every line of the points finished so far (lines cut short and unfinished points ignored)."""
         if not self.path.is_file():
             return pd.DataFrame(columns=self.header)
-        rows = []
         with self.path.open(newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
@@ -105,19 +130,21 @@ class PointStore:
                 raise RuntimeError(f"{self.path} was written by a different design; use another folder")
             rows = [row for row in reader if len(row) == len(self.header)]
         frame = pd.DataFrame(rows, columns=self.header)
-        frame["point"] = frame["point"].astype(int)
-        frame["replications"] = frame["replications"].astype(int)
+        for name in ("point", "lines", "replication", "scope"):
+            frame[name] = frame[name].astype(int)
         for name in self.metrics:
             frame[name] = pd.to_numeric(frame[name], errors="coerce")
-        return frame.drop_duplicates("point", keep="last").sort_values("point").reset_index(drop=True)
+        frame = frame.drop_duplicates(["point", "replication", "scope"], keep="last")
+        whole = frame.groupby("point")["point"].transform("size") == frame["lines"]
+        return frame[whole].sort_values(["point", "replication", "scope"]).reset_index(drop=True)
 
     def _ends_with_newline(self) -> bool:
         with self.path.open("rb") as handle:
             handle.seek(-1, os.SEEK_END)
             return handle.read(1) == b"\n"
 
-    def add(self, point: Point, replications: int, values: np.ndarray) -> None:
-        """Append one finished point as a single write (a complete line or, if cut, an ignored one)."""
+    def add(self, point: Point, values: np.ndarray) -> None:
+        """Append one finished point (replications x scopes x metrics) as a single write."""
         new = not self.path.is_file() or self.path.stat().st_size == 0
         line = io.StringIO()
         if not new and not self._ends_with_newline():
@@ -125,11 +152,26 @@ class PointStore:
         writer = csv.writer(line)
         if new:
             writer.writerow(self.header)
-        writer.writerow([point.index, point.option, replications, *(f"{v:.10g}" for v in values)])
+        reps, scopes = values.shape[:2]
+        for r in range(reps):
+            for s in range(scopes):
+                writer.writerow(
+                    [point.index, point.option, reps * scopes, r, s, *(f"{v:.10g}" for v in values[r, s])]
+                )
         with self.path.open("a", newline="", encoding="utf-8") as handle:
             handle.write(line.getvalue())
             handle.flush()
             os.fsync(handle.fileno())
+
+
+def point_means(lines: pd.DataFrame) -> pd.DataFrame:
+    """The estate's mean of every metric over each point's replications: one row per point
+    (``point``, ``option``, ``replications``, metrics)."""
+    estate = lines[lines["scope"] == 0]
+    metrics = [c for c in lines.columns if c not in ("point", "option", "lines", "replication", "scope")]
+    means = estate.groupby(["point", "option"], sort=True)[metrics].mean().reset_index()
+    means.insert(2, "replications", estate.groupby(["point", "option"], sort=True).size().to_numpy())
+    return means
 
 
 def run_points(
@@ -139,11 +181,15 @@ def run_points(
     *,
     jobs: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    scopes: str = "estate",
 ) -> pd.DataFrame:
-    """Run every point not yet in ``folder/points.csv``; return all finished points' results.
+    """Run every point not yet in ``folder/points.csv``; return every line of the finished points
+    (:func:`point_means` gives one row per point).
 
     ``base``: the validated config of each option (its ``run`` section sets the replications,
     the seed and the years). ``jobs``: worker processes (0: every available core).
+    ``scopes``: ``type`` or ``prison`` keeps each prison type's or prison's metrics too
+    (scopes 1, 2, ...: see :func:`scope_groups`), not only the estate's.
     """
     store = PointStore(folder, metric_names())
     finished = set(store.done()["point"])
@@ -153,7 +199,7 @@ def run_points(
     workers = min(jobs or available_cores(), max(len(todo), 1))
     if workers <= 1:
         for point in todo:
-            store.add(point, configs[point.index].run.replications, _run_point(configs[point.index]))
+            store.add(point, _run_point(configs[point.index], scopes))
             done += 1
             if progress:
                 progress(done, len(points))
@@ -165,11 +211,11 @@ def run_points(
         while queue or pending:
             while queue and len(pending) < 2 * workers:  # a short queue: Ctrl-C loses little work
                 point = queue.pop()
-                pending[pool.submit(_run_point, configs[point.index])] = point
+                pending[pool.submit(_run_point, configs[point.index], scopes)] = point
             finished_now, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished_now:
                 point = pending.pop(future)
-                store.add(point, configs[point.index].run.replications, future.result())
+                store.add(point, future.result())
                 done += 1
                 if progress:
                     progress(done, len(points))

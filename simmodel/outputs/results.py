@@ -9,7 +9,7 @@ import platform
 import re
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -262,18 +262,20 @@ class Metric:
 
 
 class Totals:
-    """Estate-wide totals over the reported period, with helpers for rates."""
+    """Totals over the reported period, with helpers for rates: the whole estate's, or those of
+    some of its prisons (``prisons``: their indices in the estate; at least one)."""
 
-    def __init__(self, result: RunResult) -> None:
+    def __init__(self, result: RunResult, prisons: Sequence[int] | np.ndarray | None = None) -> None:
         m = result.metrics
         first = m.first_reported_month
-        self.flows = m.flows[first:].sum(axis=(0, 1))
-        stocks = m.stocks[first:].sum(axis=1)  # months x stocks
+        chosen: slice | np.ndarray = slice(None) if prisons is None else np.asarray(prisons, dtype=np.int64)
+        self.flows = m.flows[first:, chosen].sum(axis=(0, 1))
+        stocks = m.stocks[first:, chosen].sum(axis=1)  # months x stocks
         self.stock_mean = stocks.mean(axis=0)
         self.months = stocks.shape[0]
         self.years = self.months / 12.0
         self.weeks = self.months * DAYS_PER_MONTH / 7.0
-        self.prisons_with_scheme = float((result.estate.scheme > 0).mean())
+        self.prisons_with_scheme = float((result.estate.scheme[chosen] > 0).mean())
         self.start_population = m.start_population
         self.end_population = result.end_population
 
@@ -593,9 +595,10 @@ def undefined_note(metric: Metric, undefined: int, of: int) -> str:
     return f"undefined in {undefined} of {of} replications: {metric.undefined}"
 
 
-def compute_values(result: RunResult) -> np.ndarray:
-    """One value per metric; NaN only where the metric is undefined (see Metric.undefined)."""
-    totals = Totals(result)
+def compute_values(result: RunResult, prisons: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+    """One value per metric, for the estate or some of its prisons (their indices); NaN only
+    where the metric is undefined (see Metric.undefined)."""
+    totals = Totals(result, prisons)
     values = np.array([m.compute(totals) for m in METRICS], dtype=float)
     for metric, value in zip(METRICS, values, strict=True):
         if not np.isfinite(value) and not (np.isnan(value) and metric.undefined):

@@ -1,0 +1,72 @@
+"""Plots and ``report.html`` for the planner tools (capacity calculator, budget optimiser)."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from .report import INTERVALS_NOTE, img_tag, page
+
+if TYPE_CHECKING:
+    from ..capacity import CapacityResult, Target
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, float_format=lambda v: f"{v:,.4g}", border=0, classes="data")
+
+
+def capacity_figure(curve: pd.DataFrame, answers: pd.DataFrame, lever_words: str, target: Target) -> Any:
+    """The first target's output against the lever, per scope: mean, 95% interval, the bound
+    the search used, the target line and each answer."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = target.metric
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    for (name, rows), colour in zip(curve.groupby("scope", sort=False), plt.cm.tab10.colors, strict=False):
+        x = rows["shown"]
+        ax.plot(x, rows[f"{m}_mean"], marker="o", color=colour, label=f"{name}: mean")
+        ax.fill_between(x, rows[f"{m}_ci_low"], rows[f"{m}_ci_high"], color=colour, alpha=0.15)
+        ax.plot(x, rows[f"{m}_bound"], linestyle=":", color=colour)
+        answer = answers[answers["scope"] == name]
+        if len(answer) and answer["status"].iloc[0] != "not met":
+            ax.axvline(answer["shown"].iloc[0], color=colour, linestyle="--", linewidth=0.8)
+    ax.axhline(target.limit, color="black", linewidth=1, label="target")
+    ax.set_xlabel(lever_words)
+    ax.set_ylabel(m)
+    ax.set_title(
+        "Output against the lever: mean (line), 95% interval (band), bound searched (dots)", fontsize=9
+    )
+    ax.legend(fontsize=7)
+    return fig
+
+
+def capacity_report(result: CapacityResult, cfg: Any, targets: list[Target], image: bytes) -> str:
+    esc = html.escape
+    body = [
+        "<h1>simmodel capacity calculator</h1>",
+        f'<p class="meta">Estate <b>{esc(cfg.estate.name)}</b>, scenario {esc(cfg.scenario)}, funding '
+        f"{esc(cfg.funding.name)}; {cfg.run.years:g} year(s) reported after {cfg.run.warmup_years:g} of "
+        f"warm-up, {cfg.run.replications} replication(s) per value, seed {cfg.run.seed}; {result.runs} "
+        f"values run in {result.seconds:.0f} s.</p>",
+        '<div class="headline"><b>Answer</b><ul>'
+        + "".join(f"<li>{esc(s)}</li>" for s in result.sentences)
+        + "</ul></div>",
+        "<p>How it was found: every value of the lever was run with the same random numbers, so "
+        "differences between values are the lever's doing. The search ran a coarse grid over the "
+        "range, then narrowed the step where the target starts being met. A target is met at a value "
+        "when the one-sided bound on its output (the upper confidence bound of the mean over "
+        "replications, or the chosen share of replications) is at or below the target. Costs are "
+        "the model's, by payer, at the answer.</p>",
+        f"<p>{esc(INTERVALS_NOTE)}</p>",
+        f'<div class="plot">{img_tag(image)}</div>',
+        "<h2>Answer by scope</h2>",
+        _table(result.table),
+        "<h2>Every value run</h2>",
+        _table(result.curve),
+    ]
+    return page("simmodel capacity", "\n".join(body))
