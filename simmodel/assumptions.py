@@ -176,7 +176,8 @@ def get_value(cfg: Config, key: str) -> Any:
 
 
 def with_values(cfg: Config, values: dict[str, float]) -> Config:
-    """A copy of ``cfg`` with these dotted keys set (integers rounded); not yet revalidated."""
+    """A copy of ``cfg`` with these dotted keys set (integers rounded, switches from 1 or 0);
+    not yet revalidated."""
     new = copy.deepcopy(cfg)
     for key, value in values.items():
         *parents, last = key.split(".")
@@ -185,8 +186,11 @@ def with_values(cfg: Config, values: dict[str, float]) -> Config:
             node = getattr(node, part)
         current = getattr(node, last)
         if isinstance(current, bool):
-            raise ConfigError(f"{key} is true or false: it cannot be given a range")
-        setattr(node, last, int(np.rint(value)) if isinstance(current, int) else float(value))
+            if value not in (0, 1):
+                raise ConfigError(f"{key} is true or false (1 or 0): it cannot be given a range")
+            setattr(node, last, bool(value))
+        else:
+            setattr(node, last, int(np.rint(value)) if isinstance(current, int) else float(value))
     return new
 
 

@@ -324,8 +324,16 @@ def analyse(overrides: Sequence[str], targets: list[Target], **settings: Any) ->
     sentences = [
         _sentence(row, grid, targets, confidence, str(opts["basis"])) for row in table.to_dict("records")
     ]
-    if cfg.run.replications == 1 and opts["basis"] == "mean":
-        sentences.append("With one replication a value has no interval: the bound is the value itself.")
+    reps = cfg.run.replications
+    if opts["basis"] == "mean" and reps < 4:
+        from scipy import stats
+
+        t = stats.t.ppf(confidence, reps - 1) if reps > 1 else 0.0
+        width = "no interval" if reps == 1 else f"a wide bound (mean + {t:.1f} standard errors)"
+        sentences.append(
+            f"With {reps} replication(s) a value has {width}; run.replications=4 or more gives a firmer "
+            "answer."
+        )
     result = CapacityResult(table, curve, sentences, folder, seconds, len(search.met))
     _write(result, cfg, opts, identity, list(overrides), grid, targets)
     return result
@@ -386,19 +394,10 @@ def _answers(answers, curve, grid, scopes, targets, limits) -> pd.DataFrame:  # 
     return pd.DataFrame(rows)
 
 
-def _money(value: float) -> str:
-    return f"£{value / 1e6:,.2f}m" if abs(value) >= 1e6 else f"£{value:,.0f}"
-
-
-def cost_words(row: Mapping[str, Any]) -> str:
-    """``cost £X a year (prison service £a, local authorities £b, NHS £c)`` from a row of means."""
-    payers = ("prison service", "prison"), ("local authorities", "local_authority"), ("NHS", "nhs")
-    parts = ", ".join(f"{words} {_money(row[f'cost_{payer}_per_year'])}" for words, payer in payers)
-    return f"cost {_money(row['cost_total_per_year'])} a year ({parts})"
-
-
 def _sentence(row: dict[str, Any], grid: Grid, targets: list[Target], confidence: float, basis: str) -> str:
     """The answer in words for one scope."""
+    from .outputs import planner_report
+
     goal = " and ".join(t.words() for t in targets)
     sure = f"with {confidence:.0%} confidence" if basis == "mean" else f"in {confidence:.0%} of replications"
     if grid.whole_posts:
@@ -406,10 +405,13 @@ def _sentence(row: dict[str, Any], grid: Grid, targets: list[Target], confidence
         if row["buddies_active"] < 0.8 * row["shown"] - 1:
             amount += ", fewer than the posts because willing, eligible candidates run short"
     elif grid.key == "buddies.posts_per_1000_prisoners":
-        amount = f"{row['value']:g} buddy posts per 1,000 places ({row['buddy_posts']:.0f} posts in all)"
+        amount = f"{row['value']:g} buddy posts per 1,000 places ({row['buddy_posts']:.0f} posts in all"
+        amount += f", {row['buddies_active']:.0f} active on average)"
+        if row["buddies_active"] < 0.8 * row["buddy_posts"] - 1:
+            amount += " (posts go unfilled: willing, eligible candidates run short)"
     else:
         amount = f"{row['value']:g} {grid.words} ({grid.key})"
-    cost = cost_words(row)
+    cost = planner_report.cost_words(row)
     name = row["scope"]
     if row["status"] == "not met":
         worst = max(targets, key=lambda t: row[f"{t.metric}_bound"] / max(t.limit, 1e-9))

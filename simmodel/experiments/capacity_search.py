@@ -48,27 +48,18 @@ def upper_bound(samples: Iterable[float], confidence: float, basis: str = "mean"
 
 @dataclass
 class SearchResult:
-    """Per scope: the grid index of the answer (None: not met anywhere in the grid) and
-    whether it is the grid's first value (met with none of the lever's range used)."""
+    """Per scope: the grid index of the answer (None: not met at any value run)."""
 
     answers: list[int | None]
     met: dict[int, np.ndarray]  # evaluated index -> met, per scope
     rounds: int
 
-    def met_at_lowest(self, scope: int) -> bool:
-        return self.answers[scope] == 0
-
 
 def bracket(met: dict[int, np.ndarray], scope: int) -> tuple[int | None, int | None]:
-    """``(below, answer)``: ``answer`` is the smallest evaluated index from which every
-    evaluated index up passes (None if the largest fails); ``below`` the evaluated index just
-    under it (None if there is none)."""
+    """``(below, answer)``: ``answer`` is the smallest evaluated index that passes (None if
+    none does); ``below`` the evaluated index just under it, which fails (None if there is none)."""
     indices = sorted(met)
-    answer = None
-    for i in reversed(indices):
-        if not met[i][scope]:
-            break
-        answer = i
+    answer = next((i for i in indices if met[i][scope]), None)
     if answer is None:
         return None, None
     lower = [i for i in indices if i < answer]
@@ -82,8 +73,8 @@ def smallest_met(
 
     ``coarse`` values spread over the grid (its ends included) run first; each round then
     puts ``per_round`` values inside every unsettled bracket. A scope is settled when its
-    answer is the grid's first value, when its largest value fails, or when its bracket is
-    two neighbouring values.
+    answer is the grid's first value, when no value run passes, or when its bracket is two
+    neighbouring values.
     """
     if size < 1:
         raise ValueError("the lever's grid is empty")
