@@ -76,23 +76,37 @@ SHARE_WORDS = {
 
 @dataclass(frozen=True)
 class LeverRange:
-    """A lever's default range: what one unit is, low, high and step (in the key's units)."""
+    """A lever's default range and words: ``axis`` names its unit, ``amount`` says a value
+    ({} takes it); low, high and step are in the key's units."""
 
-    words: str
+    axis: str
+    amount: str
     low: float
     high: float
     step: float
 
 
 LEVERS = {
-    "buddies.posts_per_1000_prisoners": LeverRange("buddy posts per 1,000 places", 0, 100, 1),
+    "buddies.posts_per_1000_prisoners": LeverRange(
+        "buddy posts per 1,000 places", "{:g} buddy posts per 1,000 places", 0, 100, 1
+    ),
     "pathway.assessors_per_prison": LeverRange(
-        "assessments a local authority can run at once per prison", 0, 10, 1
+        "assessments a local authority runs at once per prison",
+        "{:g} assessment slot(s) per prison (assessments a local authority runs at once)",
+        0,
+        10,
+        1,
     ),
     "care.provider_capacity_hours_per_week_per_100_places": LeverRange(
-        "hours a week of personal care providers can deliver per 100 places", 0, 400, 5
+        "personal care hours a week providers can deliver per 100 places",
+        "providers able to deliver {:g} hours a week of personal care per 100 places",
+        0,
+        400,
+        5,
     ),
-    "regime.window_hours": LeverRange("hours in each unlock window", 0.5, 6, 0.25),
+    "regime.window_hours": LeverRange(
+        "hours in each unlock window", "unlock windows of {:g} hours", 0.5, 6, 0.25
+    ),
 }
 #: Keys a planner might try that the model gives no dose-response, and why.
 NOT_LEVERS = {
@@ -174,7 +188,8 @@ class Grid:
     key: str
     values: np.ndarray
     shown: np.ndarray
-    words: str
+    axis: str
+    amount: str
     whole_posts: bool = False
 
 
@@ -216,7 +231,7 @@ def lever_grid(cfg: Any, opts: dict[str, Any]) -> Grid:
         raise ConfigError(f"low={low:g}, high={high:g}, step={step:g}: need 0 <= low < high and step > 0")
     if isinstance(current, int):
         step = max(1.0, round(step))
-    words = spec.words if spec else key
+    axis, amount = (spec.axis, spec.amount) if spec else (key, f"{key} = {{:g}}")
     prisons = cfg.estate.prisons
     factor = cfg.funding.buddy_posts_factor
     if key == "buddies.posts_per_1000_prisoners" and len(prisons) == 1 and factor > 0:
@@ -227,10 +242,10 @@ def lever_grid(cfg: Any, opts: dict[str, Any]) -> Grid:
             math.floor(low * places / 1000), math.ceil(high * places / 1000) + 1, max(1, round(step))
         )
         values = np.where(posts > 0, (posts - 0.5) * 1000 / places, 0.0)
-        return Grid(key, values, posts.astype(float), "buddy posts", whole_posts=True)
+        return Grid(key, values, posts.astype(float), "buddy posts", "{:g} buddy posts", whole_posts=True)
     count = math.floor((high - low) / step + 1e-9) + 1
     values = low + step * np.arange(count)
-    return Grid(key, values, values, words)
+    return Grid(key, values, values, axis, amount)
 
 
 @dataclass
@@ -353,13 +368,14 @@ def _curve(lines, grid, scopes, targets, confidence, bounds) -> pd.DataFrame:  #
             for i, target in enumerate(targets):
                 x = target.values(sub)
                 x = x[np.isfinite(x)]
+                mean = float(x.mean()) if len(x) else np.nan  # NaN: undefined (e.g. no assessments)
                 half = (
                     stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)) if len(x) > 1 else np.nan
                 )
                 row |= {
-                    f"{target.metric}_mean": x.mean() if len(x) else np.nan,
-                    f"{target.metric}_ci_low": x.mean() - half,
-                    f"{target.metric}_ci_high": x.mean() + half,
+                    f"{target.metric}_mean": mean,
+                    f"{target.metric}_ci_low": mean - half,
+                    f"{target.metric}_ci_high": mean + half,
                     f"{target.metric}_bound": b[i, j],
                     f"{target.metric}_met": bool(b[i, j] <= target.limit),
                 }
@@ -410,7 +426,7 @@ def _sentence(row: dict[str, Any], grid: Grid, targets: list[Target], confidence
         if row["buddies_active"] < 0.8 * row["buddy_posts"] - 1:
             amount += " (posts go unfilled: willing, eligible candidates run short)"
     else:
-        amount = f"{row['value']:g} {grid.words} ({grid.key})"
+        amount = grid.amount.format(row["value"])
     cost = planner_report.cost_words(row)
     name = row["scope"]
     if row["status"] == "not met":
@@ -440,11 +456,7 @@ def _write(
     from .outputs.results import write_atomic
 
     folder = result.folder
-    image = png_bytes(
-        planner_report.capacity_figure(
-            result.curve, result.table, grid.words if not grid.whole_posts else "buddy posts", targets[0]
-        )
-    )
+    image = png_bytes(planner_report.capacity_figure(result.curve, result.table, grid.axis, targets[0]))
     write_atomic(folder / "capacity.png", image)
     files = {
         "capacity.csv": result.table.to_csv(index=False),
