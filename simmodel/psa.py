@@ -13,7 +13,7 @@ random numbers. Settings:
     reference  the option others are compared with                           [status_quo]
     value      £ per hour of unmet care avoided, for the ranking's drivers    [30]
     seed       the design's seed (the model's is run.seed)                    [1]
-    out, jobs, progress   as for simmodel.sensitivity
+    out, jobs, progress, launcher, batches   as for simmodel.sensitivity
 
 Anything else is a model override. Writes ``psa.csv`` (every draw and option: inputs and
 metrics), ``distribution.csv``, ``frontier.csv``, ``acceptability.csv`` (the probability each
@@ -43,6 +43,8 @@ SETTINGS: dict[str, Any] = {
     "out": "",
     "jobs": 0,
     "progress": True,
+    "launcher": "",
+    "batches": 0,
 }
 OUTPUTS = (
     "nonpersonal_unmet_hours_per_week",
@@ -73,6 +75,7 @@ def analyse(overrides: Sequence[str] = (), **settings: Any) -> PSAResult:
     from .experiments import probabilistic as prob
 
     opts = {**SETTINGS, **settings}
+    overrides, cluster = analysis.cluster_launch(opts, overrides)
     if int(opts["samples"]) < 2:
         raise ConfigError(f"samples={opts['samples']}: at least 2 draws are needed")
     known = group_options("funding")
@@ -94,7 +97,9 @@ def analyse(overrides: Sequence[str] = (), **settings: Any) -> PSAResult:
     chosen, labels = list(inputs.values()), list(inputs)
     folder = analysis.folder_for("psa", {**opts, "funding": ",".join(names)}, overrides, first)
     analysis.prepare_folder(folder)
-    model = analysis.ModelRuns(base, chosen, folder, jobs=int(opts["jobs"]), progress=bool(opts["progress"]))
+    model = analysis.ModelRuns(
+        base, chosen, folder, jobs=int(opts["jobs"]), progress=bool(opts["progress"]), cluster=cluster
+    )
     unit = prob.latin_hypercube(len(chosen), int(opts["samples"]), int(opts["seed"]))
     values = {name: model.values(name, unit) for name in names}
     started = time.perf_counter()

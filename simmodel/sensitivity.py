@@ -19,6 +19,10 @@ and the funding option's) is varied over its range; every design point runs
                   resumes there after an interruption)
     jobs          worker processes (0: every core)                            [0]
     progress      print progress lines                                        [true]
+    launcher      send the points to a cluster instead: a Hydra launcher such as
+                  submitit_slurm or submitit_local (pip install -e ".[cluster]"), with
+                  its settings as hydra.launcher.partition=..., and batches=N jobs
+                  (0: one job per point)                                      [off]
 
 Anything else is a model override, as for ``python -m simmodel``. Writes ``oneway.csv``,
 ``morris.csv`` or ``sobol.csv``, a plot per output, ``points.csv`` (every point's metrics, a line
@@ -49,6 +53,8 @@ SETTINGS: dict[str, Any] = {
     "out": "",
     "jobs": 0,
     "progress": True,
+    "launcher": "",
+    "batches": 0,
 }
 
 
@@ -121,6 +127,7 @@ def analyse(overrides: Sequence[str] = (), *, method: str = "oneway", **settings
     for key in ("trajectories", "samples"):
         if int(opts[key]) < 1:
             raise ConfigError(f"{key}={opts[key]}: must be at least 1")
+    overrides, cluster = analysis.cluster_launch(opts, overrides)
     cfg = check_overrides(list(overrides))
     fallback = None
     if method == "sobol" and opts["parameters"] in ("", "top10"):
@@ -135,7 +142,12 @@ def analyse(overrides: Sequence[str] = (), *, method: str = "oneway", **settings
     folder = analysis.folder_for("sensitivity", opts, overrides, cfg)
     analysis.prepare_folder(folder)
     model = analysis.ModelRuns(
-        {cfg.funding.name: cfg}, inputs, folder, jobs=int(opts["jobs"]), progress=bool(opts["progress"])
+        {cfg.funding.name: cfg},
+        inputs,
+        folder,
+        jobs=int(opts["jobs"]),
+        progress=bool(opts["progress"]),
+        cluster=cluster,
     )
     started = time.perf_counter()
     table, points = run_design(

@@ -92,3 +92,59 @@ def test_slurm_sweep_runs_each_job_on_the_cpus_it_was_given(slurm: None, tmp_pat
     record = json.loads((sweep / "0" / "run.json").read_text(encoding="utf-8"))
     assert record["status"] == "complete"
     assert record["jobs"] == 1, "SLURM gave each job one CPU"
+
+
+# ------------------------------------------------------------------ design analyses on a launcher
+DESIGN = (
+    "method=oneway",
+    "parameters=regime.window_hours,care.informal_share_of_unlock",
+    "estate=single_prison",
+    "run.years=0.25",
+    "run.warmup_years=0",
+    "run.replications=1",
+    "progress=false",
+)
+
+
+def _sensitivity(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "simmodel.sensitivity", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def _same_as_local(cluster_args: list[str], tmp_path: Path) -> Path:
+    local = _sensitivity([*DESIGN, f"out={tmp_path / 'local'}"], tmp_path)
+    assert local.returncode == 0, local.stderr[-2000:]
+    sent = _sensitivity([*DESIGN, f"out={tmp_path / 'cluster'}", *cluster_args], tmp_path)
+    assert sent.returncode == 0, sent.stderr[-2000:]
+    assert "sending 5 points" in sent.stdout
+    folder = tmp_path / "cluster"
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "local" / "oneway.csv"), pd.read_csv(folder / "oneway.csv")
+    )
+    return folder
+
+
+def test_a_design_sent_to_submitit_local_matches_the_local_run(tmp_path: Path) -> None:
+    """The same points, the same random numbers: the cluster's table is the local one, and
+    each of the 2 batch jobs kept its own points file."""
+    folder = _same_as_local(["launcher=submitit_local", "batches=2"], tmp_path)
+    assert sorted(p.name for p in folder.glob("points-*.csv")) == ["points-0000.csv", "points-0001.csv"]
+
+
+def test_a_design_sent_to_slurm_matches_the_local_run(slurm: None, tmp_path: Path) -> None:
+    launcher = [
+        "launcher=submitit_slurm",
+        "hydra.launcher.partition=debug",
+        "hydra.launcher.cpus_per_task=1",
+        "hydra.launcher.mem_gb=null",
+        "hydra.launcher.timeout_min=15",
+    ]
+    folder = _same_as_local(launcher, tmp_path)
+    assert len(list(folder.glob("points-*.csv"))) == 5  # batches=0: one job per point

@@ -195,6 +195,7 @@ def test_psa_writes_draws_and_an_acceptability_curve(tmp_path: Path):
         ("sensitivity", ["parameters=regime.no_such_key", *SMALL], "not registered"),
         ("sensitivity", ["trajectories=two"], "expected int"),
         ("sensitivity", ["regime.window_hour=3"], "window_hour"),
+        ("sensitivity", ["hydra.launcher.partition=compute", *SMALL], "need launcher="),
         ("psa", ["samples=1"], "at least 2"),
         ("psa", ["funding=status_quo,gold_plated"], "gold_plated"),
     ],

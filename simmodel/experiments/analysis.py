@@ -26,7 +26,7 @@ import pandas as pd
 
 from .. import __version__, assumptions
 from ..config import Config, ConfigError
-from .design_runs import Point, Progress, point_means, run_points
+from .design_runs import ClusterLaunch, Point, Progress, point_means, run_points
 
 #: The four outputs every analysis reports by default (results.METRICS names).
 KEY_OUTPUTS = (
@@ -36,6 +36,29 @@ KEY_OUTPUTS = (
     "safeguarding_incidents_per_year",
 )
 EXIT_BAD_INPUT = 2
+#: Settings that say how points run, not what they are: left out of the folder's hash, so a
+#: design started on this machine can be finished on a cluster, and the other way round.
+RUN_ONLY = ("out", "progress", "jobs", "launcher", "batches")
+#: The settings every design analysis takes for a cluster (see :func:`cluster_launch`).
+CLUSTER_SETTINGS: dict[str, Any] = {"launcher": "", "batches": 0}
+
+
+def cluster_launch(opts: dict[str, Any], overrides: Sequence[str]) -> tuple[list[str], ClusterLaunch | None]:
+    """The model's overrides, and how to send points to a cluster: ``launcher=submitit_slurm``
+    (any ``hydra/launcher`` option) with ``batches=N`` jobs (0: one per point) and the
+    launcher's own ``hydra.launcher.*`` settings, taken from the arguments."""
+    hydra_args = tuple(o for o in overrides if o.startswith(("hydra.", "hydra/")))
+    model = [o for o in overrides if o not in hydra_args]
+    launcher = str(opts.get("launcher", "") or "")
+    if not launcher:
+        if hydra_args:
+            raise ConfigError(
+                f"{hydra_args[0]}: Hydra settings need launcher= (e.g. launcher=submitit_slurm)"
+            )
+        return model, None
+    if int(opts.get("batches", 0)) < 0:
+        raise ConfigError(f"batches={opts['batches']}: 0 (one job per point) or more")
+    return model, ClusterLaunch(launcher, int(opts.get("batches", 0)), hydra_args)
 
 
 def split_arguments(argv: Sequence[str], own: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -102,7 +125,8 @@ def folder_for(kind: str, settings: dict[str, Any], overrides: Sequence[str], cf
     identity = json.dumps(
         {
             "kind": kind,
-            "settings": {k: v for k, v in sorted(settings.items()) if k not in ("out", "progress", "jobs")},
+            # how the points run (where, on how many cores) does not change them
+            "settings": {k: v for k, v in sorted(settings.items()) if k not in RUN_ONLY},
             "overrides": sorted(overrides),
             "registry": hashlib.sha256(registry).hexdigest(),
             "version": __version__,
@@ -116,7 +140,7 @@ def folder_for(kind: str, settings: dict[str, Any], overrides: Sequence[str], cf
 
 def prepare_folder(folder: Path) -> None:
     """Create the folder, or reuse one of this tool's (never a folder with other files in it)."""
-    ours = {"points.csv", "design.csv", "run.json"}
+    ours = {"points.csv", "design.csv", "run.json", "design_jobs.json", "points-0000.csv"}
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"out={folder}: is a file, not a folder")
     if folder.is_dir():
@@ -142,6 +166,7 @@ class ModelRuns:
     jobs: int = 0
     progress: bool = True
     outputs: Sequence[str] = KEY_OUTPUTS
+    cluster: ClusterLaunch | None = None
     next_index: int = 0
 
     def values(self, option: str, unit: np.ndarray) -> np.ndarray:
@@ -180,7 +205,9 @@ class ModelRuns:
                     self.next_index += 1
                 rows.append((seen[(option, differs)], row, option))
         report = Progress(label, self.progress)
-        done = point_means(run_points(points, self.base, self.folder, jobs=self.jobs, progress=report))
+        done = point_means(
+            run_points(points, self.base, self.folder, jobs=self.jobs, progress=report, cluster=self.cluster)
+        )
         index = pd.DataFrame(rows, columns=["point", "draw", "option"])
         return index.merge(done.drop(columns=["option"]), on="point", how="left")
 

@@ -33,6 +33,20 @@ from .replications import available_cores
 
 
 @dataclass(frozen=True)
+class ClusterLaunch:
+    """Run a design's points as batch jobs of a Hydra launcher (``submitit_slurm``,
+    ``submitit_local``, ...) instead of on local cores.
+
+    ``batches``: jobs (0: one per point); ``hydra_args``: the launcher's own settings
+    (``hydra.launcher.partition=compute``, ...), passed on as given.
+    """
+
+    launcher: str
+    batches: int = 0
+    hydra_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Point:
     """One design point: its index, the base config's option and the values set (dotted keys)."""
 
@@ -114,21 +128,25 @@ class PointStore:
     the groups of :func:`scope_groups`), then every metric. ``lines`` says how many lines the
     point has, so a point an interruption cut short is ignored as a whole."""
 
-    def __init__(self, folder: Path, metrics: Sequence[str]) -> None:
-        self.path = folder / "points.csv"
+    def __init__(self, folder: Path, metrics: Sequence[str], name: str = "points.csv") -> None:
+        self.folder = folder
+        self.path = folder / name  # where this process appends (a cluster batch has its own file)
         self.metrics = list(metrics)
         self.header = ["point", "option", "lines", "replication", "scope", *self.metrics]
 
     def done(self) -> pd.DataFrame:
-        """Every line of the points finished so far (lines cut short and unfinished points ignored)."""
-        if not self.path.is_file():
-            return pd.DataFrame(columns=self.header)
-        with self.path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if header != self.header:
-                raise RuntimeError(f"{self.path} was written by a different design; use another folder")
-            rows = [row for row in reader if len(row) == len(self.header)]
+        """Every line of the points finished so far, in ``points.csv`` and any cluster batch's
+        ``points-NNNN.csv`` (lines cut short and unfinished points ignored)."""
+        rows: list[list[str]] = []
+        for path in sorted(self.folder.glob("points*.csv")):
+            with path.open(newline="", encoding="utf-8") as handle:
+                reader = csv.reader(handle)
+                header = next(reader, None)
+                if header is None:
+                    continue
+                if header != self.header:
+                    raise RuntimeError(f"{path} was written by a different design; use another folder")
+                rows += [row for row in reader if len(row) == len(self.header)]
         frame = pd.DataFrame(rows, columns=self.header)
         for name in ("point", "lines", "replication", "scope"):
             frame[name] = frame[name].astype(int)
@@ -182,6 +200,8 @@ def run_points(
     jobs: int = 0,
     progress: Callable[[int, int], None] | None = None,
     scopes: str = "estate",
+    cluster: ClusterLaunch | None = None,
+    store_name: str = "points.csv",
 ) -> pd.DataFrame:
     """Run every point not yet in ``folder/points.csv``; return every line of the finished points
     (:func:`point_means` gives one row per point).
@@ -189,13 +209,27 @@ def run_points(
     ``base``: the validated config of each option (its ``run`` section sets the replications,
     the seed and the years). ``jobs``: worker processes (0: every available core).
     ``scopes``: ``type`` or ``prison`` keeps each prison type's or prison's metrics too
-    (scopes 1, 2, ...: see :func:`scope_groups`), not only the estate's.
+    (scopes 1, 2, ...: see :func:`scope_groups`), not only the estate's. ``cluster``: send
+    the points to a Hydra launcher as batch jobs instead (:mod:`.design_batch`).
     """
-    store = PointStore(folder, metric_names())
+    store = PointStore(folder, metric_names(), store_name)
     finished = set(store.done()["point"])
     todo = [p for p in points if p.index not in finished]
     configs = {p.index: configure_point(base, p) for p in todo}  # refuse a bad value before any run
     done = len(points) - len(todo)
+    if cluster and todo:
+        from .design_batch import launch
+
+        launch(todo, base, folder, cluster, scopes)
+        missing = len(set(p.index for p in todo) - set(store.done()["point"]))
+        if missing:
+            raise RuntimeError(
+                f"{missing} of {len(todo)} points did not finish on the cluster (logs: "
+                f"{folder / 'batches'}); run the same command again to run only those"
+            )
+        if progress:
+            progress(len(points), len(points))
+        return store.done()
     workers = min(jobs or available_cores(), max(len(todo), 1))
     if workers <= 1:
         for point in todo:
