@@ -35,7 +35,7 @@ import math
 import sys
 import time
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -334,7 +334,7 @@ def analyse(overrides: Sequence[str], targets: list[Target], **settings: Any) ->
 
     search = smallest_met(evaluate, len(grid.values), len(scopes), per_round=max(jobs, 1))
     seconds = time.perf_counter() - started
-    curve = _curve(lines, grid, scopes, targets, confidence, bounds)
+    curve = _curve(lines, grid, scopes, targets, bounds)
     table = _answers(search.answers, curve, grid, scopes, targets, limits)
     sentences = [
         _sentence(row, grid, targets, confidence, str(opts["basis"])) for row in table.to_dict("records")
@@ -354,7 +354,13 @@ def analyse(overrides: Sequence[str], targets: list[Target], **settings: Any) ->
     return result
 
 
-def _curve(lines, grid, scopes, targets, confidence, bounds) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def _curve(
+    lines: pd.DataFrame,
+    grid: Grid,
+    scopes: list[tuple[int, str]],
+    targets: list[Target],
+    bounds: Callable[[pd.DataFrame], np.ndarray],
+) -> pd.DataFrame:
     """One row per value run and scope: the lever, each target's mean, 95% interval and bound,
     posts, buddies, and cost by payer (means over replications)."""
     from scipy import stats
@@ -393,7 +399,14 @@ def _curve(lines, grid, scopes, targets, confidence, bounds) -> pd.DataFrame:  #
     return pd.DataFrame(rows).sort_values(["scope", "value"], kind="stable").reset_index(drop=True)
 
 
-def _answers(answers, curve, grid, scopes, targets, limits) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def _answers(
+    answers: list[int | None],
+    curve: pd.DataFrame,
+    grid: Grid,
+    scopes: list[tuple[int, str]],
+    targets: list[Target],
+    limits: np.ndarray,
+) -> pd.DataFrame:
     """One row per scope: the answer (or the closest value when no value meets the target)."""
     rows = []
     for (_, name), answer in zip(scopes, answers, strict=True):
