@@ -413,7 +413,7 @@ def _trial_table(
     for t in trials:
         mine = lines[first[_key(t.mix)]]
         obj = _interval(mine[objective].to_numpy())
-        extra = _interval((mine["cost_total_per_year"].to_numpy() - reference).round(2))  # £, to the penny
+        extra = [round(v, 2) + 0.0 for v in _interval(mine["cost_total_per_year"].to_numpy() - reference)]
         rows.append(
             {
                 "trial": t.number,
