@@ -32,9 +32,7 @@ reuses every finished run.
 from __future__ import annotations
 
 import math
-import sys
 import time
-import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .callable_module import make_callable
 from .config import ConfigError
 
 SETTINGS: dict[str, Any] = {
@@ -521,15 +520,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     command_main("capacity", __doc__ or "", SETTINGS, run, argv)
 
 
-class _CallableModule(types.ModuleType):
-    """``simmodel.capacity(...)`` calls :func:`capacity`; ``python -m simmodel.capacity`` runs
-    the command."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> CapacityResult:
-        return capacity(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, capacity)  # simmodel.capacity(...) calls capacity()
 
 if __name__ == "__main__":
     main()

@@ -40,9 +40,7 @@ from __future__ import annotations
 
 import itertools
 import math
-import sys
 import time
-import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .callable_module import make_callable
 from .config import ConfigError
 
 SETTINGS: dict[str, Any] = {
@@ -520,15 +519,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     command_main("optimise", __doc__ or "", SETTINGS, run, argv)
 
 
-class _CallableModule(types.ModuleType):
-    """``simmodel.optimise(...)`` calls :func:`optimise`; ``python -m simmodel.optimise`` runs
-    the command."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> OptimiseResult:
-        return optimise(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, optimise)  # simmodel.optimise(...) calls optimise()
 
 if __name__ == "__main__":
     main()

@@ -6,6 +6,8 @@ whole suite stays fast; the runs that several tests read are cached for the sess
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +41,21 @@ TINY_ESTATE = (
     "estate.count.high_security=0",
     "estate.count.women=1",
 )
+
+
+def run_module(
+    module: str, args: list[str], cwd: Path, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``python -m MODULE ARGS`` in ``cwd`` with this repository on the path; output captured."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def make_config(*overrides: str) -> Config:

@@ -3,15 +3,12 @@ real case), its edge cases, the one-sided bounds, scopes, and bad input."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO
+from conftest import run_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -162,14 +159,8 @@ def test_per_type_scopes_add_up_for_a_one_prison_estate(tmp_path: Path):
 def test_the_api_call_and_the_command_share_a_folder(tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     first = simmodel.capacity(SMALL, target={"nonpersonal_unmet_share": 1.0}, progress=False)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "simmodel.capacity", *SMALL, "target.nonpersonal_unmet_share=1"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    proc = run_module(
+        "simmodel.capacity", [*SMALL, "target.nonpersonal_unmet_share=1"], tmp_path, timeout=300
     )
     assert proc.returncode == 0, proc.stderr
     *sentences, last = proc.stdout.strip().splitlines()
@@ -194,15 +185,7 @@ def test_the_api_call_and_the_command_share_a_folder(tmp_path: Path, monkeypatch
     ],
 )
 def test_bad_input_stops_with_one_line_and_writes_nothing(args, message, tmp_path: Path):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "simmodel.capacity", "estate=single_prison", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_module("simmodel.capacity", ["estate=single_prison", *args], tmp_path, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "results").exists()
@@ -210,17 +193,9 @@ def test_bad_input_stops_with_one_line_and_writes_nothing(args, message, tmp_pat
 
 @pytest.mark.slow
 def test_smoke_command_as_written(tmp_path: Path):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     args = ["estate=single_prison", "lever=buddies.posts_per_1000_prisoners"]
     args += ["target.nonpersonal_unmet_share=0.5", "run.years=1"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "simmodel.capacity", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    proc = run_module("simmodel.capacity", [*args], tmp_path, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     *_, sentence, last = proc.stdout.strip().splitlines()
     assert sentence.startswith("HMP Example needs ") and "buddy posts" in sentence and "£" in sentence

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import REPO
+from conftest import REPO, run_module
 
 pytestmark = [
     pytest.mark.slow,
@@ -106,22 +106,12 @@ DESIGN = (
 )
 
 
-def _sensitivity(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-m", "simmodel.sensitivity", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
 def _same_as_local(cluster_args: list[str], tmp_path: Path) -> Path:
-    local = _sensitivity([*DESIGN, f"out={tmp_path / 'local'}"], tmp_path)
+    local = run_module("simmodel.sensitivity", [*DESIGN, f"out={tmp_path / 'local'}"], tmp_path, timeout=600)
     assert local.returncode == 0, local.stderr[-2000:]
-    sent = _sensitivity([*DESIGN, f"out={tmp_path / 'cluster'}", *cluster_args], tmp_path)
+    sent = run_module(
+        "simmodel.sensitivity", [*DESIGN, f"out={tmp_path / 'cluster'}", *cluster_args], tmp_path
+    )
     assert sent.returncode == 0, sent.stderr[-2000:]
     assert "sending 5 points" in sent.stdout
     folder = tmp_path / "cluster"

@@ -4,15 +4,12 @@ resume of a stored study, mixes as funding values, a small real run, and bad inp
 from __future__ import annotations
 
 import itertools
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO
+from conftest import run_module
 
 import simmodel
 from simmodel import optimise as opt
@@ -153,15 +150,7 @@ def test_a_small_real_optimisation(tmp_path: Path):
     ],
 )
 def test_bad_input_stops_with_one_line_and_writes_nothing(args, message, tmp_path: Path):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "simmodel.optimise", "estate=single_prison", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_module("simmodel.optimise", ["estate=single_prison", *args], tmp_path, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "results").exists()
@@ -169,16 +158,8 @@ def test_bad_input_stops_with_one_line_and_writes_nothing(args, message, tmp_pat
 
 @pytest.mark.slow
 def test_smoke_command_as_written(tmp_path: Path):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     args = ["estate=single_prison", "budget=200000", "trials=4", "run.years=1", "run.replications=1"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "simmodel.optimise", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    proc = run_module("simmodel.optimise", [*args], tmp_path, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     folder = tmp_path / proc.stdout.strip().splitlines()[-1].removeprefix("Results: ")
     front = pd.read_csv(folder / "pareto.csv")
