@@ -110,7 +110,7 @@ def _same_as_local(cluster_args: list[str], tmp_path: Path) -> Path:
     local = run_module("simmodel.sensitivity", [*DESIGN, f"out={tmp_path / 'local'}"], tmp_path, timeout=600)
     assert local.returncode == 0, local.stderr[-2000:]
     sent = run_module(
-        "simmodel.sensitivity", [*DESIGN, f"out={tmp_path / 'cluster'}", *cluster_args], tmp_path
+        "simmodel.sensitivity", [*DESIGN, f"out={tmp_path / 'cluster'}", *cluster_args], tmp_path, timeout=600
     )
     assert sent.returncode == 0, sent.stderr[-2000:]
     assert "sending 5 points" in sent.stdout
