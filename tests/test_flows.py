@@ -6,11 +6,13 @@ checks use fixed seeds and stratified draws; each tolerance says what it allows 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from conftest import make_config
 
-from simmodel.model import cohort
+from simmodel.model import cohort, flows
 from simmodel.model.flows import (
     CLASS_NAMES,
     INDETERMINATE,
@@ -182,3 +184,36 @@ def test_older_groups_grow_fastest_and_variants_are_ordered(growth) -> None:
             # no age figures are published for the variants; they shift receptions of every age,
             # so each older group moves by about as much as the total (2 points of slack, assumption)
             assert abs(growth[variant][group] - g[group]) <= shift + 0.02, (variant, group)
+
+
+def _changed(value: object) -> object:
+    """A different value of the same kind (every number in a group of values changed)."""
+    if dataclasses.is_dataclass(value):
+        return dataclasses.replace(
+            value, **{f.name: _changed(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        )
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    return value + 1 if isinstance(value, int) else value * 1.5 + 0.1
+
+
+@pytest.mark.parametrize(
+    ("section", "name"),
+    [("population", n) for n in flows.FIT_IGNORES_POPULATION] + [("need", n) for n in flows.FIT_IGNORES_NEED],
+)
+def test_inputs_the_fit_cache_ignores_do_not_change_the_fit(section: str, name: str) -> None:
+    """fit_flows reuses a fit across design points that change only these inputs; each must
+    leave the fit exactly as it was (a fresh, uncached fit of a one-prison estate)."""
+    cfg = make_config("estate=single_prison")
+    pop, need = cfg.population, cfg.need
+    before = flows._fit(pop, need, 0.2)
+    if section == "population":
+        pop = dataclasses.replace(pop, **{name: _changed(getattr(pop, name))})
+    else:
+        need = dataclasses.replace(need, **{name: _changed(getattr(need, name))})
+    assert flows._fit_key(pop, need, 0.2) == flows._fit_key(cfg.population, cfg.need, 0.2)
+    after = flows._fit(pop, need, 0.2)
+    for field in dataclasses.fields(before):
+        np.testing.assert_array_equal(
+            getattr(after, field.name), getattr(before, field.name), err_msg=field.name
+        )

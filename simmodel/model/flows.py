@@ -96,6 +96,14 @@ def _beta_shape(floor: float, median: float, mean: float) -> tuple[float, float]
 _U_GRID = np.linspace(0.0, 1.0, 16_385)
 
 
+@lru_cache(maxsize=32)
+def _beta_quantiles(shape: tuple[float, float]) -> np.ndarray:
+    """The Beta quantile at every point of ``_U_GRID`` (about 13 ms; kept per shape, read-only)."""
+    table = betaincinv(*shape, _U_GRID)
+    table.flags.writeable = False
+    return table
+
+
 class CustodyTimes:
     """Time in custody by class (days): vectorised inverse-CDF draws.
 
@@ -110,8 +118,8 @@ class CustodyTimes:
         self.lo = np.array([s.min_days for s in stays])
         self.hi = np.array([s.max_days for s in stays])
         self.determinate = np.array([s.determinate for s in stays])
-        self.served_men = betaincinv(*beta_shape(cfg.share_served.men), _U_GRID)
-        self.served_women = betaincinv(*beta_shape(cfg.share_served.women), _U_GRID)
+        self.served_men = _beta_quantiles(beta_shape(cfg.share_served.men))
+        self.served_women = _beta_quantiles(beta_shape(cfg.share_served.women))
         self.floor_men = cfg.share_served.men.floor
         self.floor_women = cfg.share_served.women.floor
         self._bounds = {biased: self._cdf_bounds(biased) for biased in (False, True)}
@@ -333,7 +341,7 @@ def fit_flows(pop: PopulationConfig, need: NeedConfig, exit_rate: float = 0.0) -
     more 70-year-olds than 60-year-olds. ``exit_rate``: leaving the modelled estate a year
     (transfers out of a one-prison estate).
     """
-    key = (repr(pop), repr(need), exit_rate)
+    key = _fit_key(pop, need, exit_rate)
     if key not in _FITS:
         if len(_FITS) >= 8:
             _FITS.pop(next(iter(_FITS)))
@@ -341,8 +349,34 @@ def fit_flows(pop: PopulationConfig, need: NeedConfig, exit_rate: float = 0.0) -
     return _FITS[key]
 
 
-#: Fits already made in this process (a fit takes about a tenth of a second).
+#: Fits already made in this process (a fit takes about a quarter of a second).
 _FITS: dict[tuple[str, str, float], Flows] = {}
+
+#: Inputs the fit never reads: what happens after reporting starts (trends, parole), care at the
+#: end of life, where transfers go, and the hours of care a need brings. A design point that
+#: changes only these reuses the fit (tests/test_flows.py checks that each leaves it unchanged).
+FIT_IGNORES_POPULATION = (
+    "end_of_life_days",
+    "end_of_life_hours_per_week",
+    "end_of_life_nhs_share",
+    "trend_years",
+    "receptions_growth_per_year",
+    "older_long_receptions_growth_per_year",
+    "long_time_served_stretch_per_year",
+    "older_indeterminate_parole_refusal",
+    "parole_review_days",
+    "transfer_destination_weight",
+    "older_unit_attraction",
+    "local_transfer_days_mean",
+)
+FIT_IGNORES_NEED = ("nonpersonal_hours_per_week", "personal_hours_per_week", "dementia_hours_factor")
+
+
+def _fit_key(pop: PopulationConfig, need: NeedConfig, exit_rate: float) -> tuple[str, str, float]:
+    """The inputs a fit depends on, as text (the cache key of :func:`fit_flows`)."""
+    pop_part = {f.name: getattr(pop, f.name) for f in fields(pop) if f.name not in FIT_IGNORES_POPULATION}
+    need_part = {f.name: getattr(need, f.name) for f in fields(need) if f.name not in FIT_IGNORES_NEED}
+    return repr(pop_part), repr(need_part), exit_rate
 
 
 def _fit(pop: PopulationConfig, need: NeedConfig, exit_rate: float) -> Flows:
