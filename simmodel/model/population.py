@@ -483,8 +483,10 @@ class Population:
         level = self._levels(has_need, dementia, u[:, 5])
         known = u[:, 6] < self.screening_sensitivity
         prison = np.empty(n, dtype=np.int64)
-        prison[female] = self._pick("reception_f", age[female] >= 60, u[female, 7])
-        prison[~female] = self._pick("reception_m", age[~female] >= 60, u[~female, 7])
+        if female.any():
+            prison[female] = self._pick("reception_f", age[female] >= 60, u[female, 7])
+        if not female.all():
+            prison[~female] = self._pick("reception_m", age[~female] >= 60, u[~female, 7])
         self._add(
             prison,
             age,
@@ -702,10 +704,14 @@ class Population:
         share, lead, notice_cfg = self.release_planning
         klass = p.klass[ids]
         in_custody = now - p.admitted[ids]
-        notice = np.select(
-            [klass == REMAND, klass == INDETERMINATE, klass == RECALL],
-            [notice_cfg.remand, notice_cfg.indeterminate, notice_cfg.recall],
-            np.inf,
+        notice = np.where(
+            klass == REMAND,
+            notice_cfg.remand,
+            np.where(
+                klass == INDETERMINATE,
+                notice_cfg.indeterminate,
+                np.where(klass == RECALL, notice_cfg.recall, np.inf),
+            ),
         )
         notice = np.minimum(notice, in_custody)
         known = p.state[ids] >= DETECTED
