@@ -305,16 +305,16 @@ def check_folder(folder: Path, *, root_trusted: bool) -> list[tuple[str, int, in
     """Check every YAML file under a config folder (groups one level down, as Hydra reads them).
 
     The root ``config.yaml`` of the shipped folder (``root_trusted``) is the one file that
-    may configure Hydra, and its ``assumptions.yaml`` is the ranges registry (read only by
-    simmodel/assumptions.py, with ``yaml.safe_load``, never composed); in a user's folder
-    both are checked like the rest. Returns the
+    may configure Hydra; its ``assumptions.yaml`` (the ranges registry) and ``targets.yaml``
+    (the public figures) are data read with ``yaml.safe_load``, never composed; in a user's
+    folder all three are checked like the rest. Returns the
     (path, size, modification time) of every file, so a caller can tell when any changed.
     """
     if not folder.is_dir():
         return []
     seen = []
     for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
-        if root_trusted and path.name in ("config.yaml", "assumptions.yaml"):
+        if root_trusted and path.name in ("config.yaml", "assumptions.yaml", "targets.yaml"):
             stat = path.stat()
             seen.append((str(path), stat.st_size, stat.st_mtime_ns))
         else:

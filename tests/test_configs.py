@@ -26,8 +26,10 @@ ESTATES = sorted(p.stem for p in (CONFIGS / "estate").glob("*.yaml"))
 CONFIG_FILES = sorted(
     p for p in CONFIGS.rglob("*.yaml") if "scenario" not in p.relative_to(CONFIGS).parts[:-1]
 )
-#: Files whose numbers must name a source: every config group, and every scenario.
-SOURCED_FILES = CONFIG_FILES + sorted(SCENARIOS.glob("*.yaml"))
+#: Files whose numbers must name a source: every config group, and every scenario. Not
+#: configs/targets.yaml: its numbers are the public figures themselves, each target naming its
+#: source in a field of its own (tests/test_targets.py checks that every target has one).
+SOURCED_FILES = [p for p in CONFIG_FILES if p.name != "targets.yaml"] + sorted(SCENARIOS.glob("*.yaml"))
 
 
 def _compose_checked(overrides: list[str]) -> Config:

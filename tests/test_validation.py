@@ -12,21 +12,22 @@ from simmodel.experiments.replications import run_replications
 
 @pytest.fixture(scope="module")
 def short_national() -> tuple[object, pd.DataFrame]:
-    """The national baseline, shortened: half a year after a 1-year warm-up, 1 replication.
+    """The national baseline exactly as ``simmodel validate`` runs it (10 years after a 1-year
+    warm-up, 4 replications, the default seed; about 40 s on 2 cores).
 
-    The checks compare yearly rates and shares, which a half-year already estimates
-    well on the national estate (86,000 people); the accepted ranges are wider than
-    the run-to-run noise seen across seeds (population +/-0.5%, shares +/-0.3 points).
+    The calibration targets' ranges are tight (within 5% of a point figure), tighter than the
+    noise of a short run: half a year of one replication put the 50+ share at 20.02% against
+    the 10-year mean of 19.95% and a ceiling of 20%. So the test runs what the document shows.
     """
-    cfg = make_config(
-        "estate=national", "run.years=0.5", "run.warmup_years=1", "run.replications=1", "run.jobs=1"
-    )
+    cfg = make_config("estate=national", "run.years=10", "run.warmup_years=1", "run.replications=4")
     ensemble = run_replications(cfg)
-    return ensemble, validate.evaluate(ensemble.summary())
+    return ensemble, validate.evaluate(ensemble.summary(), ensemble.estate.size)
 
 
 @pytest.mark.slow
 def test_checks_that_pass_today_still_pass(short_national) -> None:
+    """Every figure without a declared gap, of both groups: an independent check that passes
+    today keeps passing, and the calibration targets the committed parameters meet stay met."""
     _, table = short_national
     regressions = table[~table["passed"] & ~table["known_gap"]]
     assert regressions.empty, f"validation checks now failing:\n{regressions.to_string()}"
@@ -36,27 +37,10 @@ def test_checks_that_pass_today_still_pass(short_national) -> None:
 def test_report_lists_every_check_with_its_source(short_national) -> None:
     ensemble, table = short_national
     text = validate.report(ensemble, table, None)
-    for check in validate.CHECKS:
+    for check in validate.targets():
         assert check.name in text
         assert check.source in text
-    assert f"{int(table['passed'].sum())} of {len(validate.CHECKS)} checks pass" in text
-
-
-def test_evaluate_flags_values_outside_the_range() -> None:
-    check = validate.CHECKS[0]
-    metrics = ["population", *[m for m in _needed_metrics() if m != "population"]]
-    summary = pd.DataFrame({"metric": metrics, "mean": [1.0] * len(metrics)})
-    summary.loc[summary["metric"] == "population", "mean"] = check.high * 2
-    table = validate.evaluate(summary)
-    assert not table.loc[0, "passed"]
-    summary.loc[summary["metric"] == "population", "mean"] = (check.low + check.high) / 2
-    assert validate.evaluate(summary).loc[0, "passed"]
-
-
-def _needed_metrics() -> list[str]:
-    from simmodel.outputs.results import METRICS
-
-    return [m.name for m in METRICS]
+    assert validate.headline(table) in text.splitlines()[:3]
 
 
 @pytest.mark.slow  # four 10-year cohort projections (about 10 s)

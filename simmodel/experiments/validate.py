@@ -1,256 +1,119 @@
 """Validation: the default estate's outputs against the public figures.
 
 ``simmodel validate [key=value ...]`` runs the baseline (national estate, the
-default replications), compares the summary with the figures in
-``../shared/domain/public_figures.md`` and writes ``docs/validation.md`` (a table with the
-source, the accepted range and pass or fail, and the reason for each known gap) and
-``docs/validation_series.png``. Exit code 0 whatever the outcome: a failed check is a
-finding to explain, not an error. ``tests/test_validation.py`` runs the same checks on a
-shorter run and fails if a check that passes today starts failing.
+default replications), compares the summary with the public figures declared in
+``configs/targets.yaml`` (each marked ``calibration``: parameters are set from it, or
+``validation``: an independent check; with its source, range and the reason for the range)
+and writes ``docs/validation.md`` (the two groups apart, headed by how many of each pass,
+and the reason for each known gap) and ``docs/validation_series.png``. Exit code 0 whatever
+the outcome: a failed check is a finding to explain, not an error.
+``tests/test_validation.py`` runs the same checks on a shorter run and fails if a figure
+that is met today stops being met; ``tests/test_targets.py`` checks the declared split.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from ..compose import check_overrides
 from ..config import ConfigError
 from ..outputs.results import write_atomic
-from ..paths import REPO
+from ..paths import CONFIG_DIR, REPO
 from .replications import Ensemble, run_replications
 
 DOCS = REPO / "docs"
-#: England's prison population in 2016, the denominator of the Care Act first-year flows
-#: (public_figures.md, [S48] row, from [S47] footnote 16).
-ENGLAND_POPULATION_2016 = 78_500
+#: The public figures and their declared roles and ranges (calibration or validation).
+TARGETS = CONFIG_DIR / "targets.yaml"
+ROLES = ("validation", "calibration")
 
 Values = dict[str, float]
 
 
 @dataclass(frozen=True)
 class Check:
-    """One comparison: a model quantity, the accepted range, and where the figure comes from."""
+    """One public figure: the model quantity compared with it, its declared role and range.
 
+    ``role``: ``calibration`` (parameters are set from the figure) or ``validation`` (an
+    independent check). The model's value is ``(metric - minus) / per x scale``.
+    """
+
+    key: str
     name: str
+    role: str
     unit: str
-    compute: Callable[[Values], float]
+    metric: str
     low: float
     high: float
     figure: str  # the public figure, in words
     source: str
     tolerance: str  # why the range is what it is
+    minus: str = ""
+    per: str = ""  # a metric, or "prisons"
+    scale: float = 1.0
+    parameters: tuple[str, ...] = ()
+    shares_source: str = ""
     known_gap: str = ""  # why the model misses today, if it does
 
     def value(self, values: Values) -> float:
-        return float(self.compute(values))
+        x = values[self.metric] - (values[self.minus] if self.minus else 0.0)
+        if self.per:
+            x = x / values[self.per]
+        return float(x * self.scale)
 
 
-def _per_1000(metric: str) -> Callable[[Values], float]:
-    return lambda v: 1000.0 * v[metric] / v["population"]
+@lru_cache(maxsize=1)
+def targets(path: Path = TARGETS) -> tuple[Check, ...]:
+    """Every declared figure in ``configs/targets.yaml``, in file order."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    gaps = data.get("gaps", {})
+    checks = []
+    for key, spec in data["targets"].items():
+        if spec["role"] not in ROLES:
+            raise ConfigError(f"{path.name}: {key}.role = {spec['role']!r}: expected {' or '.join(ROLES)}")
+        quantity = spec["quantity"]
+        gap = str(spec.get("gap", ""))
+        checks.append(
+            Check(
+                key=key,
+                name=spec["name"],
+                role=spec["role"],
+                unit=spec["unit"],
+                metric=quantity["metric"],
+                minus=quantity.get("minus", ""),
+                per=quantity.get("per", ""),
+                scale=float(quantity.get("scale", 1.0)),
+                low=float(spec["low"]),
+                high=float(spec["high"]),
+                figure=str(spec["figure"]),
+                source=str(spec["source"]),
+                tolerance=str(spec["why"]),
+                parameters=tuple(spec.get("parameters", ())),
+                shares_source=str(spec.get("shares_source", "")),
+                known_gap=str(gaps.get(gap, gap)),
+            )
+        )
+    return tuple(checks)
 
 
-CARE_ACT_GAP = (
-    "The model counts every identification and assessment in a steady state with today's "
-    "screening, including people found again after a transfer lost their record; the figure "
-    "is the first year of the Care Act (2015/16), when local authorities were setting up "
-    "and the survey's counts are lower bounds ('upwards of', 'almost', 'approaching'). "
-    "Lower screening sensitivity and referral shares would close the gap, but no current "
-    "figure supports them; the 2015/16 figures are kept as a floor."
-)
-
-CHECKS: tuple[Check, ...] = (
-    Check(
-        "Population in prison (adults)",
-        "people",
-        lambda v: v["population"],
-        81_500,
-        90_500,
-        "86,089 in December 2024 (82,218 men, 3,500 women, 371 children)",
-        "[S24]",
-        "+/-5% of the adult figure: the population moved by about that much within 2023-24 ([S22] 85,851)",
-    ),
-    Check(
-        "Share aged 50 and over",
-        "share",
-        lambda v: v["population_50_plus_share"],
-        0.15,
-        0.22,
-        "17% in 2019; 'a fifth' in 2022",
-        "[S06] [S09]",
-        "between the two published figures, with 2 points either side",
-    ),
-    Check(
-        "Share aged 60 and over",
-        "share",
-        lambda v: v["population_60_plus_share"],
-        0.045,
-        0.08,
-        "6.2% in September 2021 (4.6% in 2015)",
-        "[S12]",
-        "about +/-1.5 points: the share rose by 1.6 points in 6 years",
-    ),
-    Check(
-        "Share aged 70 and over",
-        "share",
-        lambda v: v["population_70_plus_share"],
-        0.013,
-        0.03,
-        "1,813 people in June 2019, about 2.2%",
-        "[S06]",
-        "0.6 to 1.4 times the 2019 share",
-    ),
-    Check(
-        "First receptions a quarter",
-        "people/quarter",
-        lambda v: (v["receptions_per_year"] - v["recalls_per_year"]) / 4,
-        14_000,
-        18_500,
-        "15,100-17,100 first receptions a quarter (2021-23)",
-        "[S22] [S20] [S19] [S21]",
-        "the published range with about 1,000 either side",
-    ),
-    Check(
-        "Recalls to custody a quarter",
-        "people/quarter",
-        lambda v: v["recalls_per_year"] / 4,
-        6_000,
-        8_200,
-        "6,824 recalls in a quarter of 2023; 32,500 in the year to September 2024",
-        "[S22]",
-        "from about 10% below the 2023 quarter to the 2024 rate (8,100 a quarter)",
-    ),
-    Check(
-        "Releases from determinate sentences a quarter",
-        "people/quarter",
-        lambda v: v["determinate_releases_per_year"] / 4,
-        11_000,
-        13_500,
-        "11,300-11,900 releases from sentence a quarter (2021-23)",
-        "[S22] [S19] [S20] [S21]",
-        "the published range with about 300 below and 1,600 above: the model's determinate "
-        "releases include those of a few women and of people sentenced after long remand",
-    ),
-    Check(
-        "Months served before a determinate release",
-        "months",
-        lambda v: v["determinate_time_served_months_mean"],
-        9.9,
-        18.9,
-        "9.9 months average time served (2015); 18.9 months average detention (2020)",
-        "[S14] [S100]",
-        "between the two published averages, whose definitions differ",
-    ),
-    Check(
-        "Natural-cause deaths a year",
-        "people/year",
-        lambda v: v["natural_deaths_per_year"],
-        160,
-        250,
-        "158 (year to Sep 2019), 165 (year to Jun 2019), 250 (year to about Sep 2021)",
-        "[S89] [S93]",
-        "the published range",
-    ),
-    Check(
-        "Mean age at natural death",
-        "years",
-        lambda v: v["mean_age_at_death"],
-        53,
-        59,
-        "56 (average age at death in custody)",
-        "[S93]",
-        "+/-3 years",
-    ),
-    Check(
-        "Prevalence of social care need",
-        "share",
-        lambda v: v["need_prevalence"],
-        0.07,
-        0.10,
-        "central estimate 7-10% (range 3-13%), Scotland",
-        "[S47]",
-        "the central range; the wider 3-13% range is the uncertainty of the estimate",
-    ),
-    Check(
-        "Dementia among people aged 50 and over",
-        "share",
-        lambda v: v["dementia_prevalence_50_plus"],
-        0.055,
-        0.089,
-        "7.0% (95% CI 5.5-8.9%)",
-        "[S57]",
-        "the study's 95% confidence interval",
-    ),
-    Check(
-        "Dementia among people aged 70 and over",
-        "share",
-        lambda v: v["dementia_prevalence_70_plus"],
-        0.08,
-        0.171,
-        "11.8% (95% CI 8.0-17.1%)",
-        "[S57]",
-        "the study's 95% confidence interval",
-    ),
-    Check(
-        "Needs identified a year, per 1,000 prisoners",
-        "per 1,000/year",
-        _per_1000("detections_per_year"),
-        0.5 * 1800 / ENGLAND_POPULATION_2016 * 1000,
-        1.5 * 1800 / ENGLAND_POPULATION_2016 * 1000,
-        "upwards of 1,800 identified in England in 2015/16 (22.9 per 1,000 of about 78,500)",
-        "[S48]",
-        "0.5-1.5 times the first-year rate: a survey of a year of setting up",
-        CARE_ACT_GAP,
-    ),
-    Check(
-        "Care Act assessments a year, per 1,000 prisoners",
-        "per 1,000/year",
-        _per_1000("assessments_per_year"),
-        0.5 * 1600 / ENGLAND_POPULATION_2016 * 1000,
-        1.5 * 1600 / ENGLAND_POPULATION_2016 * 1000,
-        "almost 1,600 assessed in England in 2015/16 (20.4 per 1,000)",
-        "[S48]",
-        "0.5-1.5 times the first-year rate",
-        CARE_ACT_GAP,
-    ),
-    Check(
-        "Found eligible a year, per 1,000 prisoners",
-        "per 1,000/year",
-        _per_1000("eligible_per_year"),
-        0.5 * 800 / ENGLAND_POPULATION_2016 * 1000,
-        1.5 * 800 / ENGLAND_POPULATION_2016 * 1000,
-        "approaching 800 eligible in England in 2015/16 (10.2 per 1,000)",
-        "[S48]",
-        "0.5-1.5 times the first-year rate",
-        CARE_ACT_GAP,
-    ),
-    Check(
-        "Share of prisons with a buddy scheme",
-        "share",
-        lambda v: v["prisons_with_scheme_share"],
-        0.35,
-        0.45,
-        "41 of 102 prisons (40.2%) had peer support, 2017-20",
-        "[S60], seed_facts.md W-1",
-        "+/-5 points",
-    ),
-)
-
-
-def evaluate(summary: pd.DataFrame) -> pd.DataFrame:
-    """One row per check: the model's value, the accepted range and whether it passes."""
+def evaluate(summary: pd.DataFrame, prisons: int) -> pd.DataFrame:
+    """One row per declared figure: the model's value, the range, and whether it is met."""
     values: Values = dict(zip(summary["metric"], summary["mean"].astype(float), strict=True))
+    values["prisons"] = float(prisons)
     rows = []
-    for check in CHECKS:
+    for check in targets():
         value = check.value(values)
         rows.append(
             {
+                "key": check.key,
                 "check": check.name,
+                "role": check.role,
                 "unit": check.unit,
                 "model": value,
                 "low": check.low,
@@ -262,11 +125,24 @@ def evaluate(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def headline(table: pd.DataFrame) -> str:
+    """``**N of M independent checks pass; K of L calibration targets met.**``"""
+    v = table[table["role"] == "validation"]
+    c = table[table["role"] == "calibration"]
+    return (
+        f"**{int(v['passed'].sum())} of {len(v)} independent checks pass; "
+        f"{int(c['passed'].sum())} of {len(c)} calibration targets met.**"
+    )
+
+
 def _fmt(value: float, unit: str) -> str:
+    """A value as the tables show it, with the digits a tight range needs (6.47%, 0.934)."""
     if np.isnan(value):
         return "n/a"
     if unit == "share":
-        return f"{100 * value:.1f}%"
+        return f"{100 * value:.2f}%"
+    if abs(value) < 10:
+        return f"{value:.3g}"
     return f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}"
 
 
@@ -328,35 +204,53 @@ def report(
 ) -> str:
     """``docs/validation.md`` as text; ``ageing``: the lines of :func:`ageing_section`."""
     cfg = ensemble.cfg
-    passed = int(table["passed"].sum())
     lines = [
         "# Validation against public figures",
+        "",
+        headline(table),
         "",
         "Written by `simmodel validate` (do not edit by hand). Scenario "
         f"`{cfg.scenario}`, funding `{cfg.funding.name}`, estate `{cfg.estate.name}` "
         f"({ensemble.estate.size} prisons), {cfg.run.years:g} year(s) after a "
         f"{cfg.run.warmup_years:g}-year warm-up, {ensemble.n} replications, seed {cfg.run.seed}. "
-        "Model values are means over the reported years and the replications. Sources are in "
-        "`../shared/domain/public_figures.md`.",
+        "Model values are means over the reported years and the replications. Every figure, its "
+        "role and its range are declared in `configs/targets.yaml` before the model is run; sources "
+        "are in `../shared/domain/public_figures.md`.",
         "",
-        f"**{passed} of {len(table)} checks pass.**",
-        "",
-        "| check | model | accepted range | public figure | source | why this range | result |",
-        "|---|---|---|---|---|---|---|",
+        "- **Independent checks** (`validation`): no parameter is set from these figures "
+        "(`tests/test_targets.py` fails if a parameter's comment cites one). They can fail.",
+        "- **Calibration targets** (`calibration`): parameters are set from these figures, so meeting "
+        "them shows only that the model holds what it was given; their ranges are tight (the published "
+        "range, or within 5% of a point figure), so a drifting model is caught.",
     ]
-    for check, row in zip(CHECKS, table.itertuples(index=False), strict=True):
-        result = "pass" if row.passed else ("**fail** (known gap, below)" if check.known_gap else "**fail**")
-        accepted = f"{_fmt(check.low, check.unit)} to {_fmt(check.high, check.unit)}"
-        cells = [check.name, _fmt(row.model, check.unit), accepted, check.figure, check.source]
-        lines.append("| " + " | ".join([*cells, check.tolerance, result]) + " |")
-    gaps = [(c, r) for c, r in zip(CHECKS, table.itertuples(index=False), strict=True) if not r.passed]
+    checks = {c.key: c for c in targets()}
+    for role, title in (("validation", "Independent checks"), ("calibration", "Calibration targets")):
+        rows = table[table["role"] == role]
+        met = "pass" if role == "validation" else "met"
+        lines += [
+            "",
+            f"## {title}: {int(rows['passed'].sum())} of {len(rows)} {met}",
+            "",
+            "| figure | model | accepted range | public figure | source | why this range | result |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in rows.itertuples(index=False):
+            check = checks[row.key]
+            result = met if row.passed else ("**fail** (gap below)" if check.known_gap else "**fail**")
+            accepted = f"{_fmt(check.low, check.unit)} to {_fmt(check.high, check.unit)}"
+            cells = [check.name, _fmt(row.model, check.unit), accepted, check.figure, check.source]
+            lines.append("| " + " | ".join([*cells, check.tolerance, result]) + " |")
+        if role == "calibration":
+            lines += ["", "Parameters set from each target:", ""]
+            lines += [f"- {checks[k].name}: `{'`, `'.join(checks[k].parameters)}`" for k in rows["key"]]
+    gaps = [checks[r.key] for r in table.itertuples(index=False) if not r.passed]
     if gaps:
         lines += ["", "## Where the model misses", ""]
-        explained = dict.fromkeys(c.known_gap for c, _ in gaps if c.known_gap)
+        explained = dict.fromkeys(c.known_gap for c in gaps if c.known_gap)
         for gap in explained:
-            names = "; ".join(c.name for c, _ in gaps if c.known_gap == gap)
+            names = "; ".join(c.name for c in gaps if c.known_gap == gap)
             lines += [f"- **{names}**: {gap}"]
-        for check, _ in gaps:
+        for check in gaps:
             if not check.known_gap:
                 lines += [f"- **{check.name}**: not explained yet; a regression to investigate."]
     if plot_name:
@@ -384,10 +278,11 @@ def plot_series(ensemble: Ensemble, path: Path) -> None:
     est = series[series["scope"] == "estate"]
     years = est["year"].to_numpy()
     older = ["population_50_59", "population_60_69", "population_70_plus"]
+    ranges = {c.key: (c.low, c.high) for c in targets()}
     panels = [
-        ("Population", est["population"], None, (81_500, 90_500)),
-        ("Share aged 50+", est[older].sum(axis=1) / est["population"], None, (0.15, 0.22)),
-        ("Need prevalence", est["people_with_need"] / est["population"], None, (0.07, 0.10)),
+        ("Population", est["population"], None, ranges["population"]),
+        ("Share aged 50+", est[older].sum(axis=1) / est["population"], None, ranges["share_50_plus"]),
+        ("Need prevalence", est["people_with_need"] / est["population"], None, ranges["need_prevalence"]),
     ]
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     for ax, (title, values, _, band) in zip(axes, panels, strict=True):
@@ -417,15 +312,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"simmodel: error: {exc}", file=sys.stderr)
         return 2
     ensemble = run_replications(cfg)
-    table = evaluate(ensemble.summary())
+    table = evaluate(ensemble.summary(), ensemble.estate.size)
     DOCS.mkdir(exist_ok=True)
     plot = DOCS / "validation_series.png"
     plot_series(ensemble, plot)
     write_atomic(DOCS / "validation.md", report(ensemble, table, plot.name, ageing_section()))
-    for check, row in zip(CHECKS, table.itertuples(index=False), strict=True):
+    for row in table.itertuples(index=False):
         status = "pass" if row.passed else "FAIL"
-        print(f"  {status:<5}{check.name:<52}{_fmt(row.model, check.unit)}")
-    print(f"\n{int(table['passed'].sum())} of {len(table)} checks pass. Written: {DOCS / 'validation.md'}")
+        print(f"  {status:<5}{row.role:<12}{row.check:<66}{_fmt(row.model, row.unit)}")
+    print(f"\n{headline(table).strip('*')} Written: {DOCS / 'validation.md'}")
     return 0
 
 
