@@ -99,7 +99,7 @@ def test_calibration_targets_name_parameters_that_cite_them(check: validate.Chec
 
 
 def test_every_quantity_reads_summary_metrics() -> None:
-    names = {m.name for m in METRICS} | {"prisons"}
+    names = {m.name for m in METRICS} | {"prisons", *validate.TYPE_QUANTITIES}
     for check in CHECKS:
         for metric in filter(None, (check.metric, check.minus, check.per)):
             assert metric in names, f"{check.key}: {metric}"

@@ -21,7 +21,7 @@ def short_national() -> tuple[object, pd.DataFrame]:
     """
     cfg = make_config("estate=national", "run.years=10", "run.warmup_years=1", "run.replications=4")
     ensemble = run_replications(cfg)
-    return ensemble, validate.evaluate(ensemble.summary(), ensemble.estate.size)
+    return ensemble, validate.evaluate(ensemble.summary(), ensemble.estate.size, ensemble.timeseries())
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ import pandas as pd
 import yaml
 
 from ..compose import check_overrides
-from ..config import ConfigError
+from ..config import PRISON_TYPES, ConfigError
 from ..outputs.results import write_atomic
 from ..paths import CONFIG_DIR, REPO
 from .replications import Ensemble, run_replications
@@ -102,10 +102,30 @@ def targets(path: Path = TARGETS) -> tuple[Check, ...]:
     return tuple(checks)
 
 
-def evaluate(summary: pd.DataFrame, prisons: int) -> pd.DataFrame:
-    """One row per declared figure: the model's value, the range, and whether it is met."""
+def type_values(series: pd.DataFrame) -> Values:
+    """Quantities by prison type from a run's monthly series: ``share_75_plus_in_TYPE``, the
+    share of everyone aged 75 and over held in prisons of that type (all months, all prisons)."""
+    prisons = series[series["scope"] == "prison"]
+    aged = prisons.groupby("prison_type")["population_75_plus"].sum()
+    total = float(aged.sum())
+    return {
+        f"share_75_plus_in_{t}": float(aged.get(t, 0.0)) / total if total else float("nan")
+        for t in PRISON_TYPES
+    }
+
+
+#: Quantities :func:`type_values` adds to the summary metrics.
+TYPE_QUANTITIES = tuple(f"share_75_plus_in_{t}" for t in PRISON_TYPES)
+
+
+def evaluate(summary: pd.DataFrame, prisons: int, series: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per declared figure: the model's value, the range, and whether it is met.
+
+    ``series``: the run's monthly table (for the quantities by prison type; NaN without it).
+    """
     values: Values = dict(zip(summary["metric"], summary["mean"].astype(float), strict=True))
     values["prisons"] = float(prisons)
+    values.update(type_values(series) if series is not None else dict.fromkeys(TYPE_QUANTITIES, float("nan")))
     rows = []
     for check in targets():
         value = check.value(values)
@@ -312,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"simmodel: error: {exc}", file=sys.stderr)
         return 2
     ensemble = run_replications(cfg)
-    table = evaluate(ensemble.summary(), ensemble.estate.size)
+    table = evaluate(ensemble.summary(), ensemble.estate.size, ensemble.timeseries())
     DOCS.mkdir(exist_ok=True)
     plot = DOCS / "validation_series.png"
     plot_series(ensemble, plot)

@@ -99,7 +99,8 @@ class Stock:
     LONG = 15
     INDETERMINATE = 16
     RECALL = 17
-    AGE_BAND_0 = 18  # followed by one entry per age band
+    AGED_75_PLUS = 18  # people aged 75 and over (within the 70+ band: where the oldest are held)
+    AGE_BAND_0 = 19  # followed by one entry per age band
 
 
 def _names(cls: type) -> tuple[str, ...]:

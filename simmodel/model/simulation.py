@@ -164,6 +164,7 @@ class Simulation:
         cell = (prison * n_bands + bands)[bands >= 0]  # (no one is younger than the first band)
         by_band = np.bincount(cell, minlength=n * n_bands).reshape(n, n_bands)
         stocks[:, Stock.AGE_BAND_0 : Stock.AGE_BAND_0 + n_bands] = by_band
+        stocks[:, Stock.AGED_75_PLUS] = np.bincount(prison[ages >= 75.0], minlength=n)
         by_class = np.bincount(prison * N_CLASSES + people.klass[ids], minlength=n * N_CLASSES)
         stocks[:, Stock.REMAND : Stock.REMAND + N_CLASSES] = by_class.reshape(n, N_CLASSES)
         need_ids = people.need_ids.array()

@@ -38,6 +38,7 @@ _STOCK_COLUMNS = {
     "long": "custody_long",
     "indeterminate": "custody_indeterminate",
     "recall": "custody_recall",
+    "aged_75_plus": "population_75_plus",
 }
 #: The label columns of timeseries.csv; every other column is a number.
 TIMESERIES_ID_COLUMNS = ("month", "year", "scope", "prison", "prison_type", "scheme")
@@ -89,6 +90,7 @@ _STOCK_MEANINGS: dict[str, str] = {
     "custody_long": "people serving a determinate sentence of 4 years or more",
     "custody_indeterminate": "people serving a life or IPP sentence",
     "custody_recall": "people recalled to custody",
+    "population_75_plus": "people aged 75 and over",
 }
 _FLOW_MEANINGS: dict[str, tuple[str, str]] = {
     "receptions": ("people", "people received into custody"),
