@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO
+from conftest import REPO, run_module
 
 from simmodel import psa, sensitivity
 from simmodel.assumptions import Assumption
@@ -163,6 +163,15 @@ def test_an_interrupted_design_resumes_with_the_same_answer(tmp_path: Path, monk
     again = _small_morris(tmp_path / "a")
     assert len(calls) == 5  # only the missing points ran
     pd.testing.assert_frame_equal(first.table, again.table)
+
+
+def test_a_points_file_of_another_design_is_refused_in_one_line(tmp_path: Path):
+    (tmp_path / "points.csv").write_text("point,option,replications,population\n0,status_quo,1,85000\n")
+    proc = run_module(
+        "simmodel.sensitivity", [*SMALL, f"parameters={THREE}", f"out={tmp_path}", "progress=false"], tmp_path
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "another design or an earlier simmodel" in proc.stderr
 
 
 def test_psa_writes_draws_and_an_acceptability_curve(tmp_path: Path):

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import PRISON_TYPES, Config, check_ranges
+from ..config import PRISON_TYPES, Config, ConfigError, check_ranges
 from ..model.estate import Estate
 from .replications import available_cores
 
@@ -145,7 +145,10 @@ class PointStore:
                 if header is None:
                     continue
                 if header != self.header:
-                    raise RuntimeError(f"{path} was written by a different design; use another folder")
+                    raise ConfigError(
+                        f"{path} was written by another design or an earlier simmodel: delete it, "
+                        "or choose another out="
+                    )
                 rows += [row for row in reader if len(row) == len(self.header)]
         frame = pd.DataFrame(rows, columns=self.header)
         for name in ("point", "lines", "replication", "scope"):
