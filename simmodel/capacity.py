@@ -134,12 +134,12 @@ class Target:
         return lines[self.metric].to_numpy(dtype=float)
 
     def words(self) -> str:
-        from .outputs.uncertainty_report import _number, _words
+        from .outputs.uncertainty_report import output_words, with_unit
 
         if self.metric in SHARES:
             return f"{SHARE_WORDS[self.metric]} at or below {self.limit:.0%} of need"
-        label, unit = _words(self.metric)
-        return f"{label.strip().lower()} at or below {_number(self.limit, unit or _unit(self.metric))}"
+        label, unit = output_words(self.metric)
+        return f"{label.strip().lower()} at or below {with_unit(self.limit, unit or _unit(self.metric))}"
 
 
 def _unit(metric: str) -> str:
@@ -262,7 +262,7 @@ class CapacityResult:
 def _scopes(cfg: Any, by: str) -> list[tuple[int, str]]:
     """``(scope index in points.csv, name)`` of every scope answered."""
     from .config import PRISON_TYPES
-    from .model.estate import _TYPE_LABEL
+    from .model.estate import TYPE_LABEL
 
     if by == "estate":
         only = cfg.estate.prisons[0].name if len(cfg.estate.prisons) == 1 else "The estate"
@@ -274,7 +274,7 @@ def _scopes(cfg: Any, by: str) -> list[tuple[int, str]]:
             else [round(getattr(cfg.estate.count, t)) for t in PRISON_TYPES]
         )
         return [(0, "The estate")] + [
-            (1 + i, f"{_TYPE_LABEL[t]} prisons") for i, t in enumerate(PRISON_TYPES) if counts[i] > 0
+            (1 + i, f"{TYPE_LABEL[t]} prisons") for i, t in enumerate(PRISON_TYPES) if counts[i] > 0
         ]
     if by == "prison":
         if not cfg.estate.prisons:
@@ -362,7 +362,7 @@ def _curve(
 ) -> pd.DataFrame:
     """One row per value run and scope: the lever, each target's mean, 95% interval and bound,
     posts, buddies, and cost by payer (means over replications)."""
-    from scipy import stats
+    from .experiments.replications import t_interval
 
     rows = []
     for point, point_lines in lines.groupby("point", sort=True):
@@ -372,15 +372,12 @@ def _curve(
             row: dict[str, Any] = {"scope": name, "value": grid.values[point], "shown": grid.shown[point]}
             for i, target in enumerate(targets):
                 x = target.values(sub)
-                x = x[np.isfinite(x)]
-                mean = float(x.mean()) if len(x) else np.nan  # NaN: undefined (e.g. no assessments)
-                half = (
-                    stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)) if len(x) > 1 else np.nan
-                )
+                x = x[np.isfinite(x)]  # none: undefined (e.g. no assessments), so NaN
+                mean, low, high = t_interval(x) if len(x) else (np.nan, np.nan, np.nan)
                 row |= {
-                    f"{target.metric}_mean": mean,
-                    f"{target.metric}_ci_low": mean - half,
-                    f"{target.metric}_ci_high": mean + half,
+                    f"{target.metric}_mean": float(mean),
+                    f"{target.metric}_ci_low": float(low),
+                    f"{target.metric}_ci_high": float(high),
                     f"{target.metric}_bound": b[i, j],
                     f"{target.metric}_met": bool(b[i, j] <= target.limit),
                 }
@@ -510,7 +507,7 @@ def capacity(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from .experiments.analysis import command_main
+    from .experiments.command import command_main
 
     def run(opts: dict[str, Any], overrides: list[str]) -> list[str]:
         goals = [o for o in overrides if o.startswith("target.")]

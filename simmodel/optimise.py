@@ -388,21 +388,13 @@ def analyse(overrides: Sequence[str], **settings: Any) -> OptimiseResult:
     return result
 
 
-def _interval(x: np.ndarray) -> tuple[float, float, float]:
-    from scipy import stats
-
-    mean = float(np.mean(x))
-    if len(x) < 2:
-        return mean, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.975, len(x) - 1) * np.std(x, ddof=1) / np.sqrt(len(x)))
-    return mean, mean - half, mean + half
-
-
 def _trial_table(
     trials: list[Trial], lines: dict[int, pd.DataFrame], objective: str, reference: float, levers: list[Lever]
 ) -> pd.DataFrame:
     """One row per trial: the mix, the objective and extra cost with 95% intervals over
     replications, cost by payer, feasibility and whether it is on the front."""
+    from .experiments.replications import t_interval
+
     front = {t.number for t in pareto(trials)}
     first: dict[tuple[tuple[str, float], ...], int] = {}  # a repeated mix ran once, as its first trial
     for t in sorted(trials, key=lambda t: t.number):
@@ -411,8 +403,10 @@ def _trial_table(
     rows = []
     for t in trials:
         mine = lines[first[_key(t.mix)]]
-        obj = _interval(mine[objective].to_numpy())
-        extra = [round(v, 2) + 0.0 for v in _interval(mine["cost_total_per_year"].to_numpy() - reference)]
+        obj = [float(v) for v in t_interval(mine[objective].to_numpy())]
+        extra = [
+            round(float(v), 2) + 0.0 for v in t_interval(mine["cost_total_per_year"].to_numpy() - reference)
+        ]
         rows.append(
             {
                 "trial": t.number,
@@ -438,21 +432,22 @@ def _trial_table(
 
 
 def _sentences(table: pd.DataFrame, best: pd.Series | None, budget: float, objective: str) -> list[str]:
-    from .outputs.planner_report import money
-    from .outputs.uncertainty_report import _number, _words
+    from .outputs.uncertainty_report import output_words, pounds, with_unit
 
-    label, unit = _words(objective)
+    label, unit = output_words(objective)
     base = table[table["trial"] == 0].iloc[0]
-    today = _number(base[f"{objective}_mean"], unit)
+    today = with_unit(base[f"{objective}_mean"], unit)
     if best is None:
-        return [f"No mix run stays within {money(budget)} a year; today's {label} is {today}."]
-    value = _number(best[f"{objective}_mean"], unit)
+        return [f"No mix run stays within {pounds(budget)} a year; today's {label} is {today}."]
+    value = with_unit(best[f"{objective}_mean"], unit)
     low, high = best[f"{objective}_ci_low"], best[f"{objective}_ci_high"]
-    interval = f" (95% interval {_number(low, unit)} to {_number(high, unit)})" if np.isfinite(low) else ""
+    interval = (
+        f" (95% interval {with_unit(low, unit)} to {with_unit(high, unit)})" if np.isfinite(low) else ""
+    )
     lines = [
-        f"Within {money(budget)} a year, the mix that leaves least {label} of the {len(table)} run is: "
+        f"Within {pounds(budget)} a year, the mix that leaves least {label} of the {len(table)} run is: "
         f"{best['mix']}. It leaves {value}{interval} against {today} today, "
-        f"for {money(best['extra_cost_per_year'])} a year more.",
+        f"for {pounds(best['extra_cost_per_year'])} a year more.",
         f"{int(table['on_front'].sum())} mixes are on the front of extra cost against {label} "
         "within the budget (pareto.csv).",
     ]
@@ -510,7 +505,7 @@ def optimise(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from .experiments.analysis import command_main
+    from .experiments.command import command_main
 
     def run(opts: dict[str, Any], overrides: list[str]) -> list[str]:
         result = analyse(overrides, **opts)

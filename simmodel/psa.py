@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .config import ConfigError
+from .experiments.command import DESIGN_RUN_SETTINGS
 
 SETTINGS: dict[str, Any] = {
     "samples": 16,
@@ -40,11 +41,7 @@ SETTINGS: dict[str, Any] = {
     "reference": "status_quo",
     "value": 30.0,
     "seed": 1,
-    "out": "",
-    "jobs": 0,
-    "progress": True,
-    "launcher": "",
-    "batches": 0,
+    **DESIGN_RUN_SETTINGS,
 }
 OUTPUTS = (
     "nonpersonal_unmet_hours_per_week",
@@ -197,7 +194,7 @@ def _write(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from .experiments.analysis import command_main
+    from .experiments.command import command_main
 
     def run(opts: dict[str, Any], overrides: list[str]) -> list[str]:
         result = analyse(overrides, **opts)

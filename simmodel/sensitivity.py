@@ -42,6 +42,7 @@ import pandas as pd
 
 from .assumptions import Assumption
 from .config import ConfigError
+from .experiments.command import DESIGN_RUN_SETTINGS
 
 METHODS = ("oneway", "morris", "sobol")
 SETTINGS: dict[str, Any] = {
@@ -50,11 +51,7 @@ SETTINGS: dict[str, Any] = {
     "samples": 64,
     "parameters": "",
     "seed": 1,
-    "out": "",
-    "jobs": 0,
-    "progress": True,
-    "launcher": "",
-    "batches": 0,
+    **DESIGN_RUN_SETTINGS,
 }
 
 
@@ -224,7 +221,7 @@ def _write_outputs(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from .experiments.analysis import command_main
+    from .experiments.command import command_main
     from .outputs import uncertainty_report as ur
 
     def run(opts: dict[str, Any], overrides: list[str]) -> list[str]:

@@ -58,6 +58,13 @@ def run_module(
     )
 
 
+def assert_refused(proc: subprocess.CompletedProcess[str], message: str, cwd: Path) -> None:
+    """Bad input: exit 2, one line naming the problem (no traceback), and nothing written."""
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (cwd / "results").exists()
+
+
 def make_config(*overrides: str) -> Config:
     """Checked configuration: the short single-prison defaults, then ``overrides``."""
     return check_overrides([*DEFAULTS, *overrides])

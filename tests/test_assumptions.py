@@ -113,13 +113,13 @@ def test_every_end_every_corner_and_a_hypercube_of_the_ranges_is_a_valid_design_
 
 def test_the_report_shows_values_with_all_their_digits():
     """The old table read comments with a regex and printed 0.02 as 0.0 and 0.15 as 0.1."""
-    from simmodel.outputs.report import _html_table, assumptions_table
+    from simmodel.outputs.report import html_table, assumptions_table
 
     cfg = check_overrides([])
     assumed, sourced = assumptions_table(cfg, {})
     row = assumed.set_index("Parameter").loc["need.stock_prevalence_by_band.b18_20"]
     assert row["Value used"] == "0.02" and row["Range"] == "0.01 to 0.04, triangular"
-    assert ">0.15<" in _html_table(assumed)  # population.transfer_rate_per_year
+    assert ">0.15<" in html_table(assumed)  # population.transfer_rate_per_year
     assert len(assumed) == len(assumptions.for_run(cfg))
     assert not set(assumed["Parameter"]) & set(sourced["Parameter"])
 

@@ -14,18 +14,18 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .. import __version__, assumptions
 from ..config import Config, ConfigError
+from .command import DESIGN_RUN_SETTINGS
 from .design_runs import ClusterLaunch, Point, Progress, point_means, run_points
 
 #: The four outputs every analysis reports by default (results.METRICS names).
@@ -35,12 +35,9 @@ KEY_OUTPUTS = (
     "cost_total_per_year",
     "safeguarding_incidents_per_year",
 )
-EXIT_BAD_INPUT = 2
 #: Settings that say how points run, not what they are: left out of the folder's hash, so a
 #: design started on this machine can be finished on a cluster, and the other way round.
-RUN_ONLY = ("out", "progress", "jobs", "launcher", "batches")
-#: The settings every design analysis takes for a cluster (see :func:`cluster_launch`).
-CLUSTER_SETTINGS: dict[str, Any] = {"launcher": "", "batches": 0}
+RUN_ONLY = tuple(DESIGN_RUN_SETTINGS)
 
 
 def cluster_launch(opts: dict[str, Any], overrides: Sequence[str]) -> tuple[list[str], ClusterLaunch | None]:
@@ -59,62 +56,6 @@ def cluster_launch(opts: dict[str, Any], overrides: Sequence[str]) -> tuple[list
     if int(opts.get("batches", 0)) < 0:
         raise ConfigError(f"batches={opts['batches']}: 0 (one job per point) or more")
     return model, ClusterLaunch(launcher, int(opts.get("batches", 0)), hydra_args)
-
-
-def split_arguments(argv: Sequence[str], own: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The analysis settings (``own`` gives each key's default, whose type converts the text)
-    and the model overrides (everything else)."""
-    settings, overrides = dict(own), []
-    for arg in argv:
-        key, sep, text = arg.partition("=")
-        if sep and key in own:
-            default = own[key]
-            try:
-                if isinstance(default, bool):
-                    if text.lower() not in ("true", "false"):
-                        raise ValueError
-                    settings[key] = text.lower() == "true"
-                elif isinstance(default, int):
-                    settings[key] = int(text)
-                elif isinstance(default, float):
-                    settings[key] = float(text)
-                else:
-                    settings[key] = text
-            except ValueError:
-                kind = "true or false" if isinstance(default, bool) else type(default).__name__
-                raise ConfigError(f"{key}={text!r}: expected {kind}") from None
-        elif arg.startswith("-"):
-            raise ConfigError(f"{arg}: options are key=value (see --help)")
-        else:
-            overrides.append(arg)
-    return settings, overrides
-
-
-def fail(tool: str, message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    print(f"simmodel.{tool}: error: {message}", file=sys.stderr)
-    sys.exit(code)
-
-
-def command_main(
-    tool: str,
-    doc: str,
-    settings: dict[str, Any],
-    run: Callable[[dict[str, Any], list[str]], list[str]],
-    argv: Sequence[str] | None,
-) -> None:
-    """``python -m simmodel.TOOL``: help, arguments, one-line errors (exit 2), Ctrl-C (exit 130)."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in args):
-        print(doc)
-        return
-    try:
-        opts, overrides = split_arguments(args, settings)
-        lines = run(opts, overrides)
-    except ConfigError as exc:
-        fail(tool, str(exc))
-    except KeyboardInterrupt:
-        fail(tool, "interrupted: finished points are kept; run the same command to resume", 130)
-    print("\n".join(lines))
 
 
 def folder_for(kind: str, settings: dict[str, Any], overrides: Sequence[str], cfg: Config) -> Path:

@@ -23,13 +23,16 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ..config import PRISON_TYPES, Config, ConfigError, check_ranges
-from ..model.estate import Estate
 from .replications import available_cores
+
+if TYPE_CHECKING:
+    from ..model.estate import Estate
 
 
 @dataclass(frozen=True)

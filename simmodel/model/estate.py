@@ -14,7 +14,7 @@ WOMEN = TYPE_INDEX["women"]
 LOCAL = TYPE_INDEX["local"]
 NO_SCHEME, FORMAL_UNTRAINED, FORMAL_TRAINED = range(len(SCHEME_TYPES))
 
-_TYPE_LABEL = {
+TYPE_LABEL = {
     "local": "Local",
     "cat_b": "Cat B",
     "cat_c": "Cat C",
@@ -118,7 +118,7 @@ def build_estate(cfg: EstateConfig, rng: np.random.Generator) -> Estate:
         sizes = rng.normal(mean, sd, size=count).clip(max(50.0, 0.25 * mean), None)
         has_unit = rng.random(count) < getattr(cfg.older_unit_share, type_name)
         for i in range(count):
-            names.append(f"{_TYPE_LABEL[type_name]} {i + 1:02d}")
+            names.append(f"{TYPE_LABEL[type_name]} {i + 1:02d}")
             types.append(TYPE_INDEX[type_name])
             capacity.append(round(sizes[i]))
             older.append(bool(has_unit[i]))

@@ -8,27 +8,19 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .report import INTERVALS_NOTE, img_tag, page
+from .report import INTERVALS_NOTE, html_table, img_tag, page
+from .uncertainty_report import pounds
 
 if TYPE_CHECKING:
     from ..capacity import CapacityResult, Target
     from ..optimise import OptimiseResult
 
 
-def money(value: float) -> str:
-    """£ for a sentence: £220,833 or £3.45m."""
-    return f"£{value / 1e6:,.2f}m" if abs(value) >= 1e6 else f"£{value:,.0f}"
-
-
 def cost_words(row: Mapping[str, Any]) -> str:
     """``cost £X a year (prison service £a, local authorities £b, NHS £c)`` from a row of means."""
     payers = ("prison service", "prison"), ("local authorities", "local_authority"), ("NHS", "nhs")
-    parts = ", ".join(f"{words} {money(row[f'cost_{payer}_per_year'])}" for words, payer in payers)
-    return f"cost {money(row['cost_total_per_year'])} a year ({parts})"
-
-
-def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, float_format=lambda v: f"{v:,.4g}", border=0, classes="data")
+    parts = ", ".join(f"{words} {pounds(row[f'cost_{payer}_per_year'])}" for words, payer in payers)
+    return f"cost {pounds(row['cost_total_per_year'])} a year ({parts})"
 
 
 def capacity_figure(curve: pd.DataFrame, answers: pd.DataFrame, lever_words: str, target: Target) -> Any:
@@ -79,9 +71,9 @@ def capacity_report(result: CapacityResult, cfg: Any, targets: list[Target], ima
         f"<p>{esc(INTERVALS_NOTE)}</p>",
         f'<div class="plot">{img_tag(image)}</div>',
         "<h2>Answer by scope</h2>",
-        _table(result.table),
+        html_table(result.table, ",.4g"),
         "<h2>Every value run</h2>",
-        _table(result.curve),
+        html_table(result.curve, ",.4g"),
     ]
     return page("simmodel capacity", "\n".join(body))
 
@@ -133,7 +125,7 @@ def optimise_report(result: OptimiseResult, cfg: Any, objective: str, budget: fl
     body = [
         "<h1>simmodel budget optimiser</h1>",
         f'<p class="meta">Estate <b>{esc(cfg.estate.name)}</b>, scenario {esc(cfg.scenario)}, starting from '
-        f"funding {esc(cfg.funding.name)}; budget {money(budget)} a year over it; "
+        f"funding {esc(cfg.funding.name)}; budget {pounds(budget)} a year over it; "
         f"{len(result.trials)} mixes, "
         f"{cfg.run.years:g} year(s) reported after {cfg.run.warmup_years:g} of warm-up, "
         f"{cfg.run.replications} replication(s) each, seed {cfg.run.seed}; {result.seconds:.0f} s.</p>",
@@ -149,8 +141,8 @@ def optimise_report(result: OptimiseResult, cfg: Any, objective: str, budget: fl
         f"<p>{esc(INTERVALS_NOTE)}</p>",
         f'<div class="plot">{img_tag(image)}</div>',
         "<h2>The front</h2>",
-        _table(result.front),
+        html_table(result.front, ",.4g"),
         "<h2>Every mix run</h2>",
-        _table(result.trials),
+        html_table(result.trials, ",.4g"),
     ]
     return page("simmodel optimise", "\n".join(body))

@@ -271,8 +271,11 @@ def prison_tables(series: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return by_type.reset_index().rename(columns={"prison_type": "Type"}), top
 
 
-def _html_table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, float_format=lambda v: f"{v:,.1f}", border=0, classes="data")
+def html_table(frame: pd.DataFrame, number_format: str = ",.1f") -> str:
+    """A report table: no index, numbers as ``number_format`` (``,.4g`` for the analyses)."""
+    return frame.to_html(
+        index=False, float_format=lambda v: format(v, number_format), border=0, classes="data"
+    )
 
 
 # ------------------------------------------------------------------ assumptions
@@ -421,9 +424,9 @@ def run_report(
         body.append(f'<div class="plot"><h3>{esc(title)}</h3>{image}</div>')
     by_type, top = prison_tables(series)
     if not by_type.empty:
-        body += ["<h2>By prison type</h2>", _html_table(by_type)]
+        body += ["<h2>By prison type</h2>", html_table(by_type)]
         if len(top) > 1:
-            body += ["<h2>The 10 prisons with most unmet need</h2>", _html_table(top)]
+            body += ["<h2>The 10 prisons with most unmet need</h2>", html_table(top)]
     body += ["<h2>All results</h2>", _summary_html(summary)]
     assumed, sourced = assumptions_table(cfg, resolved)
     body += [
@@ -433,9 +436,9 @@ def run_report(
         "simmodel.psa</code> cover (configs/assumptions.yaml). The intervals above cover chance "
         "variation between replications only, <b>not</b> uncertainty in these assumptions. "
         "Change any of them on the command line.</p>",
-        _html_table(assumed),
+        html_table(assumed),
         "<details><summary>Parameters with a published source</summary>",
-        _html_table(sourced),
+        html_table(sourced),
         "</details>",
         "<h2>Reproduce this run</h2>",
         f"<pre>{esc(command)}</pre>",
@@ -759,7 +762,7 @@ def sweep_report(
         for column in ("option_mean", "reference_mean", "difference", "ci_low", "ci_high"):
             shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:,.1f}")
         reference = comparison["reference"].iloc[0]
-        body += [f"<h2>Each option against {esc(str(reference))}</h2>", _html_table(shown)]
+        body += [f"<h2>Each option against {esc(str(reference))}</h2>", html_table(shown)]
         body += ["<h2>Differences against the reference</h2>", forest_plot(comparison)]
     if frontier_png is not None and frontier_png.is_file():
         data = base64.b64encode(frontier_png.read_bytes()).decode("ascii")

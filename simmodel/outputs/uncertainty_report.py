@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .report import format_number, img_tag, metric_label, page
+from .report import format_number, html_table, img_tag, metric_label, page
 
 #: How each key output reads in a sentence, and its unit for format_number.
 OUTPUT_WORDS = {
@@ -21,14 +21,21 @@ OUTPUT_WORDS = {
 }
 
 
-def _words(output: str) -> tuple[str, str]:
+def output_words(output: str) -> tuple[str, str]:
+    """How an output reads in a sentence, and its unit: ("unmet personal care", "hours a week")."""
     return OUTPUT_WORDS.get(output, (metric_label(output), ""))
 
 
-def _number(value: float, unit: str) -> str:
+def pounds(value: float) -> str:
+    """£ for a sentence: £220,833 or £3.45m."""
+    return f"£{value / 1e6:,.2f}m" if abs(value) >= 1e6 else f"£{value:,.0f}"
+
+
+def with_unit(value: float, unit: str) -> str:
+    """A value and its unit for a sentence: "113 hours a week", "46.5 a year", "£3.45m"."""
     if unit == "£ a year":
-        return f"£{value / 1e6:,.2f}m" if abs(value) >= 1e6 else f"£{value:,.0f}"
-    return f"{format_number(value, '')} {unit}".strip()  # e.g. "113 hours a week", "46.5 a year"
+        return pounds(value)
+    return f"{format_number(value, '')} {unit}".strip()
 
 
 def _short(key: str) -> str:
@@ -45,7 +52,7 @@ def sensitivity_figures(method: str, table: pd.DataFrame, top: int = 15) -> dict
 
     figures = {}
     for output, rows in table.groupby("output", sort=False):
-        label, unit = _words(str(output))
+        label, unit = output_words(str(output))
         fig, ax = plt.subplots(figsize=(8, 0.32 * min(top, len(rows)) + 1.6))
         if method == "oneway":
             rows = rows.sort_values("swing", ascending=False).head(top).iloc[::-1]
@@ -101,15 +108,15 @@ def sensitivity_figures(method: str, table: pd.DataFrame, top: int = 15) -> dict
 def _top_sentences(method: str, table: pd.DataFrame, n: int = 5) -> list[str]:
     sentences = []
     for output, rows in table.groupby("output", sort=False):
-        label, unit = _words(str(output))
+        label, unit = output_words(str(output))
         if method == "oneway":
             rows = rows.sort_values("swing", ascending=False).head(n)
             parts = [
                 f"{_short(r.parameter)} ({r.value_low:g} to {r.value_high:g}: "
-                f"{_number(r.output_at_low, unit)} to {_number(r.output_at_high, unit)})"
+                f"{with_unit(r.output_at_low, unit)} to {with_unit(r.output_at_high, unit)})"
                 for r in rows.itertuples()
             ]
-            base = _number(float(rows["output_base"].iloc[0]), unit)
+            base = with_unit(float(rows["output_base"].iloc[0]), unit)
             sentences.append(
                 f"<b>{label.capitalize()}</b> ({base} with every assumption at its value) moves most with "
                 + "; ".join(parts)
@@ -117,7 +124,7 @@ def _top_sentences(method: str, table: pd.DataFrame, n: int = 5) -> list[str]:
             )
         elif method == "morris":
             rows = rows.sort_values("mu_star", ascending=False).head(n)
-            parts = [f"{_short(r.parameter)} (mu* {_number(r.mu_star, unit)})" for r in rows.itertuples()]
+            parts = [f"{_short(r.parameter)} (mu* {with_unit(r.mu_star, unit)})" for r in rows.itertuples()]
             sentences.append(f"<b>{label.capitalize()}</b> depends most on " + ", ".join(parts) + ".")
         else:
             rows = rows.sort_values("ST", ascending=False).head(n)
@@ -169,7 +176,7 @@ def sensitivity_report(
     body += [f'<div class="plot">{img_tag(data)}</div>' for data in images.values()]
     body += [
         "<h2>Table</h2>",
-        table.to_html(index=False, float_format=lambda v: f"{v:,.4g}", border=0, classes="data"),
+        html_table(table, ",.4g"),
     ]
     return page(f"simmodel sensitivity: {method}", "\n".join(body))
 
@@ -209,7 +216,7 @@ def psa_figures(
         for option, rows in table.groupby("option", sort=False):
             (line,) = ax.plot(rows["draws"], rows["mean"], label=option)
             ax.fill_between(rows["draws"], rows["p2_5"], rows["p97_5"], color=line.get_color(), alpha=0.12)
-        ax.set_ylabel(_words(output)[0], fontsize=8)
+        ax.set_ylabel(output_words(output)[0], fontsize=8)
     axes[-1, 0].set_xlabel("draws used")
     axes[0, 0].legend(fontsize=7)
     axes[0, 0].set_title("Running mean and 95% range against the number of draws")
@@ -228,10 +235,10 @@ def psa_sentences(
     """Plain-language findings: intervals, frontier shares, the best option and what it hinges on."""
     out = []
     for output in ("unmet_hours_per_year", "cost_total_per_year"):
-        label, unit = _words(output)
+        label, unit = output_words(output)
         rows = distribution[distribution["output"] == output]
         parts = [
-            f"{r.option} {_number(r.mean, unit)} ({_number(r.p2_5, unit)} to {_number(r.p97_5, unit)})"
+            f"{r.option} {with_unit(r.mean, unit)} ({with_unit(r.p2_5, unit)} to {with_unit(r.p97_5, unit)})"
             for r in rows.itertuples()
         ]
         lead = f"<b>{label.capitalize()}</b>, mean and 95% range over the draws: "
@@ -279,6 +286,6 @@ def psa_report(sentences: list[str], images: dict[str, bytes], distribution: pd.
         "<h2>Plots</h2>",
         *[f'<div class="plot">{img_tag(d)}</div>' for d in images.values()],
         "<h2>Distribution of each output</h2>",
-        distribution.to_html(index=False, float_format=lambda v: f"{v:,.4g}", border=0, classes="data"),
+        html_table(distribution, ",.4g"),
     ]
     return page("simmodel probabilistic analysis", "\n".join(body))
