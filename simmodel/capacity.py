@@ -309,8 +309,8 @@ def analyse(overrides: Sequence[str], targets: list[Target], **settings: Any) ->
     option = cfg.funding.name
     base = {option: cfg}
     jobs = int(opts["jobs"]) or available_cores()
-    report = Progress("capacity", bool(opts["progress"]))
     lines: pd.DataFrame = pd.DataFrame()
+    rounds = 0
     started = time.perf_counter()
     kind = "estate" if opts["by"] == "estate" else str(opts["by"])
 
@@ -326,7 +326,9 @@ def analyse(overrides: Sequence[str], targets: list[Target], **settings: Any) ->
     limits = np.array([t.limit for t in targets])[:, None]
 
     def evaluate(indices: list[int]) -> np.ndarray:
-        nonlocal lines
+        nonlocal lines, rounds
+        rounds += 1
+        report = Progress(f"search round {rounds}", bool(opts["progress"]), unit="values of the lever")
         points = [Point(i, option, {grid.key: float(grid.values[i])}) for i in indices]
         lines = run_points(points, base, folder, jobs=jobs, progress=report, scopes=kind)
         return np.array([(bounds(lines[lines["point"] == i]) <= limits).all(axis=0) for i in indices])

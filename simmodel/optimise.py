@@ -344,7 +344,7 @@ def analyse(overrides: Sequence[str], **settings: Any) -> OptimiseResult:
     analysis.prepare_folder(folder)
     option = cfg.funding.name
     base = {option: cfg}
-    report = Progress("trials", bool(opts["progress"]))
+    report = Progress("optimise", bool(opts["progress"]), unit="mixes")
     lines: dict[int, pd.DataFrame] = {}
     reference: list[float] = []  # the unchanged option's cost a year (trial 0)
 
@@ -445,7 +445,8 @@ def _sentences(table: pd.DataFrame, best: pd.Series | None, budget: float, objec
         f" (95% interval {with_unit(low, unit)} to {with_unit(high, unit)})" if np.isfinite(low) else ""
     )
     lines = [
-        f"Within {pounds(budget)} a year, the mix that leaves least {label} of the {len(table)} run is: "
+        f"Within {pounds(budget)} a year, of the {len(table)} mixes run, the one that leaves least "
+        f"{label} is: "
         f"{best['mix']}. It leaves {value}{interval} against {today} today, "
         f"for {pounds(best['extra_cost_per_year'])} a year more.",
         f"{int(table['on_front'].sum())} mixes are on the front of extra cost against {label} "

@@ -263,13 +263,14 @@ def run_points(
 
 
 class Progress:
-    """A one-line console progress report, at most every few seconds."""
+    """A one-line console progress report: every few seconds, and when all are done."""
 
-    def __init__(self, label: str, enabled: bool = True) -> None:
-        self.label, self.enabled, self.started, self.last = label, enabled, time.perf_counter(), 0.0
+    def __init__(self, label: str, enabled: bool = True, unit: str = "points") -> None:
+        self.label, self.enabled, self.unit = label, enabled, unit
+        self.started = self.last = time.perf_counter()
 
     def __call__(self, done: int, total: int) -> None:
         now = time.perf_counter()
         if self.enabled and (now - self.last > 5 or done == total):
             self.last = now
-            print(f"  {self.label}: {done}/{total} points, {now - self.started:.0f} s", flush=True)
+            print(f"  {self.label}: {done}/{total} {self.unit}, {now - self.started:.0f} s", flush=True)
