@@ -113,7 +113,7 @@ def test_every_end_every_corner_and_a_hypercube_of_the_ranges_is_a_valid_design_
 
 def test_the_report_shows_values_with_all_their_digits():
     """The old table read comments with a regex and printed 0.02 as 0.0 and 0.15 as 0.1."""
-    from simmodel.outputs.report import html_table, assumptions_table
+    from simmodel.outputs.report import assumptions_table, html_table
 
     cfg = check_overrides([])
     assumed, sourced = assumptions_table(cfg, {})
