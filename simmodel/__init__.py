@@ -6,9 +6,9 @@ window. See README.md, "How the model works".
 
 The Python API (:mod:`simmodel.api`): :func:`run`, :func:`compare`, :func:`configure`,
 :class:`Result`, and :class:`ConfigError` for a configuration mistake; the planner tools
-``simmodel.capacity(...)`` and ``simmodel.optimise(...)`` (modules you can call, each also a
-command: ``python -m simmodel.capacity``). They are imported on first use, so
-``import simmodel`` and the command line start quickly.
+``simmodel.capacity(...)`` and ``simmodel.optimise(...)``, and ``simmodel.calibrate(...)``
+(modules you can call, each also a command: ``python -m simmodel.capacity``). They are
+imported on first use, so ``import simmodel`` and the command line start quickly.
 """
 
 from __future__ import annotations
@@ -16,7 +16,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["ConfigError", "Result", "__version__", "capacity", "compare", "configure", "optimise", "run"]
+__all__ = [
+    "ConfigError",
+    "Result",
+    "__version__",
+    "calibrate",
+    "capacity",
+    "compare",
+    "configure",
+    "optimise",
+    "run",
+]
 
 if TYPE_CHECKING:
     from .api import Result, compare, configure, run
@@ -28,7 +38,7 @@ def __getattr__(name: str) -> Any:
         from . import api
 
         return getattr(api, name)
-    if name in ("capacity", "optimise"):
+    if name in ("calibrate", "capacity", "optimise"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)  # a module you can call

@@ -17,6 +17,7 @@ from conftest import make_config
 
 from simmodel.assumptions import YamlKey, get_value, yaml_keys
 from simmodel.experiments import validate
+from simmodel.model import backcheck
 from simmodel.outputs.results import METRICS
 from simmodel.paths import CONFIG_DIR, REPO
 
@@ -100,6 +101,8 @@ def test_calibration_targets_name_parameters_that_cite_them(check: validate.Chec
 
 def test_every_quantity_reads_summary_metrics() -> None:
     names = {m.name for m in METRICS} | {"prisons", *validate.TYPE_QUANTITIES}
+    names |= {f"backcheck:{p.date} {p.group}" for p in backcheck.POINTS}
+    names |= {f"backcheck:{name}" for name in backcheck.RATIO_NAMES}
     for check in CHECKS:
         for metric in filter(None, (check.metric, check.minus, check.per)):
             assert metric in names, f"{check.key}: {metric}"
@@ -127,3 +130,20 @@ def test_validation_doc_begins_with_the_headline() -> None:
     assert re.fullmatch(
         r"\*\*\d+ of \d+ independent checks pass; \d+ of \d+ calibration targets met\.\*\*", first
     )
+
+
+def test_back_check_figures_are_the_back_check_design_s_points_and_tolerances() -> None:
+    """A back-check figure's range is the published count and the tolerance that
+    docs/design/ageing.md section 7 declared (simmodel/model/backcheck.py holds both), and only
+    out-of-sample points are independent checks."""
+    points = {f"backcheck:{p.date} {p.group}": p for p in backcheck.POINTS}
+    counted = [c for c in CHECKS if c.metric in points]
+    assert len(counted) >= 8
+    for check in counted:
+        point = points[check.metric]
+        assert check.role == "validation" and point.role == "out of sample", check.key
+        assert point.source in check.source or check.source in point.source, check.key
+        assert check.low == pytest.approx(point.published * (1 - point.tolerance), abs=0.1), check.key
+        assert check.high == pytest.approx(point.published * (1 + point.tolerance), abs=0.1), check.key
+    growth = next(c for c in CHECKS if c.metric == "backcheck:75+ Mar 2010 -> Mar 2014")
+    assert (growth.low, growth.high) == backcheck.RATIO_75_PLUS[1:]

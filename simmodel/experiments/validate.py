@@ -78,6 +78,8 @@ def targets(path: Path = TARGETS) -> tuple[Check, ...]:
         if spec["role"] not in ROLES:
             raise ConfigError(f"{path.name}: {key}.role = {spec['role']!r}: expected {' or '.join(ROLES)}")
         quantity = spec["quantity"]
+        if "backcheck" in quantity:  # a value of the 2008 back-check (backcheck_values)
+            quantity = {**quantity, "metric": f"backcheck:{quantity['backcheck']}"}
         gap = str(spec.get("gap", ""))
         checks.append(
             Check(
@@ -114,6 +116,26 @@ def type_values(series: pd.DataFrame) -> Values:
     }
 
 
+@lru_cache(maxsize=1)
+def backcheck_values() -> Values:
+    """Quantities of the 2008 back-check (:mod:`simmodel.model.backcheck`), from the cohort engine
+    run with the committed ``backcheck_2008`` scenario (about 3 s): ``backcheck:DATE GROUP``, a
+    count of each published point, and ``backcheck:NAME`` for each growth factor of
+    :func:`~simmodel.model.backcheck.cohort_ratios`. The simulation follows the cohort engine to
+    within a few percent here (docs/backcheck_2008.md)."""
+    import math
+
+    from ..model import backcheck
+
+    cfg = check_overrides(list(backcheck.OVERRIDES))
+    years = math.ceil(max(backcheck.report_times()))
+    detail = backcheck.project_detail(cfg.population, cfg.need, backcheck.report_times(), years)
+    rows = backcheck.cohort_rows(detail)
+    values = {f"backcheck:{r.point.date} {r.point.group}": float(r.model) for r in rows}
+    values.update({f"backcheck:{k}": float(v) for k, v in backcheck.cohort_ratios(detail).items()})
+    return values
+
+
 #: Quantities :func:`type_values` adds to the summary metrics.
 TYPE_QUANTITIES = tuple(f"share_75_plus_in_{t}" for t in PRISON_TYPES)
 
@@ -126,6 +148,8 @@ def evaluate(summary: pd.DataFrame, prisons: int, series: pd.DataFrame | None = 
     values: Values = dict(zip(summary["metric"], summary["mean"].astype(float), strict=True))
     values["prisons"] = float(prisons)
     values.update(type_values(series) if series is not None else dict.fromkeys(TYPE_QUANTITIES, float("nan")))
+    if any(c.metric.startswith("backcheck:") for c in targets()):
+        values.update(backcheck_values())
     rows = []
     for check in targets():
         value = check.value(values)

@@ -255,6 +255,14 @@ def cohort_rows(detail: Detail) -> list[Row]:
     return [Row(p, detail.count(p.t, p.ages)) for p in POINTS]
 
 
+#: The growth factors :func:`cohort_ratios` gives, by name.
+RATIO_NAMES = (
+    "75+ Mar 2010 -> Mar 2014",
+    "deaths 2009 -> year to Jun 2019",
+    *(f"{group} Mar 2008 -> Jun 2018" for group in ("total", "50+", "60+", "70+")),
+)
+
+
 def cohort_ratios(detail: Detail) -> dict[str, float]:
     """Growth factors: 75+ 2010 -> 2014, deaths 2009 -> 2019, and each group 2008 -> June 2018."""
     out = {
