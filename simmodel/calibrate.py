@@ -5,7 +5,8 @@
 
 Fits a group of free parameters to the calibration targets declared for it in
 ``configs/targets.yaml`` (section ``calibration``): which targets, which parameters, the run
-settings of a trial, and the values held fixed while fitting. Each free parameter is searched
+settings of a trial, the values held fixed while fitting, and an optional starting guess (run
+as the first trial). Each free parameter is searched
 inside its plausible range from ``configs/assumptions.yaml``, on a grid fine enough to be written
 back exactly. Settings:
 
@@ -113,6 +114,8 @@ class Group:
     run: tuple[str, ...]  # overrides of a trial's run settings
     hold: dict[str, float] = field(default_factory=dict)  # values set in every trial
     hold_why: str = ""
+    start: dict[str, float] = field(default_factory=dict)  # the first trial (a starting guess)
+    start_why: str = ""
 
 
 def groups(path: Path | None = None) -> dict[str, Group]:
@@ -147,7 +150,12 @@ def groups(path: Path | None = None) -> dict[str, Group]:
             run=tuple(f"{k}={v}" for k, v in (spec.get("run") or {}).items()),
             hold={str(k): float(v["value"]) for k, v in hold.items()},
             hold_why="; ".join(f"{k}: {v['why']}" for k, v in hold.items()),
+            start={str(k): float(v) for k, v in (spec.get("start") or {}).get("values", {}).items()},
+            start_why=str((spec.get("start") or {}).get("why", "")),
         )
+        unknown = set(out[name].start) - set(spec["parameters"])
+        if unknown:
+            raise ConfigError(f"targets.yaml: calibration.{name}.start: not free: {sorted(unknown)}")
     return out
 
 
@@ -186,6 +194,7 @@ def search(
     seed: int = 1,
     storage: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    start: Mapping[str, float] | None = None,
 ) -> list[Trial]:
     """Minimise ``loss([(trial number, values), ...])`` over the free parameters' grids.
 
@@ -206,6 +215,8 @@ def search(
     study = optuna.create_study(
         study_name="calibrate", storage=storage, direction="minimize", sampler=sampler(0), load_if_exists=True
     )
+    if start and not study.trials:  # a starting guess is the first trial
+        study.enqueue_trial({f.key: f.snap(start[f.key]) for f in free if f.key in start})
 
     def suggest(trial: Any) -> dict[str, float]:
         return {f.key: f.snap(trial.suggest_float(f.key, f.low, f.high, step=f.step)) for f in free}
@@ -230,6 +241,21 @@ def search(
 
 
 # ------------------------------------------------------------------------- model runs
+def config_digest(cfg: Any, free: Sequence[Free]) -> str:
+    """A short hash of every value of ``cfg`` except the free parameters (which trials set)."""
+    import dataclasses
+    import json
+
+    values = dataclasses.asdict(cfg)
+    for f in free:
+        *path, last = f.key.split(".")
+        node = values
+        for part in path:
+            node = node[part]
+        node[last] = None
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
 @dataclass
 class CalibrationResult:
     """What a calibration found: every trial, the best, and the before/after check."""
@@ -291,8 +317,12 @@ def analyse(overrides: Sequence[str], **settings: Any) -> CalibrationResult:
     )
     prisons = len(cfg.estate.prisons) or round(sum(cfg.estate.count.as_tuple()))
     # the trials depend on the group, the seed, the prior and the model; more trials extend a study
+    # the trials depend on the group, the seed, the prior and every value of the model the trials
+    # do not set (held values and the run settings included); more trials extend a study
     identity = {k: opts[k] for k in ("group", "seed", "prior_weight", "out")}
     identity |= {"method": group.name, "fit": f"margin {MARGIN}, miss weight {MISS_WEIGHT}"}
+    identity["model"] = config_digest(cfg, group.parameters)
+    identity["start"] = sorted(group.start.items())
     folder = analysis.folder_for("calibrate", identity, overrides, cfg)
     analysis.prepare_folder(folder)
     option = cfg.funding.name
@@ -318,6 +348,7 @@ def analyse(overrides: Sequence[str], **settings: Any) -> CalibrationResult:
         seed=int(opts["seed"]),
         storage=f"sqlite:///{(folder / 'study.db').resolve()}",
         progress=report,
+        start=group.start,
     )
     missing = [(t.number, t.values) for t in trials if t.number not in found]
     if missing:  # a resumed study: read the finished runs back (points.csv)
@@ -352,7 +383,7 @@ def analyse(overrides: Sequence[str], **settings: Any) -> CalibrationResult:
         )
     fit = pd.DataFrame(fit_rows)
     if opts["check"]:
-        digest = hashlib.sha256(repr(sorted(before.items())).encode()).hexdigest()[:8]
+        digest = config_digest(check_cfg, ())  # the committed values included
         checked = folder / f"check-{digest}"  # a design of its own: points 0 and 1 are not trials
         checked.mkdir(exist_ok=True)
         lines = run_points(
@@ -414,7 +445,9 @@ def set_value(text: str, dotted: str, value: float, mark: str) -> str:
         head = f"{match['indent']}{match['key']}: {value:g}"
         column = len(line) - len(line.lstrip()) if match["comment"] is None else line.index("#")
         comment = MARK.sub("", match["comment"] or "")
-        lines[i] = f"{head.ljust(column - 1)} # {mark} {comment}".rstrip()
+        lines[i] = f"{head.ljust(column - 1)} # {f'{mark} ' if mark else ''}{comment}".rstrip()
+        if not mark and not comment:
+            lines[i] = head
         return "\n".join(lines)
     raise KeyError(dotted)
 
@@ -546,7 +579,7 @@ def _write(
             )
             day = datetime.now(UTC).date()
             mark = f"[calibrated {day} to {', '.join(cited)} ({g.name}): docs/calibration.md]"
-            result.written = write_configs(fitted, mark)
+            result.written = write_configs(result.best.values, mark)  # held values are declared, not fitted
             write_atomic(REPO / "docs" / "calibration.md", document)
             result.sentences.append(
                 "Wrote the fitted values into " + ", ".join(result.written) + " and docs/calibration.md."

@@ -164,3 +164,23 @@ def test_a_small_real_calibration_writes_its_tables_and_repeats_exactly(tmp_path
 )
 def test_bad_input_is_refused_before_anything_runs(tmp_path: Path, args: list[str], message: str) -> None:
     assert_refused(run_module("simmodel.calibrate", args, tmp_path), message, tmp_path)
+
+
+def test_a_study_s_folder_changes_with_any_value_the_trials_do_not_set() -> None:
+    """Trials set the free parameters and nothing else: a held value or any other parameter
+    changes the study's identity (a new folder), a committed free value does not (so writing
+    the fit back does not orphan the study)."""
+    from simmodel.compose import check_overrides
+
+    free = cal.groups()["care_act"].parameters
+    base = cal.config_digest(check_overrides([]), free)
+    assert cal.config_digest(check_overrides(["pathway.referral_share=0.5"]), free) == base
+    assert cal.config_digest(check_overrides(["pathway.initial_detected_share=0.6"]), free) != base
+    assert cal.config_digest(check_overrides(["run.years=3"]), free) != base
+
+
+def test_a_starting_guess_is_the_first_trial_and_the_search_never_ends_worse() -> None:
+    guess = {"a": 0.3004, "b": 251.2, "c": 0.7199}
+    trials = cal.search(_toy_loss([]), FREE, 8, seed=2, start=guess)
+    assert trials[0].values == {k: f.snap(guess[k]) for k, f in zip("abc", FREE, strict=True)}
+    assert min(t.loss for t in trials) <= trials[0].loss

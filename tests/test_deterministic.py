@@ -35,6 +35,11 @@ HAND_CHECKED = (
     "need.dementia_onset_hazard_at_70_per_year=0",
     "regime.restricted_episodes_per_year=0",  # every window fully unlocked
     "regime.lockdown_episodes_per_year=0",
+    # the pathway's timings below, pinned (the calibrated defaults move with each calibration)
+    "pathway.screening_sensitivity=0.4",
+    "pathway.detection_delay_days_mean=120",
+    "pathway.referral_share=0.85",
+    "pathway.assessment_days_mean=6",
 )
 
 

@@ -38,8 +38,9 @@ NAMES = [m.name for m in results.METRICS]
 KEY_COLUMNS = [NAMES.index(k) for k in KEY_METRICS]
 
 #: Precision-based stopping that, at the default seed, stops after the minimum and before
-#: the maximum (so replications run ahead in parallel are discarded).
-PRECISION = ("run.replications=3", "run.max_replications=12", "run.target_half_width=0.4")  # stops at 5
+#: the maximum (so replications run ahead in parallel are discarded). 0.4 stopped at 7 after the
+#: care_act calibration (fewer packages: noisier per-prison totals), too late for the test below.
+PRECISION = ("run.replications=3", "run.max_replications=12", "run.target_half_width=0.5")  # stops at 5
 
 
 def ensemble(*overrides: str) -> Ensemble:
