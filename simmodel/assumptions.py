@@ -28,7 +28,7 @@ from __future__ import annotations
 import copy
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, is_dataclass
 from functools import cache
 from pathlib import Path
@@ -208,7 +208,7 @@ def values_at(assumptions: Sequence[Assumption], modes: np.ndarray, u: np.ndarra
 
 
 # ------------------------------------------------------------------ what the YAML files mark
-_KEY_LINE = re.compile(
+KEY_LINE = re.compile(
     r"^(?P<indent>\s*)(?P<key>[A-Za-z_]\w*):\s*(?P<value>[^#]*?)\s*(?:#\s*(?P<comment>.*))?$"
 )
 
@@ -224,6 +224,25 @@ class YamlKey:
     inherited: str  # the nearest enclosing mapping's comment
 
 
+def key_lines(lines: Sequence[str]) -> Iterator[tuple[int, str, re.Match[str], str]]:
+    """Each ``key: value  # comment`` line of a config file's ``lines``: its index, its dotted key
+    (enclosing mappings first), the line's match of :data:`KEY_LINE`, and the comment of the
+    nearest enclosing mapping that has one."""
+    stack: list[tuple[int, str, str]] = []  # enclosing mappings: indent, key, comment
+    for i, line in enumerate(lines):
+        match = KEY_LINE.match(line)
+        if not match or line.lstrip().startswith("#"):
+            continue
+        indent = len(match["indent"])
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        dotted = ".".join([k for _, k, _ in stack] + [match["key"]])
+        inherited = next((c for _, _, c in reversed(stack) if c), "")
+        yield i, dotted, match, inherited
+        if match["value"] == "":
+            stack.append((indent, match["key"], match["comment"] or ""))
+
+
 def yaml_keys(path: Path, prefix: str = "") -> list[YamlKey]:
     """Every key line of a YAML config file with its dotted key (``prefix`` first) and comments.
 
@@ -232,26 +251,16 @@ def yaml_keys(path: Path, prefix: str = "") -> list[YamlKey]:
     """
     lines = path.read_text(encoding="utf-8").splitlines()
     found: list[YamlKey] = []
-    stack: list[tuple[int, str, str]] = []  # enclosing mappings: indent, key, comment
-    for i, line in enumerate(lines):
-        match = _KEY_LINE.match(line)
-        if not match or line.lstrip().startswith("#"):
-            continue
+    for i, dotted, match, inherited in key_lines(lines):
         indent = len(match["indent"])
-        while stack and stack[-1][0] >= indent:
-            stack.pop()
-        key, comment = match["key"], match["comment"] or ""
         continued = []
         for following in lines[i + 1 :]:
             stripped = following.lstrip()
             if not stripped.startswith("#") or len(following) - len(stripped) <= indent:
                 break
             continued.append(stripped.lstrip("#").strip())
-        parts = [p for p in prefix.split(".") if p] + [k for _, k, _ in stack] + [key]
-        inherited = next((c for _, _, c in reversed(stack) if c), "")
-        found.append(YamlKey(".".join(parts), match["value"], comment, " ".join(continued), inherited))
-        if match["value"] == "":
-            stack.append((indent, key, comment))
+        key = f"{prefix}.{dotted}" if prefix else dotted
+        found.append(YamlKey(key, match["value"], match["comment"] or "", " ".join(continued), inherited))
     return found
 
 

@@ -424,24 +424,13 @@ def analyse(overrides: Sequence[str], **settings: Any) -> CalibrationResult:
 def set_value(text: str, dotted: str, value: float, mark: str) -> str:
     """``text`` (a YAML config file) with the key ``dotted`` set to ``value`` and its comment
     headed by ``mark`` (replacing an earlier mark); the comment keeps its column."""
+    from .assumptions import key_lines
+
     lines = text.split("\n")
-    stack: list[tuple[int, str]] = []
-    pattern = re.compile(
-        r"^(?P<indent>\s*)(?P<key>[A-Za-z_]\w*):(?P<gap>\s*)(?P<value>[^#\n]*?)(?P<pad>\s*)(?:#\s?(?P<comment>.*))?$"
-    )
-    for i, line in enumerate(lines):
-        match = pattern.match(line)
-        if not match or line.lstrip().startswith("#"):
+    for i, key, match, _ in key_lines(lines):
+        if key != dotted or match["value"] == "":
             continue
-        indent = len(match["indent"])
-        while stack and stack[-1][0] >= indent:
-            stack.pop()
-        key = ".".join([k for _, k in stack] + [match["key"]])
-        if match["value"] == "":
-            stack.append((indent, match["key"]))
-            continue
-        if key != dotted:
-            continue
+        line = lines[i]
         head = f"{match['indent']}{match['key']}: {value:g}"
         column = len(line) - len(line.lstrip()) if match["comment"] is None else line.index("#")
         comment = MARK.sub("", match["comment"] or "")
@@ -552,14 +541,8 @@ def _write(
 
     folder, g = result.folder, result.group
     settings = {k: v for k, v in opts.items() if k not in ("out", "jobs", "progress")}
-    command = "python -m simmodel.calibrate " + " ".join(
-        [f"{k}={v}" for k, v in settings.items() if v != SETTINGS[k]] + overrides
-    )
-    command = (
-        command.strip()
-        if command.strip() != "python -m simmodel.calibrate"
-        else "python -m simmodel.calibrate"
-    )
+    changed = [f"{k}={v}" for k, v in settings.items() if v != SETTINGS[k]]
+    command = " ".join(["python -m simmodel.calibrate", *changed, *overrides])
     fitted = {**result.best.values, **g.hold}
     document = markdown(result, cfg, opts, command, before)
     write_atomic(folder / "trials.csv", result.trials.to_csv(index=False))
