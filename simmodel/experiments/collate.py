@@ -20,6 +20,7 @@ Ctrl-C and SIGTERM wait, so the folder holds either the old set or the new one.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import tempfile
@@ -287,6 +288,12 @@ def _bootstrap_ratio(cost: np.ndarray, averted: np.ndarray) -> tuple[float, floa
     return float(low), float(high)
 
 
+def _defined_mean(values: np.ndarray) -> float:
+    """Mean over the replications where a metric is defined (NaN if it is in none)."""
+    defined = values[~np.isnan(values)]
+    return float(defined.mean()) if len(defined) else math.nan
+
+
 def comparison_table(
     jobs: list[Job], dimension: str, reference: str | None = None
 ) -> tuple[pd.DataFrame, list[str]]:
@@ -325,14 +332,19 @@ def comparison_table(
             for metric in COMPARISON_METRICS:
                 a = job.values(metric).loc[common].to_numpy()
                 b = ref.values(metric).loc[common].to_numpy()
-                mean, low, high = (float(v) for v in t_interval(a - b))
+                # a metric undefined in a replication (a mean wait with no one waiting) leaves that
+                # pair out of the difference; each side's mean is over its defined replications
+                paired = ~np.isnan(a) & ~np.isnan(b)
+                mean, low, high = (
+                    (float(v) for v in t_interval(a[paired] - b[paired])) if paired.any() else [math.nan] * 3
+                )
                 rows.append(
                     {
                         **base,
                         "metric": metric,
                         "unit": units[metric],
-                        "option_mean": a.mean(),
-                        "reference_mean": b.mean(),
+                        "option_mean": _defined_mean(a),
+                        "reference_mean": _defined_mean(b),
                         "difference": mean,
                         "ci_low": low,
                         "ci_high": high,

@@ -63,56 +63,88 @@ class NeedTotals:
     cellmate_helpers: np.ndarray  # expected cell-mates who help them (people)
 
 
+#: Bits of a person's need category in :func:`need_totals`.
+_KNOWN, _PACKAGE, _PERSONAL, _NONPERSONAL, _OLDER = 1, 2, 4, 8, 16
+_CATEGORIES = 32
+
+
+def _categories_with(*bits: int, without: int = 0) -> np.ndarray:
+    """1.0 for each category that has all of ``bits`` and none of ``without``, else 0.0."""
+    category = np.arange(_CATEGORIES)
+    wanted = sum(bits)
+    return (((category & wanted) == wanted) & ((category & without) == 0)).astype(float)
+
+
+#: Which categories each total adds up (columns), for one matrix product per kind of sum.
+_HOURS_SUMS = np.stack([_categories_with(_KNOWN), _categories_with(without=_KNOWN)], axis=1)
+_PACKAGE_SUMS = np.stack([_categories_with(_PACKAGE), _categories_with(without=_PACKAGE)], axis=1)
+_PEOPLE_SUMS = np.stack(
+    [
+        _categories_with(_NONPERSONAL, without=_PERSONAL),  # non-personal need only
+        _categories_with(_PERSONAL),
+        _categories_with(_PERSONAL, without=_PACKAGE),  # waiting for a package
+        _categories_with(_NONPERSONAL),
+        _categories_with(_NONPERSONAL, _OLDER),  # recipients aged 50+ (cell-mates)
+        _categories_with(_NONPERSONAL, without=_OLDER),
+    ],
+    axis=1,
+)
+
+
 def need_totals(people: People, prisons: int, now: float = 0.0, care: CareConfig | None = None) -> NeedTotals:
     """Add up the need of everyone in custody, prison by prison, on day ``now``.
 
-    Hot path (once a simulated day, ~7,000 people with need): seven gathers, then one
-    bincount per total. Each total is summed person by person (never taken as a
-    difference of two totals), so a total that is a whole number of tasks stays
-    exact: the Poisson draw switches method at a mean of 10, so rounding matters.
-    ``care`` gives the cell-sharing shares for the informal helpers (none without it).
+    Hot path (once a simulated day, ~7,000 people with need): each person falls in one of 32
+    categories (known to the prison, with a package, personal need, non-personal need, aged
+    50+); five bincounts over (prison, category) give people and hours, and each total adds
+    up categories (a sum, never a difference of two totals, so a total that is a whole number
+    of tasks stays whole: the Poisson draw switches method at a mean of 10). ``care`` gives
+    the cell-sharing shares for the informal helpers (none without it).
     """
     ids = people.need_ids.array()
     prison = people.prison[ids]
     np_h = people.np_hours[ids]
-    np_need = np_h > 0
-    if care is None:
-        cellmates = np.zeros(len(ids))
-    else:
-        older = (now - people.birth[ids]) >= 50.0 * 365.0
-        sharing = np.where(older, care.cell_sharing_share_50_plus, care.cell_sharing_share_under_50)
-        cellmates = sharing * care.cellmate_help_share * np_need
     p_h = people.p_hours[ids]
     state = people.state[ids]
-    known = state >= DETECTED
     has_package = state == PACKAGE
-    p_package = p_h * has_package
-    planned = np.minimum(people.package_hours[ids], p_h)
-    planned *= has_package
     personal = p_h > 0
+    category = (state >= DETECTED).view(np.int8) * _KNOWN
+    category += has_package.view(np.int8) * _PACKAGE
+    category += personal.view(np.int8) * _PERSONAL
+    category += (np_h > 0).view(np.int8) * _NONPERSONAL
+    if care is not None:
+        category += (people.birth[ids] <= now - 50.0 * 365.0).view(np.int8) * _OLDER
+    cell = prison * _CATEGORIES + category
+    size = prisons * _CATEGORIES
+
+    def by_cell(weights: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(cell, weights=weights, minlength=size).reshape(prisons, _CATEGORIES)
+
+    np_known, np_unknown = (by_cell(np_h) @ _HOURS_SUMS).T
+    p_no_package = by_cell(p_h) @ _PACKAGE_SUMS[:, 1]
+    planned = np.minimum(people.package_hours[ids], p_h) * has_package
+    p_planned = by_cell(planned) @ _PACKAGE_SUMS[:, 0]
+    p_unplanned = by_cell(p_h * has_package - planned) @ _PACKAGE_SUMS[:, 0]  # person by person
+    np_only, with_personal, waiting_n, recipients, older, younger = (by_cell() @ _PEOPLE_SUMS).T
     waiting = personal & ~has_package
-
-    def total(weights: np.ndarray) -> np.ndarray:
-        return np.bincount(prison, weights=weights, minlength=prisons)
-
-    def count(mask: np.ndarray) -> np.ndarray:
-        return np.bincount(prison[mask], minlength=prisons).astype(float)
-
-    np_known = np_h * known
+    wait_since = np.bincount(prison[waiting], weights=people.wait_since[ids[waiting]], minlength=prisons)
+    if care is None:
+        cellmates = np.zeros(prisons)
+    else:
+        sharing = care.cell_sharing_share_50_plus * older + care.cell_sharing_share_under_50 * younger
+        cellmates = care.cellmate_help_share * sharing
     return NeedTotals(
-        np_known=total(np_known),
-        np_unknown=total(np_h - np_known),
-        p_planned=total(planned),
-        p_unplanned_pkg=total(p_package - planned),
-        p_no_package=total(p_h * ~has_package),
-        people_np_only=count((np_h > 0) & ~personal),
-        people_personal=count(personal),
-        people_waiting=count(waiting),
-        wait_since_sum=np.bincount(
-            prison[waiting], weights=people.wait_since[ids[waiting]], minlength=prisons
-        ),
-        np_recipients=count(np_need),
-        cellmate_helpers=total(cellmates),
+        np_known=np_known,
+        np_unknown=np_unknown,
+        p_planned=p_planned,
+        p_unplanned_pkg=p_unplanned,
+        p_no_package=p_no_package,
+        people_np_only=np_only,
+        people_personal=with_personal,
+        people_waiting=waiting_n,
+        wait_since_sum=wait_since,
+        np_recipients=recipients,
+        cellmate_helpers=cellmates,
     )
 
 
@@ -123,6 +155,18 @@ def _window_totals(seen: list[NeedTotals], day_of_window: np.ndarray) -> NeedTot
         *(np.stack([getattr(t, f.name) for t in seen])[day_of_window] for f in fields(NeedTotals))
     )
 
+
+#: Flows the fast lane adds to once a day, in the order of :meth:`CareLane._daily_rates`'s columns.
+_DAILY_FLOWS = np.array(
+    [
+        Flow.BUDDY_DAYS,
+        Flow.COST_BUDDY_PAY,
+        Flow.COST_SUPERVISION,
+        Flow.COST_COORDINATION,
+        Flow.COST_SETUP,
+        Flow.RESTRICTED_DAYS,
+    ]
+)
 
 #: Flows the fast lane adds to in every window, in the order of its stacked values.
 _WINDOW_FLOWS = np.array(
@@ -218,6 +262,7 @@ class CareLane:
         # factor, active buddies, index into _pending_totals) per window
         self._pending: list[tuple[float, np.ndarray, np.ndarray, int]] = []
         self._pending_totals: list[NeedTotals] = []  # the need totals those windows saw
+        self._daily_per_buddy, self._daily_per_prison = self._daily_rates()
 
     def _take_inputs(self, now: float) -> None:
         """Take the inputs of the unlock window starting at ``now`` (drawn later)."""
@@ -259,25 +304,34 @@ class CareLane:
 
     # ------------------------------------------------------------------------- daily
     def _daily(self, now: float) -> None:
-        """Refresh need totals if anything changed; accrue daily costs and counts."""
-        people, m, c = self.people, self.metrics, self.cfg
+        """Refresh need totals if anything changed; accrue daily costs and counts.
+
+        Hot path (once a simulated day): the day's buddy-days, buddy costs and restricted
+        days go into the month's flows in one update, ``active x per buddy + per prison``.
+        """
+        people = self.people
         if people.need_dirty:
             self.totals = need_totals(people, self.prisons, now, self.cfg.care)
             people.need_dirty = False
         active = self.buddies.active_counts().astype(float)
-        staff_hour = c.costs.officer_hourly_cost
-        m.add_vector(now, Flow.BUDDY_DAYS, active)
-        m.add_vector(now, Flow.COST_BUDDY_PAY, active * c.buddies.pay_per_week / 7.0)
-        supervision = active * self.buddies.supervised * c.buddies.supervision_hours_per_buddy_per_week
-        m.add_vector(now, Flow.COST_SUPERVISION, supervision * staff_hour / 7.0)
-        coordination = self.formal * (
-            c.buddies.coordination_hours_per_scheme_per_week
-            + c.buddies.coordination_hours_per_buddy_per_week * active
-        )
-        m.add_vector(now, Flow.COST_COORDINATION, coordination * staff_hour / 7.0)
-        setup_per_day = c.costs.scheme_setup_cost / (c.costs.scheme_life_years * 365.0)
-        m.add_vector(now, Flow.COST_SETUP, self.formal * setup_per_day)
-        m.add_vector(now, Flow.RESTRICTED_DAYS, (self.regime.factor < 1.0).astype(float))
+        day = active[:, None] * self._daily_per_buddy + self._daily_per_prison
+        day[:, -1] = self.regime.factor < 1.0
+        self.metrics.add_block(now, _DAILY_FLOWS, day)
+
+    def _daily_rates(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-day amounts of :data:`_DAILY_FLOWS` for each active buddy and for each prison
+        (prisons x flows; pounds, buddy-days); the restricted-days column is set daily."""
+        c = self.cfg
+        b, staff_hour = c.buddies, c.costs.officer_hourly_cost
+        per_buddy = np.zeros((self.prisons, len(_DAILY_FLOWS)))
+        per_prison = np.zeros_like(per_buddy)
+        per_buddy[:, 0] = 1.0  # buddy-days
+        per_buddy[:, 1] = b.pay_per_week / 7.0
+        per_buddy[:, 2] = self.buddies.supervised * b.supervision_hours_per_buddy_per_week * staff_hour / 7.0
+        per_buddy[:, 3] = self.formal * b.coordination_hours_per_buddy_per_week * staff_hour / 7.0
+        per_prison[:, 3] = self.formal * b.coordination_hours_per_scheme_per_week * staff_hour / 7.0
+        per_prison[:, 4] = self.formal * c.costs.scheme_setup_cost / (c.costs.scheme_life_years * 365.0)
+        return per_buddy, per_prison
 
     # ------------------------------------------------------------------------ window
     def resolve_window(self, now: float) -> None:

@@ -2,7 +2,8 @@
 
 Each person's next lifecycle event (release, death, transfer, new or worse need, dementia)
 is kept as a day in one array, the calendar. One SimPy process wakes once a simulated day and resolves
-that day's receptions, releases, deaths and transfers in numpy batches; the rarer
+that day's receptions, releases, deaths and transfers in numpy batches (receptions are drawn 30
+days at a time, each day's count at that day's rate, and admitted on their day); the rarer
 need events are handled person by person. A SimPy event per person and lifecycle
 event would cost about 10 s per simulated year on a CI machine (measured), the daily
 batch about 0.3 s. Lifecycle events therefore resolve to the day.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import ClassVar
 
 import numpy as np
@@ -33,7 +34,6 @@ from .flows import (
     ages_in_band,
     estate_exit_rate,
     fit_flows,
-    pick_cumulative,
     sample_stock,
 )
 from .metrics import DAYS_PER_YEAR, Flow, Metrics
@@ -45,6 +45,10 @@ from .streams import Streams
 _HEADROOM_FLOOR = 0.02
 #: Draws per reception, fixed so common random numbers stay aligned across scenarios.
 _UNIFORMS_PER_PERSON = 10
+#: Days of receptions drawn at a time (their counts and everything about each person).
+_RECEPTION_BLOCK_DAYS = 30
+#: Flows a day's receptions add to, in the order of :meth:`Population._add`'s columns.
+_RECEPTION_FLOWS = np.array([Flow.RECEPTIONS, Flow.RECALLS, Flow.ARRIVALS_WITH_NEED])
 #: Determinate classes by class index (short, medium, long): release date known at sentencing.
 _DETERMINATE = np.array([False, True, True, True, False, False])
 
@@ -72,6 +76,29 @@ class LifecycleHooks:
 
 #: People of the day-0 stock drawn at a time (about 5 MB of candidate arrays; worker memory).
 _STOCK_BLOCK = 8192
+
+
+@dataclass
+class Newcomers:
+    """People about to be admitted: one entry each (ages in years; stay, time served and
+    delays in days from admission)."""
+
+    age: np.ndarray
+    female: np.ndarray
+    stay: np.ndarray  # days to release
+    level: np.ndarray
+    dementia: np.ndarray
+    known: np.ndarray  # need known to the prison on admission
+    klass: np.ndarray
+    served: np.ndarray  # days already in custody (0 for receptions)
+    willing: np.ndarray  # the fixed U(0,1) draw of willingness to be a buddy
+    death_delay: np.ndarray
+    need_delay: np.ndarray
+    dementia_delay: np.ndarray
+
+    def rows(self, rows: slice) -> Newcomers:
+        """The people in ``rows`` (views, no copy)."""
+        return Newcomers(*(getattr(self, f.name)[rows] for f in fields(self)))
 
 
 class IdSet:
@@ -291,13 +318,15 @@ class Population:
         #: death hazard multiplier by [dementia, level]
         self.death_rr = np.vstack([rr_level, rr_level * c.death_rr_dementia])
         self._targets_day = -1
+        self._block_first_day = -_RECEPTION_BLOCK_DAYS  # receptions drawn so far: none
         self._targets: dict[tuple[str, bool], tuple[np.ndarray, np.ndarray]] = {}
 
     # ---------------------------------------------------------------- timing helpers
-    def years_since_report_start(self, now: float) -> float:
-        """Years of trend applied at ``now``: trends start when reporting starts and hold after
-        ``population.trend_years``."""
-        return min(max(now - self.report_start_day, 0.0) / DAYS_PER_YEAR, self.cfg.trend_years)
+    def trend_years(self, days: np.ndarray) -> np.ndarray:
+        """Years of trend applied on each of ``days``: trends start when reporting starts and
+        hold after ``population.trend_years``."""
+        since = np.maximum(np.asarray(days, dtype=float) - self.report_start_day, 0.0) / DAYS_PER_YEAR
+        return np.minimum(since, self.cfg.trend_years)
 
     def ages(self, ids: np.ndarray, now: float) -> np.ndarray:
         return (now - self.people.birth[ids]) / DAYS_PER_YEAR
@@ -347,10 +376,12 @@ class Population:
 
     def _destinations(self, ids: np.ndarray, now: float) -> np.ndarray:
         """Destination prison of each mover; -1 where the estate has nowhere else."""
+        dest = np.full(len(ids), -1, dtype=np.int64)
+        if self.estate.size == 1:  # a single prison: every move leaves the estate (no draws)
+            return dest
         people = self.people
         current = people.prison[ids]
         older = self.ages(ids, now) >= 60.0
-        dest = np.full(len(ids), -1, dtype=np.int64)
         for female in (False, True):
             sel = people.female[ids] == female
             if not sel.any():
@@ -407,15 +438,18 @@ class Population:
         prison = self._stock_prisons(rng, age, female, remaining)
         self._add(
             prison,
-            age,
-            female,
-            remaining,
-            level,
-            dementia,
-            known,
-            exp,
-            klass.astype(np.int8),
-            served,
+            Newcomers(
+                age=age,
+                female=female,
+                stay=remaining,
+                level=level,
+                dementia=dementia,
+                known=known,
+                klass=klass.astype(np.int8),
+                served=served,
+                willing=self.willing_rng.random(n),
+                **self._delays(age, level, dementia, exp),
+            ),
             reception=False,
         )
 
@@ -446,119 +480,148 @@ class Population:
         return prison
 
     # ------------------------------------------------------------------- receptions
-    def reception_rates(self, now: float) -> np.ndarray:
-        """Receptions a year by [age band, class] at ``now``, with the scenario's trends.
+    def reception_rates(self, days: np.ndarray) -> np.ndarray:
+        """Receptions a year by [day, age band, class] on each of ``days``, with the
+        scenario's trends.
 
         All receptions grow at ``receptions_growth_per_year``; those aged 50+ on long or
         indeterminate terms grow by ``older_long_receptions_growth_per_year`` on top.
         """
         c = self.cfg
-        years = self.years_since_report_start(now)
-        rate = self.flows.rate * (1.0 + c.receptions_growth_per_year) ** years
-        if c.older_long_receptions_growth_per_year and years > 0:
-            rate = rate.copy()
-            grow = (1.0 + c.older_long_receptions_growth_per_year) ** years
-            rate[BAND_50_59:, LONG_CLASSES] *= grow
-        return rate
+        years = self.trend_years(days)
+        rates = self.flows.rate[None] * ((1.0 + c.receptions_growth_per_year) ** years)[:, None, None]
+        if c.older_long_receptions_growth_per_year:
+            grow = np.where(years > 0, (1.0 + c.older_long_receptions_growth_per_year) ** years, 1.0)
+            rates[:, BAND_50_59:, LONG_CLASSES] *= grow[:, None, None]
+        return rates
 
-    def _receive(self, n: int, now: float, cumulative: np.ndarray) -> None:
-        """``n`` receptions today: draw everything about each person, then admit them.
+    def _draw_receptions(self, first_day: int) -> None:
+        """Draw the receptions of the next :data:`_RECEPTION_BLOCK_DAYS` days, and everything
+        about each person that does not depend on the day they arrive (hot path: one set of
+        numpy calls a block instead of one a day).
 
-        ``cumulative``: cumulative reception rates over the flattened (band, class) cells.
+        Each day's count is Poisson at that day's rates (with the scenario's trends), so the
+        counts are those a day-by-day draw makes; the people are admitted on their day.
         """
         c = self.cfg
         rng = self.people_rng
+        days = np.arange(first_day, first_day + _RECEPTION_BLOCK_DAYS, dtype=float)
+        cumulative = np.cumsum(self.reception_rates(days).reshape(len(days), -1), axis=1)  # (days, cells)
+        per_day = cumulative[:, -1] / DAYS_PER_YEAR
+        counts = self.arrival_rng.poisson(np.maximum(per_day, 0.0))
+        n = int(counts.sum())
+        day = np.repeat(np.arange(len(days)), counts)
         u = rng.random((n, _UNIFORMS_PER_PERSON))
         exp = rng.standard_exponential((n, 3))
-        band, klass = np.divmod(pick_cumulative(cumulative, u[:, 0]), N_CLASSES)
+        # cell (age band, class) of each person at their day's rates: searchsorted(side="right") row-wise
+        below = cumulative[day] <= (u[:, 0] * cumulative[day, -1])[:, None]
+        cell = np.minimum(below.sum(axis=1), cumulative.shape[1] - 1)
+        band, klass = np.divmod(cell, N_CLASSES)
         age = ages_in_band(band, u[:, 1])
         female = u[:, 2] < c.female_share
         stay = self.times.draw(klass, female, u[:, 8], u[:, 9])
         if c.long_time_served_stretch_per_year:
-            stretch = (1.0 + c.long_time_served_stretch_per_year) ** self.years_since_report_start(now)
+            years = self.trend_years(first_day + day)
+            stretch = (1.0 + c.long_time_served_stretch_per_year) ** years
             stay = np.where(LONG_CLASSES[klass], stay * stretch, stay)
         factor = self.need.cfg.arrival_prevalence_factor
         dementia = u[:, 3] < self.need.dementia_prevalence(age) * factor
         has_need = dementia | (u[:, 4] < np.array(self.need.stock_prevalence)[band] * factor)
         level = self._levels(has_need, dementia, u[:, 5])
-        known = u[:, 6] < self.screening_sensitivity
-        prison = np.empty(n, dtype=np.int64)
-        if female.any():
-            prison[female] = self._pick("reception_f", age[female] >= 60, u[female, 7])
-        if not female.all():
-            prison[~female] = self._pick("reception_m", age[~female] >= 60, u[~female, 7])
-        self._add(
-            prison,
-            age,
-            female,
-            stay,
-            level,
-            dementia,
-            known,
-            exp,
-            klass.astype(np.int8),
-            np.zeros(n),
-            reception=True,
+        self._block_first_day = first_day
+        self._block_offsets = np.concatenate([[0], np.cumsum(counts)]).tolist()
+        self._block_pick_u = u[:, 7]
+        self._block = Newcomers(
+            age=age,
+            female=female,
+            stay=stay,
+            level=level,
+            dementia=dementia,
+            known=u[:, 6] < self.screening_sensitivity,
+            klass=klass.astype(np.int8),
+            served=np.zeros(n),
+            willing=self.willing_rng.random(n),
+            **self._delays(age, level, dementia, exp),
         )
 
-    def _add(
-        self,
-        prison: np.ndarray,
-        age: np.ndarray,
-        female: np.ndarray,
-        stay: np.ndarray,
-        level: np.ndarray,
-        dementia: np.ndarray,
-        known: np.ndarray,
-        exp: np.ndarray,
-        klass: np.ndarray,
-        served: np.ndarray,
-        *,
-        reception: bool,
-    ) -> None:
-        """Admit a batch of people: set their state, schedule their next event.
+    def _receive(self, day: int) -> None:
+        """Admit the receptions drawn for ``day``, each to a prison chosen today."""
+        k = day - self._block_first_day
+        first, last = self._block_offsets[k], self._block_offsets[k + 1]
+        if first == last:
+            return
+        rows = slice(first, last)
+        new = self._block.rows(rows)
+        u = self._block_pick_u[rows]
+        if self.estate.size == 1:  # a single prison takes everyone (no choice to make)
+            self._add(np.zeros(last - first, dtype=np.int64), new, reception=True)
+            return
+        older = new.age >= 60
+        prison = np.empty(last - first, dtype=np.int64)
+        female = new.female
+        if female.any():
+            prison[female] = self._pick("reception_f", older[female], u[female])
+        if not female.all():
+            male = ~female
+            prison[male] = self._pick("reception_m", older[male], u[male])
+        self._add(prison, new, reception=True)
 
-        ``stay``: days to release; ``served``: days already in custody (0 for receptions).
-        """
-        people, need, now = self.people, self.need, self.env.now
+    def _delays(
+        self, age: np.ndarray, level: np.ndarray, dementia: np.ndarray, exp: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """Days from admission to each person's death, next change of need and dementia
+        (``inf`` for those who have it), from three unit exponentials a person."""
+        need = self.need
+        rr = self.death_rr[dementia.astype(np.int64), level]
+        return {
+            "death_delay": self._death_delays(age, exp[:, 0], rr),
+            "need_delay": np.where(
+                level == NONE,
+                need.onset_delay_days(age, exp[:, 1]),
+                need.worsening_delay_days(level, exp[:, 1]),
+            ),
+            "dementia_delay": np.where(dementia, math.inf, need.dementia_delay_days(age, exp[:, 2])),
+        }
+
+    def _add(self, prison: np.ndarray, new: Newcomers, *, reception: bool) -> None:
+        """Admit a batch of people to ``prison`` (one each): set their state, schedule their
+        next event (hot path: once a day with receptions)."""
+        people, now, size = self.people, self.env.now, self.estate.size
+        level, dementia = new.level, new.dementia
         ids = people.new_ids(len(prison))
-        people.klass[ids] = klass
-        people.admitted[ids] = now - served
-        people.willing_u[ids] = self.willing_rng.random(len(ids))
+        people.klass[ids] = new.klass
+        people.admitted[ids] = now - new.served
+        people.willing_u[ids] = new.willing
         people.prison[ids] = prison
-        people.birth[ids] = now - age * DAYS_PER_YEAR
-        people.female[ids] = female
-        people.release_day[ids] = now + stay
+        people.birth[ids] = now - new.age * DAYS_PER_YEAR
+        people.female[ids] = new.female
+        people.release_day[ids] = now + new.stay
         people.level[ids] = level
         people.dementia[ids] = dementia
         dem = dementia.astype(np.int64)
+        p_hours = self.p_table[dem, level]
         people.np_hours[ids] = self.np_table[dem, level]
-        people.p_hours[ids] = self.p_table[dem, level]
-        people.wait_since[ids] = np.where(people.p_hours[ids] > 0, now, math.nan)
-        people.death_day[ids] = now + self._death_delays(age, exp[:, 0], self.death_rr[dem, level])
-        people.need_day[ids] = now + np.where(
-            level == NONE, need.onset_delay_days(age, exp[:, 1]), need.worsening_delay_days(level, exp[:, 1])
-        )
-        people.dementia_day[ids] = np.where(
-            dementia, math.inf, now + need.dementia_delay_days(age, exp[:, 2])
-        )
-        people.transfer_day[ids] = now + self._transfer_delays(prison, now + stay, now)
-        people.in_prison += np.bincount(prison, minlength=self.estate.size)
-        with_need = ids[level != NONE]
-        people.need_ids.update(with_need.tolist())
-        people.need_dirty = True
+        people.p_hours[ids] = p_hours
+        people.wait_since[ids] = np.where(p_hours > 0, now, math.nan)
+        people.death_day[ids] = now + new.death_delay
+        people.need_day[ids] = now + new.need_delay
+        people.dementia_day[ids] = now + new.dementia_delay
+        people.transfer_day[ids] = now + self._transfer_delays(prison, now + new.stay, now)
+        arrived = np.bincount(prison, minlength=size)
+        people.in_prison += arrived
+        needy = level != NONE
+        with_need = ids[needy]
+        if len(with_need):  # need totals change only if someone with need arrived
+            people.need_ids.update(with_need.tolist())
+            people.need_dirty = True
         if reception:
-            self.metrics.add_vector(now, Flow.RECEPTIONS, np.bincount(prison, minlength=self.estate.size))
-            self.metrics.add_vector(
-                now, Flow.RECALLS, np.bincount(prison[klass == RECALL], minlength=self.estate.size)
-            )
-            self.metrics.add_vector(
-                now,
-                Flow.ARRIVALS_WITH_NEED,
-                np.bincount(people.prison[with_need], minlength=self.estate.size),
-            )
+            counts = np.empty((size, 3))
+            counts[:, 0] = arrived
+            counts[:, 1] = np.bincount(prison[new.klass == RECALL], minlength=size)
+            counts[:, 2] = np.bincount(prison[needy], minlength=size)
+            self.metrics.add_block(now, _RECEPTION_FLOWS, counts)
         settle = self.hooks.on_arrival if reception else self.hooks.on_stock
-        for pid, is_known in zip(with_need.tolist(), known[level != NONE].tolist(), strict=True):
+        for pid, is_known in zip(with_need.tolist(), new.known[needy].tolist(), strict=True):
             settle(pid, is_known)
         self._schedule(ids)
 
@@ -593,11 +656,9 @@ class Population:
         day = int(env.now)
         while True:
             now = env.now
-            cumulative = np.cumsum(self.reception_rates(now).ravel())
-            per_day = cumulative[-1] / DAYS_PER_YEAR
-            n = int(self.arrival_rng.poisson(per_day)) if per_day > 0 else 0
-            if n:
-                self._receive(n, now, cumulative)
+            if day >= self._block_first_day + _RECEPTION_BLOCK_DAYS:
+                self._draw_receptions(day)
+            self._receive(day)
             end = day + 1.0
             due = np.flatnonzero(people.next_day[: people.count] < end)
             while len(due):
@@ -736,9 +797,11 @@ class Population:
                 self.hooks.lose_buddy(pid, now, moved=True)
             p.in_prison += np.bincount(dest_go, minlength=n) - np.bincount(src, minlength=n)
             p.prison[movers] = dest_go
-            for pid in movers[p.level[movers] != NONE].tolist():
+            moved_need = movers[p.level[movers] != NONE]
+            for pid in moved_need.tolist():
                 self.hooks.on_transfer(pid)
-            p.need_dirty = True
+            if len(moved_need):  # need totals change only if someone with need moved
+                p.need_dirty = True
         stay = ids[dest >= 0]
         p.transfer_day[stay] = now + self._transfer_delays(p.prison[stay], p.release_day[stay], now)
 
