@@ -49,7 +49,7 @@ def test_shortcuts_match_a_recount_after_a_run() -> None:
     with_need = in_custody[people.level[in_custody] != NONE]
     assert set(people.need_ids) == set(with_need.tolist())
     assert buddies.active_counts().tolist() == [len(a) for a in buddies.active]
-    assert not sim.care._pending  # every window whose inputs were taken was drawn
+    assert sim.care.pending_windows == 0  # every window whose inputs were taken was drawn
     expected = _windows_before(sim.months * DAYS_PER_MONTH, sim.cfg.regime.windows_per_day)
     assert result.windows_resolved == expected
 
@@ -58,7 +58,7 @@ def test_every_window_is_drawn_and_accounted_for_any_windows_per_day() -> None:
     for per_day in (1, 3):
         sim = Simulation(make_config(f"regime.windows_per_day={per_day}", "run.years=0.25"))
         result = sim.run()
-        assert not sim.care._pending
+        assert sim.care.pending_windows == 0
         assert result.windows_resolved == _windows_before(sim.months * DAYS_PER_MONTH, per_day)
         f = result.metrics.flows
         np.testing.assert_allclose(

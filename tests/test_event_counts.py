@@ -12,7 +12,9 @@ national year 122,879 -> 58,243. The care_act calibration (issue 14) changed the
 parameters (fewer referrals, a longer detection delay): 1359 -> 1286, 1375 -> 1286,
 4096 -> 3869, national year 58,243 -> 37,575. Receptions drawn 30 days at a time (issue 13,
 same daily counts, a new order of the other draws, so other people arrive): 1286 -> 1283,
-1286 -> 1295, 3869 -> 3882, national year 37,575 -> 37,353.
+1286 -> 1295, 3869 -> 3882, national year 37,575 -> 37,353. Receptions given their ids when
+drawn (so ids, and the order people are handled in a day, differ) and their first transfer
+drawn with them: 1283 -> 1283, 1295 -> 1297, 3882 -> 3870, national year 37,353 -> 37,159.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from simmodel.model.simulation import run_replication
 PINNED = [
     # (overrides, replication, SimPy events, unlock windows)
     (("estate=single_prison", "run.years=1", "run.warmup_years=0"), 0, 1283, 730),
-    (("estate=single_prison", "run.years=1", "run.warmup_years=0"), 1, 1295, 730),
-    (("estate=single_prison", "run.years=2", "funding=train_and_supervise"), 0, 3882, 2190),
+    (("estate=single_prison", "run.years=1", "run.warmup_years=0"), 1, 1297, 730),
+    (("estate=single_prison", "run.years=2", "funding=train_and_supervise"), 0, 3870, 2190),
 ]
 
 
@@ -41,4 +43,4 @@ def test_event_counts_are_pinned(
 @pytest.mark.slow  # one national year after the 1-year warm-up, about 3 s
 def test_national_event_count_is_pinned() -> None:
     result = run_replication(check_overrides(["run.years=1"]), 0)
-    assert (result.events_processed, result.windows_resolved) == (37_353, 1_460)
+    assert (result.events_processed, result.windows_resolved) == (37_159, 1_460)

@@ -104,6 +104,12 @@ class BuddySchemes:
     def active_count(self, prison: int) -> int:
         return len(self.active[prison])
 
+    @property
+    def counts(self) -> np.ndarray:
+        """Active buddies per prison, the schemes' own array (read only; hot path: read in
+        every unlock window)."""
+        return self._counts
+
     def active_counts(self) -> np.ndarray:
         """Active buddies per prison (a copy; hot path: read in every unlock window)."""
         return self._counts.copy()

@@ -63,7 +63,9 @@ class NeedTotals:
     cellmate_helpers: np.ndarray  # expected cell-mates who help them (people)
 
 
-#: Bits of a person's need category in :func:`need_totals`.
+#: The fields of :class:`NeedTotals`, in order (the rows of a packed array of totals).
+_TOTALS = tuple(f.name for f in fields(NeedTotals))
+#: Bits of a person's need category in :func:`packed_need_totals`.
 _KNOWN, _PACKAGE, _PERSONAL, _NONPERSONAL, _OLDER = 1, 2, 4, 8, 16
 _CATEGORIES = 32
 
@@ -91,8 +93,11 @@ _PEOPLE_SUMS = np.stack(
 )
 
 
-def need_totals(people: People, prisons: int, now: float = 0.0, care: CareConfig | None = None) -> NeedTotals:
-    """Add up the need of everyone in custody, prison by prison, on day ``now``.
+def packed_need_totals(
+    people: People, prisons: int, now: float = 0.0, care: CareConfig | None = None
+) -> np.ndarray:
+    """Add up the need of everyone in custody, prison by prison, on day ``now``: one row per
+    field of :class:`NeedTotals`, one column per prison.
 
     Hot path (once a simulated day, ~7,000 people with need): each person falls in one of 32
     categories (known to the prison, with a package, personal need, non-personal need, aged
@@ -133,27 +138,22 @@ def need_totals(people: People, prisons: int, now: float = 0.0, care: CareConfig
     else:
         sharing = care.cell_sharing_share_50_plus * older + care.cell_sharing_share_under_50 * younger
         cellmates = care.cellmate_help_share * sharing
-    return NeedTotals(
-        np_known=np_known,
-        np_unknown=np_unknown,
-        p_planned=p_planned,
-        p_unplanned_pkg=p_unplanned,
-        p_no_package=p_no_package,
-        people_np_only=np_only,
-        people_personal=with_personal,
-        people_waiting=waiting_n,
-        wait_since_sum=wait_since,
-        np_recipients=recipients,
-        cellmate_helpers=cellmates,
-    )
+    packed = np.empty((len(_TOTALS), prisons))  # rows in the order of NeedTotals' fields
+    packed[0], packed[1], packed[2], packed[3] = np_known, np_unknown, p_planned, p_unplanned
+    packed[4], packed[5], packed[6], packed[7] = p_no_package, np_only, with_personal, waiting_n
+    packed[8], packed[9], packed[10] = wait_since, recipients, cellmates
+    return packed
 
 
-def _window_totals(seen: list[NeedTotals], day_of_window: np.ndarray) -> NeedTotals:
+def need_totals(people: People, prisons: int, now: float = 0.0, care: CareConfig | None = None) -> NeedTotals:
+    """:func:`packed_need_totals` by name (each field a row of the packed array)."""
+    return NeedTotals(*packed_need_totals(people, prisons, now, care))
+
+
+def _window_totals(seen: list[np.ndarray], day_of_window: np.ndarray) -> NeedTotals:
     """The need totals of each window (rows) and prison (columns): ``seen`` holds the distinct
-    totals (one a day at most), ``day_of_window`` which of them each window saw."""
-    return NeedTotals(
-        *(np.stack([getattr(t, f.name) for t in seen])[day_of_window] for f in fields(NeedTotals))
-    )
+    days' totals, packed (one a day at most), ``day_of_window`` which of them each window saw."""
+    return NeedTotals(*np.stack(seen)[day_of_window].transpose(1, 0, 2))
 
 
 #: Flows the fast lane adds to once a day, in the order of :meth:`CareLane._daily_rates`'s columns.
@@ -235,7 +235,8 @@ class CareLane:
         )
         # buddies' access to recipients (staff attitudes; 1 = full access)
         self.buddy_access = buddies.access_factor
-        self.totals = need_totals(people, self.prisons, env.now, care)
+        self._totals_packed = packed_need_totals(people, self.prisons, env.now, care)
+        self.totals = NeedTotals(*self._totals_packed)
         self._task_hours = np.array(
             [[care.nonpersonal_task_hours]] * 2 + [[care.personal_task_hours]] * 3
         )  # one row per kind of task in _hours_due
@@ -258,18 +259,40 @@ class CareLane:
         #: Debug mode: the simulation sets this to invariants.check_window to see every batch.
         self.window_observer: Callable[..., None] | None = None
         self._horizon = metrics.months * DAYS_PER_MONTH  # the run ends here (days)
-        # windows whose inputs are taken but whose tasks are not yet drawn: (start day, regime
-        # factor, active buddies, index into _pending_totals) per window
-        self._pending: list[tuple[float, np.ndarray, np.ndarray, int]] = []
-        self._pending_totals: list[NeedTotals] = []  # the need totals those windows saw
+        # windows whose inputs are taken but whose tasks are not yet drawn, one row each (hot
+        # path: a row written per window, no copies): start day, regime factor, active buddies
+        # and the index into _pending_totals of the need totals the window saw
+        self.pending_windows = 0
+        rows = 2 + 32 * self.windows  # a month's windows and a spare (grown if ever needed)
+        self._window_start = np.empty(rows)
+        self._window_factor = np.empty((rows, self.prisons))
+        self._window_active = np.empty((rows, self.prisons))
+        self._window_totals_at = np.empty(rows, dtype=np.int64)
+        self._pending_totals: list[np.ndarray] = []  # the need totals those windows saw, packed
         self._daily_per_buddy, self._daily_per_prison = self._daily_rates()
+        self._accrual_month = 0  # days accrued for this month, not yet in its flows
+        self._accrual_days = 0
+        self.flush_daily()
 
     def _take_inputs(self, now: float) -> None:
         """Take the inputs of the unlock window starting at ``now`` (drawn later)."""
         totals = self._pending_totals
-        if not totals or totals[-1] is not self.totals:
-            totals.append(self.totals)
-        self._pending.append((now, self.regime.factor.copy(), self.buddies.active_counts(), len(totals) - 1))
+        if not totals or totals[-1] is not self._totals_packed:
+            totals.append(self._totals_packed)
+        i = self.pending_windows
+        if i == len(self._window_start):
+            self._grow_window_rows()
+        self._window_start[i] = now
+        self._window_factor[i] = self.regime.factor
+        self._window_active[i] = self.buddies.counts
+        self._window_totals_at[i] = len(totals) - 1
+        self.pending_windows = i + 1
+
+    def _grow_window_rows(self) -> None:
+        """Double the rows for pending windows (a batch longer than a month)."""
+        for name in ("_window_start", "_window_factor", "_window_active", "_window_totals_at"):
+            rows = getattr(self, name)
+            setattr(self, name, np.concatenate([rows, np.empty_like(rows)]))
 
     def run(self) -> Generator[simpy.Event, None, None]:
         """Wake at the start of every unlock window; daily bookkeeping in the first.
@@ -304,19 +327,32 @@ class CareLane:
 
     # ------------------------------------------------------------------------- daily
     def _daily(self, now: float) -> None:
-        """Refresh need totals if anything changed; accrue daily costs and counts.
-
-        Hot path (once a simulated day): the day's buddy-days, buddy costs and restricted
-        days go into the month's flows in one update, ``active x per buddy + per prison``.
-        """
+        """Refresh need totals if anything changed; accrue the day's buddy-days and restricted
+        days, which :meth:`flush_daily` turns into the month's flows and buddy costs."""
         people = self.people
         if people.need_dirty:
-            self.totals = need_totals(people, self.prisons, now, self.cfg.care)
+            self._totals_packed = packed_need_totals(people, self.prisons, now, self.cfg.care)
+            self.totals = NeedTotals(*self._totals_packed)
             people.need_dirty = False
-        active = self.buddies.active_counts().astype(float)
-        day = active[:, None] * self._daily_per_buddy + self._daily_per_prison
-        day[:, -1] = self.regime.factor < 1.0
-        self.metrics.add_block(now, _DAILY_FLOWS, day)
+        month = self.metrics.month(now)
+        if month != self._accrual_month:
+            self.flush_daily()
+            self._accrual_month = month
+        self._buddy_days += self.buddies.counts
+        self._restricted_days += self.regime.factor < 1.0
+        self._accrual_days += 1
+
+    def flush_daily(self) -> None:
+        """Add the days accrued since the last flush to their month's flows: buddy-days and
+        their costs (``buddy-days x per buddy + days x per prison``) and restricted days."""
+        if self._accrual_days:
+            block = self._buddy_days[:, None] * self._daily_per_buddy
+            block += self._accrual_days * self._daily_per_prison
+            block[:, -1] = self._restricted_days
+            self.metrics.add_month(self._accrual_month, _DAILY_FLOWS, block)
+        self._buddy_days = np.zeros(self.prisons)
+        self._restricted_days = np.zeros(self.prisons)
+        self._accrual_days = 0
 
     def _daily_rates(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-day amounts of :data:`_DAILY_FLOWS` for each active buddy and for each prison
@@ -345,19 +381,18 @@ class CareLane:
         Hot path: numpy calls over arrays of (windows, prisons), once a month. Binomial
         draws that do not depend on each other are made in one call.
         """
-        pending, self._pending = self._pending, []
+        w, self.pending_windows = self.pending_windows, 0
         seen, self._pending_totals = self._pending_totals, []
-        if not pending:
+        if not w:
             return
         cfg, rng, m = self.cfg, self.rng, self.metrics
-        t = _window_totals(seen, np.array([p[3] for p in pending]))
+        t = _window_totals(seen, self._window_totals_at[:w])
         b, care, regime = cfg.buddies, cfg.care, cfg.regime
         np_task, p_task = care.nonpersonal_task_hours, care.personal_task_hours
-        w = len(pending)
         shape = (w, self.prisons)
-        starts = np.array([p[0] for p in pending])[:, None]  # (windows, 1)
-        factor = np.stack([p[1] for p in pending])
-        active = np.stack([p[2] for p in pending])
+        starts = self._window_start[:w, None].copy()  # (windows, 1); the rows are reused next month
+        factor = self._window_factor[:w].copy()
+        active = self._window_active[:w].copy()
         unlock_hours = regime.window_hours * factor  # hours each prison is unlocked in each window
         unlocked = regime.recipient_unlocked_share * factor  # share of recipients' tasks within reach
 
@@ -476,10 +511,9 @@ class CareLane:
         )  # (windows, prisons, flows)
         resolved = due_np.sum(axis=1) * np_task + due_p.sum(axis=1) * p_task
         m.add_windows(starts[:, 0], _WINDOW_FLOWS, values)
-        for k in range(w):  # window by window, in time order, as they happened
-            self.buddies.demand_hours += demand[k]
-            self.buddies.capacity_hours += buddy_hours[k]
-            self.task_hours_resolved += float(resolved[k])
+        self.buddies.demand_hours += demand.sum(axis=0)
+        self.buddies.capacity_hours += buddy_hours.sum(axis=0)
+        self.task_hours_resolved += float(resolved.sum())
         self.windows_resolved += w
         # -- safeguarding incidents around the peer care of these windows (own stream)
         self.safeguarding.record(starts[:, 0], buddy_given, informal_given)

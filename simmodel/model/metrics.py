@@ -170,6 +170,10 @@ class Metrics:
         """Add several flows at once: ``values`` is prisons x ``flows``."""
         self.flows[self.month(now)][:, flows] += values
 
+    def add_month(self, month: int, flows: np.ndarray, values: np.ndarray) -> None:
+        """Add several flows to month ``month``: ``values`` is prisons x ``flows``."""
+        self.flows[month][:, flows] += values
+
     def add_windows(self, starts: np.ndarray, flows: np.ndarray, values: np.ndarray) -> None:
         """Add a batch of unlock windows' values (windows x prisons x ``flows``) to the month each
         window starts in (a batch is usually one month's windows, but may cross a month's end)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -47,6 +47,9 @@ _HEADROOM_FLOOR = 0.02
 _UNIFORMS_PER_PERSON = 10
 #: Days of receptions drawn at a time (their counts and everything about each person).
 _RECEPTION_BLOCK_DAYS = 30
+#: Flows a day's deaths and releases add to, in the order of :meth:`Population._leave`'s columns.
+_DEATH_FLOWS = np.array([Flow.DEATHS, Flow.DEATH_AGE_SUM, Flow.DEATHS_WITH_NEED])
+_RELEASE_FLOWS = np.array([Flow.RELEASES, Flow.RELEASES_DETERMINATE, Flow.DETERMINATE_SERVED_DAYS])
 #: Flows a day's receptions add to, in the order of :meth:`Population._add`'s columns.
 _RECEPTION_FLOWS = np.array([Flow.RECEPTIONS, Flow.RECALLS, Flow.ARRIVALS_WITH_NEED])
 #: Determinate classes by class index (short, medium, long): release date known at sentencing.
@@ -80,25 +83,20 @@ _STOCK_BLOCK = 8192
 
 @dataclass
 class Newcomers:
-    """People about to be admitted: one entry each (ages in years; stay, time served and
-    delays in days from admission)."""
+    """People about to be admitted, one entry each, as :meth:`Population._record` writes them
+    down (ages in years; stay, time served and delays in days from admission)."""
 
     age: np.ndarray
     female: np.ndarray
     stay: np.ndarray  # days to release
     level: np.ndarray
     dementia: np.ndarray
-    known: np.ndarray  # need known to the prison on admission
     klass: np.ndarray
     served: np.ndarray  # days already in custody (0 for receptions)
     willing: np.ndarray  # the fixed U(0,1) draw of willingness to be a buddy
     death_delay: np.ndarray
     need_delay: np.ndarray
     dementia_delay: np.ndarray
-
-    def rows(self, rows: slice) -> Newcomers:
-        """The people in ``rows`` (views, no copy)."""
-        return Newcomers(*(getattr(self, f.name)[rows] for f in fields(self)))
 
 
 class IdSet:
@@ -399,16 +397,21 @@ class Population:
             dest[sel] = d
         return dest
 
-    def _transfer_delays(self, prisons: np.ndarray, release_day: np.ndarray, now: float) -> np.ndarray:
-        """Days until each person's next move out of their prison."""
+    def _transfer_delays(
+        self, prisons: np.ndarray, release_day: np.ndarray, now: float, exp: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Days until each person's next move out of their prison, from a unit exponential
+        each (``exp``; drawn from the moves stream if not given)."""
         c = self.cfg
-        n = len(prisons)
-        exp = self.move_rng.standard_exponential(n)
+        if exp is None:
+            exp = self.move_rng.standard_exponential(len(prisons))
         general = (
-            exp * DAYS_PER_YEAR / c.transfer_rate_per_year
+            exp * (DAYS_PER_YEAR / c.transfer_rate_per_year)
             if c.transfer_rate_per_year > 0
-            else np.full(n, math.inf)
+            else np.full(len(prisons), math.inf)
         )
+        if not self.has_locals:
+            return general
         onward = self.is_local[prisons] & (release_day - now > c.local_max_stay_days)
         return np.where(onward, exp * c.local_transfer_days_mean, general)
 
@@ -436,22 +439,23 @@ class Population:
         known = rng.random(n) < self.initial_detected_share
         exp = rng.standard_exponential((n, 3))
         prison = self._stock_prisons(rng, age, female, remaining)
-        self._add(
-            prison,
+        ids = self.people.new_ids(n)
+        self._record(
+            ids,
             Newcomers(
                 age=age,
                 female=female,
                 stay=remaining,
                 level=level,
                 dementia=dementia,
-                known=known,
                 klass=klass.astype(np.int8),
                 served=served,
                 willing=self.willing_rng.random(n),
                 **self._delays(age, level, dementia, exp),
             ),
-            reception=False,
+            self.env.now,
         )
+        self._place(ids, prison, known, reception=False)
 
     def _levels(self, has_need: np.ndarray, dementia: np.ndarray, u: np.ndarray) -> np.ndarray:
         return self.need.arrival_levels(has_need, dementia, u)
@@ -531,40 +535,54 @@ class Population:
         self._block_first_day = first_day
         self._block_offsets = np.concatenate([[0], np.cumsum(counts)]).tolist()
         self._block_pick_u = u[:, 7]
-        self._block = Newcomers(
-            age=age,
-            female=female,
-            stay=stay,
-            level=level,
-            dementia=dementia,
-            known=u[:, 6] < self.screening_sensitivity,
-            klass=klass.astype(np.int8),
-            served=np.zeros(n),
-            willing=self.willing_rng.random(n),
-            **self._delays(age, level, dementia, exp),
+        self._block_female = female
+        self._block_older = age >= 60
+        self._block_known = u[:, 6] < self.screening_sensitivity
+        self._block_ids = ids = self.people.new_ids(n)  # held, not yet in custody, until their day
+        self._record(
+            ids,
+            Newcomers(
+                age=age,
+                female=female,
+                stay=stay,
+                level=level,
+                dementia=dementia,
+                klass=klass.astype(np.int8),
+                served=np.zeros(n),
+                willing=self.willing_rng.random(n),
+                **self._delays(age, level, dementia, exp),
+            ),
+            first_day + day,
         )
+        self._block_next = self._next_event_day(ids)  # all but the transfer, set on arrival
+        self._block_move_exp = self.move_rng.standard_exponential(n)  # for the first transfer
 
     def _receive(self, day: int) -> None:
-        """Admit the receptions drawn for ``day``, each to a prison chosen today."""
+        """Admit the receptions drawn for ``day``, each to a prison chosen today (hot path:
+        once a day)."""
         k = day - self._block_first_day
         first, last = self._block_offsets[k], self._block_offsets[k + 1]
         if first == last:
             return
         rows = slice(first, last)
-        new = self._block.rows(rows)
-        u = self._block_pick_u[rows]
         if self.estate.size == 1:  # a single prison takes everyone (no choice to make)
-            self._add(np.zeros(last - first, dtype=np.int64), new, reception=True)
-            return
-        older = new.age >= 60
-        prison = np.empty(last - first, dtype=np.int64)
-        female = new.female
-        if female.any():
-            prison[female] = self._pick("reception_f", older[female], u[female])
-        if not female.all():
-            male = ~female
-            prison[male] = self._pick("reception_m", older[male], u[male])
-        self._add(prison, new, reception=True)
+            prison = np.zeros(last - first, dtype=np.int64)
+        else:
+            u, older, female = self._block_pick_u[rows], self._block_older[rows], self._block_female[rows]
+            prison = np.empty(last - first, dtype=np.int64)
+            if female.any():
+                prison[female] = self._pick("reception_f", older[female], u[female])
+            if not female.all():
+                male = ~female
+                prison[male] = self._pick("reception_m", older[male], u[male])
+        self._place(
+            self._block_ids[rows],
+            prison,
+            self._block_known[rows],
+            reception=True,
+            nxt=self._block_next[rows],
+            move_exp=self._block_move_exp[rows],
+        )
 
     def _delays(
         self, age: np.ndarray, level: np.ndarray, dementia: np.ndarray, exp: np.ndarray
@@ -583,33 +601,51 @@ class Population:
             "dementia_delay": np.where(dementia, math.inf, need.dementia_delay_days(age, exp[:, 2])),
         }
 
-    def _add(self, prison: np.ndarray, new: Newcomers, *, reception: bool) -> None:
-        """Admit a batch of people to ``prison`` (one each): set their state, schedule their
-        next event (hot path: once a day with receptions)."""
-        people, now, size = self.people, self.env.now, self.estate.size
+    def _record(self, ids: np.ndarray, new: Newcomers, admitted_on: float | np.ndarray) -> None:
+        """Write down who the people ``ids`` are and the days of their release, death and
+        changes of need, counted from ``admitted_on`` (each person's day of admission). They
+        are in custody once :meth:`_place` puts them in a prison."""
+        people = self.people
         level, dementia = new.level, new.dementia
-        ids = people.new_ids(len(prison))
         people.klass[ids] = new.klass
-        people.admitted[ids] = now - new.served
+        people.admitted[ids] = admitted_on - new.served
         people.willing_u[ids] = new.willing
-        people.prison[ids] = prison
-        people.birth[ids] = now - new.age * DAYS_PER_YEAR
+        people.birth[ids] = admitted_on - new.age * DAYS_PER_YEAR
         people.female[ids] = new.female
-        people.release_day[ids] = now + new.stay
+        people.release_day[ids] = admitted_on + new.stay
         people.level[ids] = level
         people.dementia[ids] = dementia
         dem = dementia.astype(np.int64)
         p_hours = self.p_table[dem, level]
         people.np_hours[ids] = self.np_table[dem, level]
         people.p_hours[ids] = p_hours
-        people.wait_since[ids] = np.where(p_hours > 0, now, math.nan)
-        people.death_day[ids] = now + new.death_delay
-        people.need_day[ids] = now + new.need_delay
-        people.dementia_day[ids] = now + new.dementia_delay
-        people.transfer_day[ids] = now + self._transfer_delays(prison, now + new.stay, now)
+        people.wait_since[ids] = np.where(p_hours > 0, admitted_on, math.nan)
+        people.death_day[ids] = admitted_on + new.death_delay
+        people.need_day[ids] = admitted_on + new.need_delay
+        people.dementia_day[ids] = admitted_on + new.dementia_delay
+
+    def _place(
+        self,
+        ids: np.ndarray,
+        prison: np.ndarray,
+        known: np.ndarray,
+        *,
+        reception: bool,
+        nxt: np.ndarray | None = None,
+        move_exp: np.ndarray | None = None,
+    ) -> None:
+        """Admit the recorded people ``ids`` to ``prison`` (one each) today: draw their first
+        transfer, count them in, tell the pathway of those with need (``known``: their need is
+        known on arrival) and schedule their next event (``nxt``: the earliest of release,
+        death and need changes, if already known; ``move_exp``: unit exponentials for the first
+        transfer, if already drawn). Hot path: once a day with receptions."""
+        people, now, size = self.people, self.env.now, self.estate.size
+        people.prison[ids] = prison
+        transfer = now + self._transfer_delays(prison, people.release_day[ids], now, move_exp)
+        people.transfer_day[ids] = transfer
         arrived = np.bincount(prison, minlength=size)
         people.in_prison += arrived
-        needy = level != NONE
+        needy = people.level[ids] != NONE
         with_need = ids[needy]
         if len(with_need):  # need totals change only if someone with need arrived
             people.need_ids.update(with_need.tolist())
@@ -617,13 +653,13 @@ class Population:
         if reception:
             counts = np.empty((size, 3))
             counts[:, 0] = arrived
-            counts[:, 1] = np.bincount(prison[new.klass == RECALL], minlength=size)
+            counts[:, 1] = np.bincount(prison[people.klass[ids] == RECALL], minlength=size)
             counts[:, 2] = np.bincount(prison[needy], minlength=size)
             self.metrics.add_block(now, _RECEPTION_FLOWS, counts)
         settle = self.hooks.on_arrival if reception else self.hooks.on_stock
-        for pid, is_known in zip(with_need.tolist(), new.known[needy].tolist(), strict=True):
+        for pid, is_known in zip(with_need.tolist(), known[needy].tolist(), strict=True):
             settle(pid, is_known)
-        self._schedule(ids)
+        self._schedule(ids, None if nxt is None else np.minimum(nxt, transfer))
 
     def _death_delays(self, age: np.ndarray, e: np.ndarray, rr: np.ndarray) -> np.ndarray:
         """Days to a natural death: Gompertz in age, times the relative risk of need."""
@@ -711,34 +747,40 @@ class Population:
 
     # ---------------------------------------------------------------- leaving, moving
     def _leave(self, ids: np.ndarray, how: int, now: float) -> None:
+        """People leave custody (``how``: the flow that counts them); hot path: a few times a
+        day, each a handful of numpy calls and one update of the month's flows."""
         if len(ids) == 0:
             return
         p, n = self.people, self.estate.size
         prisons = p.prison[ids]
-        self.metrics.add_vector(now, how, np.bincount(prisons, minlength=n))
+        left = np.bincount(prisons, minlength=n)
         with_need = p.level[ids] != NONE
         if how == Flow.DEATHS:
-            self.metrics.add_vector(
-                now, Flow.DEATH_AGE_SUM, np.bincount(prisons, weights=self.ages(ids, now), minlength=n)
-            )
-            self.metrics.add_vector(now, Flow.DEATHS_WITH_NEED, np.bincount(prisons[with_need], minlength=n))
+            counts = np.empty((n, 3))
+            counts[:, 0] = left
+            counts[:, 1] = np.bincount(prisons, weights=self.ages(ids, now), minlength=n)
+            counts[:, 2] = np.bincount(prisons[with_need], minlength=n)
+            self.metrics.add_block(now, _DEATH_FLOWS, counts)
             self._end_of_life(ids, now)
         elif how == Flow.RELEASES:
             det = _DETERMINATE[p.klass[ids]]
-            served = now - p.admitted[ids[det]]
-            self.metrics.add_vector(now, Flow.RELEASES_DETERMINATE, np.bincount(prisons[det], minlength=n))
-            self.metrics.add_vector(
-                now, Flow.DETERMINATE_SERVED_DAYS, np.bincount(prisons[det], weights=served, minlength=n)
-            )
+            counts = np.empty((n, 3))
+            counts[:, 0] = left
+            counts[:, 1] = np.bincount(prisons[det], minlength=n)
+            counts[:, 2] = np.bincount(prisons[det], weights=now - p.admitted[ids[det]], minlength=n)
+            self.metrics.add_block(now, _RELEASE_FLOWS, counts)
             if with_need.any():
                 self._release_planning(ids[with_need], now)
+        else:
+            self.metrics.add_vector(now, how, left)
         for pid in ids[p.buddy[ids]].tolist():
             self.hooks.lose_buddy(pid, now, moved=True)
-        for pid in ids[p.level[ids] != NONE].tolist():
-            self.hooks.on_leave(pid)
-            p.need_ids.discard(pid)
+        if with_need.any():
+            for pid in ids[with_need].tolist():
+                self.hooks.on_leave(pid)
+                p.need_ids.discard(pid)
             p.need_dirty = True
-        p.in_prison -= np.bincount(prisons, minlength=n)
+        p.in_prison -= left
         p.release_ids(ids)
 
     def _end_of_life(self, dead: np.ndarray, now: float) -> None:

@@ -126,6 +126,7 @@ class Simulation:
         if self.metrics.first_reported_month == 0:
             self.metrics.start_population = int(self.people.in_prison.sum())
         env.run(until=self.months * DAYS_PER_MONTH)  # events at the horizon itself do not run
+        self.care.flush_daily()
         self.snapshot(self.months - 1)
         prison_service, local_authority = yearly_cost_per_prison(self.cfg, self.estate)
         self.metrics.flows[:, :, Flow.COST_FUNDING_PRISON] += prison_service / 12.0
