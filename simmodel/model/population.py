@@ -52,6 +52,11 @@ _DEATH_FLOWS = np.array([Flow.DEATHS, Flow.DEATH_AGE_SUM, Flow.DEATHS_WITH_NEED]
 _RELEASE_FLOWS = np.array([Flow.RELEASES, Flow.RELEASES_DETERMINATE, Flow.DETERMINATE_SERVED_DAYS])
 #: Flows a day's receptions add to, in the order of :meth:`Population._add`'s columns.
 _RECEPTION_FLOWS = np.array([Flow.RECEPTIONS, Flow.RECALLS, Flow.ARRIVALS_WITH_NEED])
+#: A person's lifecycle events, in the order that decides which happens when several fall due
+#: on one day (rows of :attr:`People.event_days`).
+EVENT_DAYS = ("death_day", "release_day", "transfer_day", "need_day", "dementia_day")
+_DEATH, _RELEASE, _TRANSFER, _NEED, _DEMENTIA = range(len(EVENT_DAYS))
+_NOTHING_DUE = len(EVENT_DAYS)
 #: Determinate classes by class index (short, medium, long): release date known at sentencing.
 _DETERMINATE = np.array([False, True, True, True, False, False])
 
@@ -176,11 +181,6 @@ class People:
         "package_hours": (np.float64, 0.0),  # personal care in the care plan, hours per week
         "wait_since": (np.float64, math.nan),  # day personal care became due and not provided
         "buddy": (np.bool_, False),
-        "release_day": (np.float64, math.inf),
-        "death_day": (np.float64, math.inf),
-        "need_day": (np.float64, math.inf),  # next onset or worsening of need
-        "dementia_day": (np.float64, math.inf),
-        "transfer_day": (np.float64, math.inf),
         "next_day": (np.float64, math.inf),  # day of the next lifecycle event (the calendar)
         "klass": (np.int8, 0),  # custody class (flows.REMAND ... flows.RECALL)
         "admitted": (np.float64, 0.0),  # simulated day of reception (negative for the stock)
@@ -214,11 +214,20 @@ class People:
         self.capacity = max(capacity, 16)
         for name, (dtype, fill) in self._FIELDS.items():
             setattr(self, name, np.full(self.capacity, fill, dtype=dtype))
+        #: the days of each person's next death, release, transfer, change of need and dementia
+        #: (rows, in that order of priority; ``inf`` if none), read together by the calendar
+        self.event_days = np.full((len(EVENT_DAYS), self.capacity), math.inf)
+        self._name_event_days()
         self.free: list[int] = []  # ids of people who have left, for reuse
         self.in_prison = np.zeros(prisons, dtype=np.int64)  # people in custody per prison
         self.need_ids = IdSet(capacity // 8)  # people in custody with any need
         self.need_dirty = True  # need_ids, hours or pathway states changed since last look
         self.admissions = 0  # batches of new people so far (tells caches of ids they are stale)
+
+    def _name_event_days(self) -> None:
+        """Each row of :attr:`event_days` by its name (``death_day``, ...): views, no copies."""
+        for row, name in enumerate(EVENT_DAYS):
+            setattr(self, name, self.event_days[row])
 
     def new_ids(self, n: int) -> np.ndarray:
         """Ids for ``n`` new people: recycled ids first, then new ones."""
@@ -231,6 +240,7 @@ class People:
             self.state[old] = 0
             self.package_hours[old] = 0.0
             self.buddy[old] = False
+            self.event_days[:, old] = math.inf  # none of the last holder's events
         return np.concatenate([old, self._fresh_ids(n - reused)])
 
     def release_ids(self, ids: np.ndarray) -> None:
@@ -248,6 +258,10 @@ class People:
                 grown = np.full(new_capacity, fill, dtype=dtype)
                 grown[: self.capacity] = getattr(self, name)
                 setattr(self, name, grown)
+            days = np.full((len(EVENT_DAYS), new_capacity), math.inf)
+            days[:, : self.capacity] = self.event_days
+            self.event_days = days
+            self._name_event_days()
             self.capacity = new_capacity
         ids = np.arange(self.count, needed)
         self.count = needed
@@ -671,11 +685,7 @@ class Population:
     # ------------------------------------------------------------------ the calendar
     def _next_event_day(self, ids: np.ndarray) -> np.ndarray:
         """Simulated day (float) of each person's next lifecycle event (hot path)."""
-        p = self.people
-        nxt = np.minimum(p.release_day[ids], p.death_day[ids])
-        np.minimum(nxt, p.need_day[ids], out=nxt)
-        np.minimum(nxt, p.dementia_day[ids], out=nxt)
-        return np.minimum(nxt, p.transfer_day[ids], out=nxt)
+        return self.people.event_days[:, ids].min(axis=0)
 
     def _schedule(self, ids: np.ndarray, nxt: np.ndarray | None = None) -> None:
         """Set each person's next lifecycle event day (``nxt`` if already known)."""
@@ -705,27 +715,28 @@ class Population:
     def _resolve(self, ids: np.ndarray, end: float, now: float) -> np.ndarray:
         """Handle each person's due event; return those with another event due today.
 
-        Order when several fall due on one day: death, release, transfer, need, dementia.
+        Order when several fall due on one day: death, release, transfer, need, dementia
+        (the rows of :attr:`People.event_days`; hot path: one gather and one comparison).
         """
         p = self.people
-        dead = p.death_day[ids] < end
-        released = ~dead & (p.release_day[ids] < end)
+        due = p.event_days[:, ids] < end
+        kind = np.where(due.any(axis=0), due.argmax(axis=0), _NOTHING_DUE)  # first due, by priority
         if self.cfg.older_indeterminate_parole_refusal > 0 and now >= self.report_start_day:
-            released &= ~self._parole_refused(ids, released, now)
-        staying = ~dead & ~released
-        moving = staying & (p.transfer_day[ids] < end)
-        need_change = staying & ~moving & (p.need_day[ids] < end)
-        dementia = staying & ~moving & ~need_change & (p.dementia_day[ids] < end)
-        self._leave(ids[dead], Flow.DEATHS, now)
-        self._leave(ids[released], Flow.RELEASES, now)
+            refused = self._parole_refused(ids, kind == _RELEASE, now)
+            if refused.any():  # a refused release: the next event due today, if any
+                later = due[_TRANSFER:, refused]
+                kind[refused] = np.where(later.any(axis=0), _TRANSFER + later.argmax(axis=0), _NOTHING_DUE)
+        self._leave(ids[kind == _DEATH], Flow.DEATHS, now)
+        self._leave(ids[kind == _RELEASE], Flow.RELEASES, now)
+        moving = kind == _TRANSFER
         if moving.any():
             self._move(ids[moving], now)
-        for pid in ids[need_change].tolist():
+        for pid in ids[kind == _NEED].tolist():
             p.need_day[pid] = now + self._need_changes(pid, now)
-        for pid in ids[dementia].tolist():
+        for pid in ids[kind == _DEMENTIA].tolist():
             p.dementia_day[pid] = math.inf
             self._dementia_starts(pid, now)
-        rest = ids[staying & (p.prison[ids] >= 0)]
+        rest = ids[(kind >= _TRANSFER) & (p.prison[ids] >= 0)]
         nxt = self._next_event_day(rest)
         self._schedule(rest, nxt)
         return rest[nxt < end]
