@@ -726,16 +726,20 @@ class Population:
             if refused.any():  # a refused release: the next event due today, if any
                 later = due[_TRANSFER:, refused]
                 kind[refused] = np.where(later.any(axis=0), _TRANSFER + later.argmax(axis=0), _NOTHING_DUE)
-        self._leave(ids[kind == _DEATH], Flow.DEATHS, now)
-        self._leave(ids[kind == _RELEASE], Flow.RELEASES, now)
-        moving = kind == _TRANSFER
-        if moving.any():
-            self._move(ids[moving], now)
-        for pid in ids[kind == _NEED].tolist():
-            p.need_day[pid] = now + self._need_changes(pid, now)
-        for pid in ids[kind == _DEMENTIA].tolist():
-            p.dementia_day[pid] = math.inf
-            self._dementia_starts(pid, now)
+        counts = np.bincount(kind, minlength=_NOTHING_DUE + 1).tolist()  # people by what falls due
+        if counts[_DEATH]:
+            self._leave(ids[kind == _DEATH], Flow.DEATHS, now)
+        if counts[_RELEASE]:
+            self._leave(ids[kind == _RELEASE], Flow.RELEASES, now)
+        if counts[_TRANSFER]:
+            self._move(ids[kind == _TRANSFER], now)
+        if counts[_NEED]:
+            for pid in ids[kind == _NEED].tolist():
+                p.need_day[pid] = now + self._need_changes(pid, now)
+        if counts[_DEMENTIA]:
+            for pid in ids[kind == _DEMENTIA].tolist():
+                p.dementia_day[pid] = math.inf
+                self._dementia_starts(pid, now)
         rest = ids[(kind >= _TRANSFER) & (p.prison[ids] >= 0)]
         nxt = self._next_event_day(rest)
         self._schedule(rest, nxt)
@@ -839,8 +843,12 @@ class Population:
         dest = self._destinations(ids, now)
         held = p.buddy[ids] & (self.move_rng.random(len(ids)) < self.kept_buddy_share)
         dest = np.where(held, p.prison[ids], dest)  # the prison keeps its buddy
-        self._leave(ids[dest < 0], Flow.LEFT_ESTATE, now)
-        go = (dest >= 0) & (dest != p.prison[ids])
+        placed = dest >= 0
+        if not placed.all():
+            self._leave(ids[~placed], Flow.LEFT_ESTATE, now)
+            if not placed.any():  # everyone left the estate (always, in a single prison)
+                return
+        go = placed & (dest != p.prison[ids])
         movers, dest_go = ids[go], dest[go]
         if len(movers):
             src = p.prison[movers]
@@ -855,7 +863,7 @@ class Population:
                 self.hooks.on_transfer(pid)
             if len(moved_need):  # need totals change only if someone with need moved
                 p.need_dirty = True
-        stay = ids[dest >= 0]
+        stay = ids[placed]
         p.transfer_day[stay] = now + self._transfer_delays(p.prison[stay], p.release_day[stay], now)
 
     # ------------------------------------------------------------------------- need
