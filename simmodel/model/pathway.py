@@ -144,8 +144,7 @@ class Pathway:
     # when it comes due.
     def _start(self, pid: int, state: int) -> None:
         self._stop(pid)
-        self.people.state[pid] = state
-        self.people.need_dirty = True
+        self._set(pid, state)
         self._enter(pid, state, self._new_token(pid))
 
     def _new_token(self, pid: int) -> int:
@@ -298,11 +297,17 @@ class Pathway:
         prison = int(people.prison[pid])
         self.metrics.add(now, prison, Flow.REVIEWS)
         self.metrics.add(now, prison, Flow.COST_REVIEW, self.costs.review_cost)
-        people.package_hours[pid] = people.p_hours[pid]
-        people.need_dirty = True
+        if people.package_hours[pid] != people.p_hours[pid]:  # the package rises to the need
+            people.package_hours[pid] = people.p_hours[pid]
+            people.need_dirty = True
         self._after(self.cfg.review_interval_days, self._reviewed, pid, token)
 
     def _set(self, pid: int, state: int) -> int:
-        self.people.state[pid] = state
-        self.people.need_dirty = True
+        """Set a person's pathway state. The need totals count who is known to the prison and
+        who has a package, so they are marked stale only when one of those changes."""
+        people = self.people
+        old = int(people.state[pid])
+        people.state[pid] = state
+        if (old >= DETECTED) != (state >= DETECTED) or (old == PACKAGE) != (state == PACKAGE):
+            people.need_dirty = True
         return state
