@@ -6,6 +6,7 @@ are shortcuts of the hot path; these tests check them against a direct recount.
 
 from __future__ import annotations
 
+import math
 import random
 
 import numpy as np
@@ -68,3 +69,47 @@ def test_every_window_is_drawn_and_accounted_for_any_windows_per_day() -> None:
             + f[..., Flow.NP_UNMET_HOURS],
         )
         assert np.all(f >= 0)
+
+
+def test_need_totals_read_by_windows_match_a_recount(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The care lane recounts need only on days marked stale (someone with need arrived, left,
+    moved, changed need, or became known or covered by a package). On every other day the
+    totals it holds must equal a fresh count; only the cell-sharing helpers may lag, since
+    turning 50 marks nothing (it waits for the next change of need)."""
+    from dataclasses import fields
+
+    from simmodel.model import care
+
+    checked = {"days": 0, "stale_days": 0}
+    original = care.CareLane._daily
+
+    def daily_then_recount(lane: care.CareLane, now: float) -> None:
+        checked["stale_days"] += bool(lane.people.need_dirty)
+        original(lane, now)
+        fresh = care.need_totals(lane.people, lane.prisons, now, lane.cfg.care)
+        for field in fields(care.NeedTotals):
+            if field.name != "cellmate_helpers":
+                np.testing.assert_allclose(
+                    getattr(lane.totals, field.name), getattr(fresh, field.name), rtol=1e-12, atol=1e-9
+                )
+        checked["days"] += 1
+
+    monkeypatch.setattr(care.CareLane, "_daily", daily_then_recount)
+    Simulation(make_config(*TINY_ESTATE, "run.years=0.5")).run()
+    assert checked["days"] >= 182  # half a year, one check a day
+    assert 0 < checked["stale_days"] < checked["days"]  # the shortcut skipped some days
+
+
+def test_receptions_are_drawn_in_blocks_sized_to_the_estate() -> None:
+    """A month of receptions at a time nationally, a year for one prison; either way every
+    drawn person is admitted on their own day, and those not yet arrived are not in custody."""
+    national = Simulation(make_config("estate=national", "run.years=0.0833333333", "run.warmup_years=0"))
+    single = Simulation(make_config("estate=single_prison", "run.years=0.25", "run.warmup_years=0"))
+    assert (national.population.block_days, single.population.block_days) == (30, 365)
+    result = single.run()
+    population, people = single.population, single.people
+    days_run = math.ceil(single.months * DAYS_PER_MONTH)  # days 0, 1, ... before the horizon
+    admitted = population._block_offsets[days_run]  # one block: the first year's receptions
+    assert result.metrics.flows[..., Flow.RECEPTIONS].sum() == admitted
+    assert (people.prison[population._block_ids[admitted:]] == -1).all()  # due after the end: never placed
+    assert int(people.in_prison.sum()) == len(people.in_custody()) == result.end_population

@@ -2,8 +2,8 @@
 
 Each person's next lifecycle event (release, death, transfer, new or worse need, dementia)
 is kept as a day in one array, the calendar. One SimPy process wakes once a simulated day and resolves
-that day's receptions, releases, deaths and transfers in numpy batches (receptions are drawn 30
-days at a time, each day's count at that day's rate, and admitted on their day); the rarer
+that day's receptions, releases, deaths and transfers in numpy batches (receptions are drawn a
+month to a year at a time, each day's count at that day's rate, and admitted on their day); the rarer
 need events are handled person by person. A SimPy event per person and lifecycle
 event would cost about 10 s per simulated year on a CI machine (measured), the daily
 batch about 0.3 s. Lifecycle events therefore resolve to the day.
@@ -45,8 +45,11 @@ from .streams import Streams
 _HEADROOM_FLOOR = 0.02
 #: Draws per reception, fixed so common random numbers stay aligned across scenarios.
 _UNIFORMS_PER_PERSON = 10
-#: Days of receptions drawn at a time (their counts and everything about each person).
-_RECEPTION_BLOCK_DAYS = 30
+#: Receptions drawn at a time (their counts and everything about each person): the days that
+#: bring about this many people, at least a month and at most a year. A national estate draws
+#: a month at a time; a single prison a year, so its draw's fixed cost is paid once a year.
+_RECEPTIONS_PER_BLOCK = 2000
+_BLOCK_DAYS = (30, 365)
 #: Flows a day's deaths and releases add to, in the order of :meth:`Population._leave`'s columns.
 _DEATH_FLOWS = np.array([Flow.DEATHS, Flow.DEATH_AGE_SUM, Flow.DEATHS_WITH_NEED])
 _RELEASE_FLOWS = np.array([Flow.RELEASES, Flow.RELEASES_DETERMINATE, Flow.DETERMINATE_SERVED_DAYS])
@@ -330,7 +333,10 @@ class Population:
         #: death hazard multiplier by [dementia, level]
         self.death_rr = np.vstack([rr_level, rr_level * c.death_rr_dementia])
         self._targets_day = -1
-        self._block_first_day = -_RECEPTION_BLOCK_DAYS  # receptions drawn so far: none
+        per_day = float(self.flows.rate.sum()) / DAYS_PER_YEAR  # receptions a day at the start
+        days = math.ceil(_RECEPTIONS_PER_BLOCK / per_day) if per_day > 0 else _BLOCK_DAYS[1]
+        self.block_days = min(max(days, _BLOCK_DAYS[0]), _BLOCK_DAYS[1])
+        self._block_first_day = -self.block_days  # receptions drawn so far: none
         self._targets: dict[tuple[str, bool], tuple[np.ndarray, np.ndarray]] = {}
 
     # ---------------------------------------------------------------- timing helpers
@@ -514,7 +520,7 @@ class Population:
         return rates
 
     def _draw_receptions(self, first_day: int) -> None:
-        """Draw the receptions of the next :data:`_RECEPTION_BLOCK_DAYS` days, and everything
+        """Draw the receptions of the next :attr:`block_days` days, and everything
         about each person that does not depend on the day they arrive (hot path: one set of
         numpy calls a block instead of one a day).
 
@@ -523,7 +529,7 @@ class Population:
         """
         c = self.cfg
         rng = self.people_rng
-        days = np.arange(first_day, first_day + _RECEPTION_BLOCK_DAYS, dtype=float)
+        days = np.arange(first_day, first_day + self.block_days, dtype=float)
         cumulative = np.cumsum(self.reception_rates(days).reshape(len(days), -1), axis=1)  # (days, cells)
         per_day = cumulative[:, -1] / DAYS_PER_YEAR
         counts = self.arrival_rng.poisson(np.maximum(per_day, 0.0))
@@ -702,7 +708,7 @@ class Population:
         day = int(env.now)
         while True:
             now = env.now
-            if day >= self._block_first_day + _RECEPTION_BLOCK_DAYS:
+            if day >= self._block_first_day + self.block_days:
                 self._draw_receptions(day)
             self._receive(day)
             end = day + 1.0
