@@ -178,5 +178,8 @@ class Metrics:
         """Add a batch of unlock windows' values (windows x prisons x ``flows``) to the month each
         window starts in (a batch is usually one month's windows, but may cross a month's end)."""
         months = np.minimum((np.asarray(starts) / DAYS_PER_MONTH).astype(np.int64), self.months - 1)
+        if months[0] == months[-1]:  # windows in time order, all in one month (the usual batch)
+            self.flows[months[0]][:, flows] += values.sum(axis=0)
+            return
         for month in np.unique(months).tolist():
             self.flows[month][:, flows] += values[months == month].sum(axis=0)
