@@ -462,17 +462,7 @@ class Population:
         ids = self.people.new_ids(n)
         self._record(
             ids,
-            Newcomers(
-                age=age,
-                female=female,
-                stay=remaining,
-                level=level,
-                dementia=dementia,
-                klass=klass.astype(np.int8),
-                served=served,
-                willing=self.willing_rng.random(n),
-                **self._delays(age, level, dementia, exp),
-            ),
+            self._newcomers(age, female, remaining, level, dementia, klass, served, exp),
             self.env.now,
         )
         self._place(ids, prison, known, reception=False)
@@ -561,17 +551,7 @@ class Population:
         self._block_ids = ids = self.people.new_ids(n)  # held, not yet in custody, until their day
         self._record(
             ids,
-            Newcomers(
-                age=age,
-                female=female,
-                stay=stay,
-                level=level,
-                dementia=dementia,
-                klass=klass.astype(np.int8),
-                served=np.zeros(n),
-                willing=self.willing_rng.random(n),
-                **self._delays(age, level, dementia, exp),
-            ),
+            self._newcomers(age, female, stay, level, dementia, klass, np.zeros(n), exp),
             first_day + day,
         )
         self._block_next = self._next_event_day(ids)  # all but the transfer, set on arrival
@@ -602,6 +582,31 @@ class Population:
             reception=True,
             nxt=self._block_next[rows],
             move_exp=self._block_move_exp[rows],
+        )
+
+    def _newcomers(
+        self,
+        age: np.ndarray,
+        female: np.ndarray,
+        stay: np.ndarray,
+        level: np.ndarray,
+        dementia: np.ndarray,
+        klass: np.ndarray,
+        served: np.ndarray,
+        exp: np.ndarray,
+    ) -> Newcomers:
+        """People about to be admitted, with each one's willingness draw and the delays to
+        their death and changes of need (from ``exp``, three unit exponentials a person)."""
+        return Newcomers(
+            age=age,
+            female=female,
+            stay=stay,
+            level=level,
+            dementia=dementia,
+            klass=klass.astype(np.int8),
+            served=served,
+            willing=self.willing_rng.random(len(age)),
+            **self._delays(age, level, dementia, exp),
         )
 
     def _delays(
