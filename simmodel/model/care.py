@@ -138,11 +138,20 @@ def packed_need_totals(
     else:
         sharing = care.cell_sharing_share_50_plus * older + care.cell_sharing_share_under_50 * younger
         cellmates = care.cellmate_help_share * sharing
-    packed = np.empty((len(_TOTALS), prisons))  # rows in the order of NeedTotals' fields
-    packed[0], packed[1], packed[2], packed[3] = np_known, np_unknown, p_planned, p_unplanned
-    packed[4], packed[5], packed[6], packed[7] = p_no_package, np_only, with_personal, waiting_n
-    packed[8], packed[9], packed[10] = wait_since, recipients, cellmates
-    return packed
+    totals = {
+        "np_known": np_known,
+        "np_unknown": np_unknown,
+        "p_planned": p_planned,
+        "p_unplanned_pkg": p_unplanned,
+        "p_no_package": p_no_package,
+        "people_np_only": np_only,
+        "people_personal": with_personal,
+        "people_waiting": waiting_n,
+        "wait_since_sum": wait_since,
+        "np_recipients": recipients,
+        "cellmate_helpers": cellmates,
+    }
+    return np.stack([totals[name] for name in _TOTALS])  # rows in the order of NeedTotals' fields
 
 
 def need_totals(people: People, prisons: int, now: float = 0.0, care: CareConfig | None = None) -> NeedTotals:
@@ -236,7 +245,6 @@ class CareLane:
         # buddies' access to recipients (staff attitudes; 1 = full access)
         self.buddy_access = buddies.access_factor
         self._totals_packed = packed_need_totals(people, self.prisons, env.now, care)
-        self.totals = NeedTotals(*self._totals_packed)
         self._task_hours = np.array(
             [[care.nonpersonal_task_hours]] * 2 + [[care.personal_task_hours]] * 3
         )  # one row per kind of task in _hours_due
@@ -272,7 +280,12 @@ class CareLane:
         self._daily_per_buddy, self._daily_per_prison = self._daily_rates()
         self._accrual_month = 0  # days accrued for this month, not yet in its flows
         self._accrual_days = 0
-        self.flush_daily()
+        self.flush_daily()  # nothing accrued yet: this sets the empty accumulators
+
+    @property
+    def totals(self) -> NeedTotals:
+        """The need totals the next unlock window will see (as of the last recount)."""
+        return NeedTotals(*self._totals_packed)
 
     def _take_inputs(self, now: float) -> None:
         """Take the inputs of the unlock window starting at ``now`` (drawn later)."""
@@ -332,7 +345,6 @@ class CareLane:
         people = self.people
         if people.need_dirty:
             self._totals_packed = packed_need_totals(people, self.prisons, now, self.cfg.care)
-            self.totals = NeedTotals(*self._totals_packed)
             people.need_dirty = False
         month = self.metrics.month(now)
         if month != self._accrual_month:

@@ -168,7 +168,7 @@ class Metrics:
 
     def add_block(self, now: float, flows: np.ndarray, values: np.ndarray) -> None:
         """Add several flows at once: ``values`` is prisons x ``flows``."""
-        self.flows[self.month(now)][:, flows] += values
+        self.add_month(self.month(now), flows, values)
 
     def add_month(self, month: int, flows: np.ndarray, values: np.ndarray) -> None:
         """Add several flows to month ``month``: ``values`` is prisons x ``flows``."""

@@ -53,7 +53,7 @@ _BLOCK_DAYS = (30, 365)
 #: Flows a day's deaths and releases add to, in the order of :meth:`Population._leave`'s columns.
 _DEATH_FLOWS = np.array([Flow.DEATHS, Flow.DEATH_AGE_SUM, Flow.DEATHS_WITH_NEED])
 _RELEASE_FLOWS = np.array([Flow.RELEASES, Flow.RELEASES_DETERMINATE, Flow.DETERMINATE_SERVED_DAYS])
-#: Flows a day's receptions add to, in the order of :meth:`Population._add`'s columns.
+#: Flows a day's receptions add to, in the order of :meth:`Population._place`'s columns.
 _RECEPTION_FLOWS = np.array([Flow.RECEPTIONS, Flow.RECALLS, Flow.ARRIVALS_WITH_NEED])
 #: A person's lifecycle events, in the order that decides which happens when several fall due
 #: on one day (rows of :attr:`People.event_days`).
@@ -595,8 +595,10 @@ class Population:
         served: np.ndarray,
         exp: np.ndarray,
     ) -> Newcomers:
-        """People about to be admitted, with each one's willingness draw and the delays to
-        their death and changes of need (from ``exp``, three unit exponentials a person)."""
+        """People about to be admitted, with each one's willingness draw and the days from
+        admission to their death, next change of need and dementia (``inf`` for those who have
+        it), from ``exp``: three unit exponentials a person."""
+        need = self.need
         return Newcomers(
             age=age,
             female=female,
@@ -606,25 +608,14 @@ class Population:
             klass=klass.astype(np.int8),
             served=served,
             willing=self.willing_rng.random(len(age)),
-            **self._delays(age, level, dementia, exp),
-        )
-
-    def _delays(
-        self, age: np.ndarray, level: np.ndarray, dementia: np.ndarray, exp: np.ndarray
-    ) -> dict[str, np.ndarray]:
-        """Days from admission to each person's death, next change of need and dementia
-        (``inf`` for those who have it), from three unit exponentials a person."""
-        need = self.need
-        rr = self.death_rr[dementia.astype(np.int64), level]
-        return {
-            "death_delay": self._death_delays(age, exp[:, 0], rr),
-            "need_delay": np.where(
+            death_delay=self._death_delays(age, exp[:, 0], self.death_rr[dementia.astype(np.int64), level]),
+            need_delay=np.where(
                 level == NONE,
                 need.onset_delay_days(age, exp[:, 1]),
                 need.worsening_delay_days(level, exp[:, 1]),
             ),
-            "dementia_delay": np.where(dementia, math.inf, need.dementia_delay_days(age, exp[:, 2])),
-        }
+            dementia_delay=np.where(dementia, math.inf, need.dementia_delay_days(age, exp[:, 2])),
+        )
 
     def _record(self, ids: np.ndarray, new: Newcomers, admitted_on: float | np.ndarray) -> None:
         """Write down who the people ``ids`` are and the days of their release, death and
