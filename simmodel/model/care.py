@@ -65,6 +65,9 @@ class NeedTotals:
 
 #: The fields of :class:`NeedTotals`, in order (the rows of a packed array of totals).
 _TOTALS = tuple(f.name for f in fields(NeedTotals))
+#: The totals that make care tasks due, one kind of task each (a slice of the packed rows).
+_HOURS_DUE = slice(_TOTALS.index("np_known"), _TOTALS.index("p_no_package") + 1)
+assert _TOTALS[_HOURS_DUE] == ("np_known", "np_unknown", "p_planned", "p_unplanned_pkg", "p_no_package")
 #: Bits of a person's need category in :func:`packed_need_totals`.
 _KNOWN, _PACKAGE, _PERSONAL, _NONPERSONAL, _OLDER = 1, 2, 4, 8, 16
 _CATEGORIES = 32
@@ -151,7 +154,10 @@ def packed_need_totals(
         "np_recipients": recipients,
         "cellmate_helpers": cellmates,
     }
-    return np.stack([totals[name] for name in _TOTALS])  # rows in the order of NeedTotals' fields
+    return np.array(
+        [totals[name] for name in _TOTALS]
+    )  # rows in the order of NeedTotals' fields (np.array: a
+    # fifth of the cost of np.stack for these short rows)
 
 
 def need_totals(people: People, prisons: int, now: float = 0.0, care: CareConfig | None = None) -> NeedTotals:
@@ -159,10 +165,11 @@ def need_totals(people: People, prisons: int, now: float = 0.0, care: CareConfig
     return NeedTotals(*packed_need_totals(people, prisons, now, care))
 
 
-def _window_totals(seen: list[np.ndarray], day_of_window: np.ndarray) -> NeedTotals:
-    """The need totals of each window (rows) and prison (columns): ``seen`` holds the distinct
-    days' totals, packed (one a day at most), ``day_of_window`` which of them each window saw."""
-    return NeedTotals(*np.stack(seen)[day_of_window].transpose(1, 0, 2))
+def _window_totals(seen: list[np.ndarray], day_of_window: np.ndarray) -> np.ndarray:
+    """The need totals of each window, packed (windows x fields of :class:`NeedTotals` x
+    prisons): ``seen`` holds the distinct days' totals, packed (one a day at most),
+    ``day_of_window`` which of them each window saw."""
+    return np.array(seen)[day_of_window]
 
 
 #: Flows the fast lane adds to once a day, in the order of :meth:`CareLane._daily_rates`'s columns.
@@ -247,7 +254,7 @@ class CareLane:
         self._totals_packed = packed_need_totals(people, self.prisons, env.now, care)
         self._task_hours = np.array(
             [[care.nonpersonal_task_hours]] * 2 + [[care.personal_task_hours]] * 3
-        )  # one row per kind of task in _hours_due
+        )  # one row per kind of task in _HOURS_DUE
         # constants of every window, computed once (same expressions as per window)
         self._provider_slots = (
             care.provider_capacity_hours_per_week_per_100_places
@@ -398,7 +405,8 @@ class CareLane:
         if not w:
             return
         cfg, rng, m = self.cfg, self.rng, self.metrics
-        t = _window_totals(seen, self._window_totals_at[:w])
+        packed = _window_totals(seen, self._window_totals_at[:w])
+        t = NeedTotals(*packed.transpose(1, 0, 2))
         b, care, regime = cfg.buddies, cfg.care, cfg.regime
         np_task, p_task = care.nonpersonal_task_hours, care.personal_task_hours
         shape = (w, self.prisons)
@@ -409,7 +417,7 @@ class CareLane:
         unlocked = regime.recipient_unlocked_share * factor  # share of recipients' tasks within reach
 
         # tasks due in each window, drawn in one call (axis 1: kind of task)
-        hours = np.stack([t.np_known, t.np_unknown, t.p_planned, t.p_unplanned_pkg, t.p_no_package], axis=1)
+        hours = packed[:, _HOURS_DUE]  # (windows, kind of task, prisons)
         due = self.due_rng.poisson(np.maximum(hours, 0.0) * self.share_per_window / self._task_hours)
         due_known, due_unknown, due_planned, due_unplanned, due_no_package = due.transpose(1, 0, 2)
 
@@ -453,7 +461,13 @@ class CareLane:
         p_top = np.empty((w, 4, self.prisons))
         p_top[:, :3] = care.healthcare_topup_share
         p_top[:, 3] = unlocked * (1.0 - care.healthcare_topup_share)
-        undone = np.stack([left_planned, due_unplanned, due_no_package, waiting_n], axis=1)
+        undone = np.empty((w, 4, self.prisons), dtype=np.int64)
+        undone[:, 0], undone[:, 1], undone[:, 2], undone[:, 3] = (
+            left_planned,
+            due_unplanned,
+            due_no_package,
+            waiting_n,
+        )
         drawn = rng.binomial(undone, p_top)
         exposed = drawn[:, 3]
         top_up = drawn[:, :3]
@@ -493,7 +507,9 @@ class CareLane:
         p_over = np.empty((w, 2, self.prisons))
         p_over[:, 0] = np.clip(p_long * self.overstep_factor, 0.0, 1.0)
         p_over[:, 1] = self._p_short
-        over = rng.binomial(np.stack([exposed, missed], axis=1), p_over)
+        exposed_or_missed = np.empty((w, 2, self.prisons), dtype=np.int64)
+        exposed_or_missed[:, 0], exposed_or_missed[:, 1] = exposed, missed
+        over = rng.binomial(exposed_or_missed, p_over)
         overstep = np.where(helping, over[:, 0] + over[:, 1], 0)
 
         # -- people with any unmet need (expected count if unmet tasks fall at random)
@@ -502,25 +518,25 @@ class CareLane:
         people_unmet = t.people_np_only * u_np + t.people_personal * (1 - (1 - u_np) * (1 - u_p))
 
         buddy_given, informal_given = (met_known + met_unknown) * np_task, met_informal * np_task  # hours
-        values = np.stack(
-            [
-                due_np * np_task,
-                buddy_given,
-                informal_given,
-                unmet_np * np_task,
-                due_p * p_task,
-                done_professional * p_task,
-                done_healthcare * p_task,
-                unmet_p * p_task,
-                overstep,
-                people_unmet / self.windows,
-                done_professional * p_task * cfg.costs.personal_care_hourly_cost,
-                done_healthcare * p_task * cfg.costs.healthcare_hourly_cost,
-                due_planned * p_task,
-                (due_planned - delivered) * p_task,
-            ],
-            axis=2,
-        )  # (windows, prisons, flows)
+        columns = (
+            due_np * np_task,
+            buddy_given,
+            informal_given,
+            unmet_np * np_task,
+            due_p * p_task,
+            done_professional * p_task,
+            done_healthcare * p_task,
+            unmet_p * p_task,
+            overstep,
+            people_unmet / self.windows,
+            done_professional * p_task * cfg.costs.personal_care_hourly_cost,
+            done_healthcare * p_task * cfg.costs.healthcare_hourly_cost,
+            due_planned * p_task,
+            (due_planned - delivered) * p_task,
+        )
+        values = np.empty((w, self.prisons, len(columns)))  # (windows, prisons, flows)
+        for k, column in enumerate(columns):  # (a column at a time: np.stack costs more here)
+            values[:, :, k] = column
         resolved = due_np.sum(axis=1) * np_task + due_p.sum(axis=1) * p_task
         m.add_windows(starts[:, 0], _WINDOW_FLOWS, values)
         self.buddies.demand_hours += demand.sum(axis=0)

@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 from ..config import AGE_BANDS, PRISON_TYPES, SCHEME_TYPES
 from ..model.metrics import DAYS_PER_MONTH, FLOW_NAMES, PAYERS, STOCK_NAMES, Flow, Stock
 from ..paths import REPO
+from .csv_text import csv_text
 
 if TYPE_CHECKING:
     from ..model.simulation import RunResult  # results only read it: no runtime import of the model
@@ -845,7 +846,7 @@ def write_results(result: RunResult, cfg_yaml: str, out_dir: Path) -> dict[str, 
         out_dir,
         {
             "config.yaml": cfg_yaml,
-            "timeseries.csv": timeseries(result).to_csv(index=False),
+            "timeseries.csv": csv_text(timeseries(result)),
             "summary.csv": summary(result).to_csv(index=False),
         },
     )
