@@ -2,11 +2,11 @@
 monthly series (hot path of writing a run: about 4 million cells nationally, two thirds
 of them empty).
 
-``to_csv`` turns each float into text one at a time. Here each distinct float is turned
-into text once (``pandas.factorize`` finds them; the series is rounded to 3 decimals, so a
-national run has about 100,000), and the cells are filled by indexing. The text is the
-same as ``to_csv(index=False)``'s, byte for byte, except that ``-0.0`` may be written as
-``0.0`` or the reverse (the same number); ``tests/test_csv_text.py`` checks both.
+``to_csv`` turns each float into text one at a time. Here each distinct float of a block
+of rows is turned into text once (``pandas.factorize`` finds them; the series is rounded
+to 3 decimals, so they repeat a lot), and the cells are filled by indexing. The text is the
+same as ``to_csv(index=False)``'s, byte for byte (``tests/test_csv_text.py``), except that
+a text with a carriage return is quoted, as it must be to read back.
 """
 
 from __future__ import annotations
@@ -27,20 +27,26 @@ def _other_texts(column: pd.Series) -> list[str]:
     return ["" if pd.isna(v) else _quoted(str(v)) for v in column.tolist()]
 
 
-def csv_text(frame: pd.DataFrame) -> str:
-    """``frame`` as CSV text: header first, no index, ``\\n`` after each row, floats in their
-    shortest round-trip form, missing values empty."""
+def csv_text(frame: pd.DataFrame, rows_per_chunk: int = 1000) -> str:
+    """``frame`` as CSV text: header first, no index, ``\n`` after each row, floats in their
+    shortest round-trip form, missing values empty. Built ``rows_per_chunk`` rows at a
+    time, so the cells in hand stay a few MB (the whole national series would be 60 MB)."""
     header = ",".join(_quoted(str(name)) for name in frame.columns) + "\n"
-    rows, width = frame.shape
-    if rows == 0:
-        return header
-    cells = np.empty((rows, width), dtype=object)
     floats = [j for j, dtype in enumerate(frame.dtypes) if dtype.kind == "f"]
-    if floats:
-        values = frame.iloc[:, floats].to_numpy(dtype=np.float64)
-        codes, distinct = pd.factorize(values.ravel(), use_na_sentinel=True)  # NaN: code -1
-        texts = np.array([*map(repr, distinct.tolist()), ""], dtype=object)  # texts[-1] = ""
-        cells[:, floats] = texts[codes].reshape(values.shape)
-    for j in sorted(set(range(width)) - set(floats)):
-        cells[:, j] = _other_texts(frame.iloc[:, j])
-    return header + "\n".join(map(",".join, cells.tolist())) + "\n"
+    others = sorted(set(range(frame.shape[1])) - set(floats))
+    parts = [header]
+    for first in range(0, len(frame), rows_per_chunk):
+        chunk = frame.iloc[first : first + rows_per_chunk]
+        cells = np.empty(chunk.shape, dtype=object)
+        if floats:
+            values = chunk.iloc[:, floats].to_numpy(dtype=np.float64)
+            codes, distinct = pd.factorize(values.ravel(), use_na_sentinel=True)  # NaN: code -1
+            # 0.0 and -0.0 are one distinct value: the text "0.0" (+ 0.0 turns -0.0 into 0.0), and
+            # the cells that hold -0.0 get their own code; code -1 (NaN) is the last text, ""
+            texts = np.array([*map(repr, (distinct + 0.0).tolist()), "-0.0", ""], dtype=object)
+            codes[np.signbit(values.ravel()) & (values.ravel() == 0.0)] = len(texts) - 2
+            cells[:, floats] = texts[codes].reshape(values.shape)
+        for j in others:
+            cells[:, j] = _other_texts(chunk.iloc[:, j])
+        parts.append("\n".join(map(",".join, cells.tolist())) + "\n")
+    return "".join(parts)
