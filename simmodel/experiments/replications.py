@@ -15,7 +15,9 @@ or failed.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import gc
 import multiprocessing
 import os
 import signal
@@ -66,6 +68,8 @@ class ReplicationOutput:
 def simulate(cfg: Config, replication: int) -> ReplicationOutput:
     """Run replication ``replication`` and reduce it to what the ensemble keeps."""
     result = run_replication(cfg, replication)
+    if _in_worker:
+        _free_the_simulation()
     series = results.timeseries(result)
     value_columns = [c for c in series.columns if c not in results.TIMESERIES_ID_COLUMNS]
     return ReplicationOutput(
@@ -370,13 +374,37 @@ def _terminate_workers(pool: ProcessPoolExecutor) -> None:
         process.join(timeout=5)
 
 
+#: True in a replication worker, whose imported modules :func:`gc.freeze` has set aside.
+_in_worker = False
+
+
+def _free_the_simulation() -> None:
+    """In a worker, free a finished simulation now and give its memory back to the system.
+
+    Its objects (the SimPy environment, its processes and the model parts they hold) refer
+    to each other, so only a full garbage collection frees them, and glibc keeps what is
+    freed: each replication of a worker started from the last one's peak (215, 242, 250 MB
+    for the national default's first three). With the modules frozen at start-up the
+    collection takes about 11 ms nationally and 1 ms for one prison (60 ms otherwise).
+    """
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # glibc has it; other C libraries may not
+            ctypes.CDLL(None).malloc_trim(0)
+
+
 def _worker_init(parent_pid: int) -> None:
-    """In each worker: leave Ctrl-C to the parent, and never outlive it.
+    """In each worker: leave Ctrl-C to the parent, never outlive it, and set aside the
+    imported modules from garbage collection (:func:`_free_the_simulation`).
 
     The terminal sends SIGINT to the whole process group; the parent decides what is
     kept, so workers ignore it. If the parent dies (even by SIGKILL) the kernel sends the
     worker SIGTERM (Linux ``PR_SET_PDEATHSIG``); a watchdog thread covers other systems.
     """
+    global _in_worker
+    gc.collect()
+    gc.freeze()  # everything alive now (modules, the configuration classes) lives as long as the worker
+    _in_worker = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         try:
