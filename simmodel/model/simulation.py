@@ -118,6 +118,7 @@ class Simulation:
         if self.cfg.run.check_invariants:
             env.after_step = EventChecker(env, self.people, self.metrics, self.estate, self.buddies)
             self.care.window_observer = check_window
+            self.care.wake_every_window = True  # checked at every window too (same results)
         self.buddies.start()
         self.regime.start()
         env.process(self.population.daily())
