@@ -93,6 +93,7 @@ class BuddySchemes:
         self.posts = np.where(formal, posts, 0).astype(np.int64)
         self.active: list[set[int]] = [set() for _ in range(estate.size)]
         self._counts = np.zeros(estate.size, dtype=np.int64)  # len(active[p]), kept in step
+        self.changes = 0  # times any count changed (readers tell a changed count by it)
         self.pipeline = np.zeros(estate.size, dtype=np.int64)
         self.candidates: set[int] = set()
         self._willing = np.empty(0, dtype=np.int64)  # ids drawn willing, in or out of custody
@@ -155,6 +156,7 @@ class BuddySchemes:
         if pid not in active:
             active.add(pid)
             self._counts[prison] += 1
+            self.changes += 1
 
     # ------------------------------------------------------------------- recruitment
     def _find_applicant(self, prison: int, now: float) -> int:
@@ -227,6 +229,7 @@ class BuddySchemes:
         if pid in active:
             active.remove(pid)
             self._counts[prison] -= 1
+            self.changes += 1
         self.metrics.add(now, prison, Flow.BUDDY_LOSSES)
         if moved:
             self.metrics.add(now, prison, Flow.BUDDY_LOSSES_MOVE)

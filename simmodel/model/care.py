@@ -290,6 +290,10 @@ class CareLane:
         self._daily_per_buddy, self._daily_per_prison = self._daily_rates()
         self._accrual_month = 0  # days accrued for this month, not yet in its flows
         self._accrual_days = 0
+        self._same_days = 0  # of those, days since buddies or regime last changed (not yet booked)
+        self._seen_changes: tuple[int, int] | None = None  # their change counters then
+        self._same_buddies = np.zeros(self.prisons, dtype=np.int64)  # active buddies then
+        self._same_restricted = np.zeros(self.prisons, dtype=bool)  # restricted regime then
         self.flush_daily()  # nothing accrued yet: this sets the empty accumulators
 
     @property
@@ -361,7 +365,13 @@ class CareLane:
     # ------------------------------------------------------------------------- daily
     def _daily(self, now: float) -> None:
         """Refresh need totals if anything changed; accrue the day's buddy-days and restricted
-        days, which :meth:`flush_daily` turns into the month's flows and buddy costs."""
+        days, which :meth:`flush_daily` turns into the month's flows and buddy costs.
+
+        Hot path: while no buddy starts or stops and no regime changes (their ``changes``
+        counters), a day only adds one to the days at the same values; they are booked at
+        the next change or flush (whole numbers, so the sums are exactly those of adding
+        day by day).
+        """
         people = self.people
         if people.need_dirty:
             self._totals_packed = packed_need_totals(people, self.prisons, now, self.cfg.care)
@@ -370,13 +380,26 @@ class CareLane:
         if month != self._accrual_month:
             self.flush_daily()
             self._accrual_month = month
-        self._buddy_days += self.buddies.counts
-        self._restricted_days += self.regime.factor < 1.0
+        changes = (self.buddies.changes, self.regime.changes)
+        if changes != self._seen_changes:
+            self._book_same_days()
+            self._seen_changes = changes
+            self._same_buddies = self.buddies.counts.copy()
+            self._same_restricted = self.regime.factor < 1.0
+        self._same_days += 1
         self._accrual_days += 1
+
+    def _book_same_days(self) -> None:
+        """Add the days accrued at the same buddies and regime to the month's accumulators."""
+        if self._same_days:
+            self._buddy_days += self._same_days * self._same_buddies
+            self._restricted_days += self._same_days * self._same_restricted
+            self._same_days = 0
 
     def flush_daily(self) -> None:
         """Add the days accrued since the last flush to their month's flows: buddy-days and
         their costs (``buddy-days x per buddy + days x per prison``) and restricted days."""
+        self._book_same_days()
         if self._accrual_days:
             block = self._buddy_days[:, None] * self._daily_per_buddy
             block += self._accrual_days * self._daily_per_prison

@@ -64,6 +64,15 @@ _NOTHING_DUE = len(EVENT_DAYS)
 _DETERMINATE = np.array([False, True, True, True, False, False])
 
 
+def _first_due(days: list[float], end: float) -> int:
+    """The first of one person's event days (in priority order) before ``end``, or
+    ``_NOTHING_DUE``."""
+    for kind, day in enumerate(days):
+        if day < end:
+            return kind
+    return _NOTHING_DUE
+
+
 def _ignore(*args: object) -> None:
     """A lifecycle callback nobody has wired in."""
 
@@ -718,17 +727,28 @@ class Population:
         """Handle each person's due event; return those with another event due today.
 
         Order when several fall due on one day: death, release, transfer, need, dementia
-        (the rows of :attr:`People.event_days`; hot path: one gather and one comparison).
+        (the rows of :attr:`People.event_days`; hot path: one gather and one comparison, or
+        for one person, the usual case in a small estate, five Python floats).
         """
         p = self.people
-        due = p.event_days[:, ids] < end
-        kind = np.where(due.any(axis=0), due.argmax(axis=0), _NOTHING_DUE)  # first due, by priority
+        one = len(ids) == 1
+        if one:
+            first = _first_due(p.event_days[:, ids[0]].tolist(), end)
+            kind = np.array([first])
+        else:
+            due = p.event_days[:, ids] < end
+            kind = np.where(due.any(axis=0), due.argmax(axis=0), _NOTHING_DUE)  # first due, by priority
         if self.cfg.older_indeterminate_parole_refusal > 0 and now >= self.report_start_day:
             refused = self._parole_refused(ids, kind == _RELEASE, now)
             if refused.any():  # a refused release: the next event due today, if any
-                later = due[_TRANSFER:, refused]
+                later = p.event_days[_TRANSFER:, ids[refused]] < end  # rows the refusal left alone
                 kind[refused] = np.where(later.any(axis=0), _TRANSFER + later.argmax(axis=0), _NOTHING_DUE)
-        counts = np.bincount(kind, minlength=_NOTHING_DUE + 1).tolist()  # people by what falls due
+                one = False  # (rare) the vectorised path from here
+        if one:
+            counts = [0] * (_NOTHING_DUE + 1)
+            counts[first] = 1
+        else:
+            counts = np.bincount(kind, minlength=_NOTHING_DUE + 1).tolist()  # people by what falls due
         if counts[_DEATH]:
             self._leave(ids[kind == _DEATH], Flow.DEATHS, now)
         if counts[_RELEASE]:
@@ -742,6 +762,13 @@ class Population:
             for pid in ids[kind == _DEMENTIA].tolist():
                 p.dementia_day[pid] = math.inf
                 self._dementia_starts(pid, now)
+        if one:  # the same as below, for one person
+            pid = int(ids[0])
+            if first < _TRANSFER or p.prison[pid] < 0:
+                return ids[:0]
+            nxt = min(p.event_days[:, pid].tolist())
+            p.next_day[pid] = nxt
+            return ids if nxt < end else ids[:0]
         rest = ids[(kind >= _TRANSFER) & (p.prison[ids] >= 0)]
         nxt = self._next_event_day(rest)
         self._schedule(rest, nxt)

@@ -24,6 +24,7 @@ class Regime:
         self.env = env
         self.cfg = cfg.regime
         self.factor = np.ones(prisons)
+        self.changes = 0  # times any factor changed (readers tell a changed regime by it)
         self.draw = streams["regime"]
         self.prisons = prisons
 
@@ -43,6 +44,10 @@ class Regime:
                 factor, mean_days = c.lockdown_unlock_factor, c.lockdown_days_mean
             else:
                 factor, mean_days = c.restricted_unlock_factor, c.restricted_days_mean
-            self.factor[prison] = factor
+            self._set(prison, factor)
             yield env.timeout(d.exponential(mean_days))
-            self.factor[prison] = 1.0
+            self._set(prison, 1.0)
+
+    def _set(self, prison: int, factor: float) -> None:
+        self.factor[prison] = factor
+        self.changes += 1
