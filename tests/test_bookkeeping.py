@@ -12,7 +12,7 @@ import random
 import numpy as np
 from conftest import TINY_ESTATE, make_config
 
-from simmodel.model.metrics import DAYS_PER_MONTH, Flow
+from simmodel.model.metrics import DAYS_PER_MONTH, Flow, Metrics
 from simmodel.model.need import NONE
 from simmodel.model.population import IdSet
 from simmodel.model.simulation import Simulation
@@ -113,3 +113,18 @@ def test_receptions_are_drawn_in_blocks_sized_to_the_estate() -> None:
     assert result.metrics.flows[..., Flow.RECEPTIONS].sum() == admitted
     assert (people.prison[population._block_ids[admitted:]] == -1).all()  # due after the end: never placed
     assert int(people.in_prison.sum()) == len(people.in_custody()) == result.end_population
+
+
+def test_metrics_add_into_their_flows_after_a_copy() -> None:
+    """Flows are added through a row view of the table; a pickled copy rebuilds it, so adding
+    to the copy changes the copy's flows and not the original's."""
+    import pickle
+
+    metrics = Metrics(months=3, prisons=2, warmup_months=0)
+    flows = np.array([Flow.RELEASES, Flow.DEATHS])
+    metrics.add_month(1, flows, np.array([[1.0, 2.0], [3.0, 4.0]]))
+    copy = pickle.loads(pickle.dumps(metrics))
+    copy.add_block(40.0, flows, np.ones((2, 2)))  # day 40: month 1
+    assert metrics.flows[1, :, flows].tolist() == [[1.0, 3.0], [2.0, 4.0]]
+    assert copy.flows[1, :, flows].tolist() == [[2.0, 4.0], [3.0, 5.0]]
+    assert copy.flows.sum() == metrics.flows.sum() + 4
