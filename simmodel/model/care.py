@@ -71,6 +71,11 @@ assert _TOTALS[_HOURS_DUE] == ("np_known", "np_unknown", "p_planned", "p_unplann
 #: Bits of a person's need category in :func:`packed_need_totals`.
 _KNOWN, _PACKAGE, _PERSONAL, _NONPERSONAL, _OLDER = 1, 2, 4, 8, 16
 _CATEGORIES = 32
+#: The known and package bits of each pathway state (index: state).
+_STATE_BITS = np.array(
+    [_KNOWN * (state >= DETECTED) + _PACKAGE * (state == PACKAGE) for state in range(PACKAGE + 1)],
+    dtype=np.int8,
+)
 
 
 def _categories_with(*bits: int, without: int = 0) -> np.ndarray:
@@ -116,8 +121,7 @@ def packed_need_totals(
     state = people.state[ids]
     has_package = state == PACKAGE
     personal = p_h > 0
-    category = (state >= DETECTED).view(np.int8) * _KNOWN
-    category += has_package.view(np.int8) * _PACKAGE
+    category = _STATE_BITS[state]  # known, package
     category += personal.view(np.int8) * _PERSONAL
     category += (np_h > 0).view(np.int8) * _NONPERSONAL
     if care is not None:
@@ -135,7 +139,9 @@ def packed_need_totals(
     p_unplanned = by_cell(p_h * has_package - planned) @ _PACKAGE_SUMS[:, 0]  # person by person
     np_only, with_personal, waiting_n, recipients, older, younger = (by_cell() @ _PEOPLE_SUMS).T
     waiting = personal & ~has_package
-    wait_since = np.bincount(prison[waiting], weights=people.wait_since[ids[waiting]], minlength=prisons)
+    # zeros for the others (not a mask, which costs twice as much): adding 0.0 leaves each sum as it was
+    since = np.where(waiting, people.wait_since[ids], 0.0)
+    wait_since = np.bincount(prison, weights=since, minlength=prisons)
     if care is None:
         cellmates = np.zeros(prisons)
     else:
