@@ -71,6 +71,8 @@ assert _TOTALS[_HOURS_DUE] == ("np_known", "np_unknown", "p_planned", "p_unplann
 #: Bits of a person's need category in :func:`packed_need_totals`.
 _KNOWN, _PACKAGE, _PERSONAL, _NONPERSONAL, _OLDER = 1, 2, 4, 8, 16
 _CATEGORIES = 32
+#: Offsets (in prisons x categories) of the four sums of hours in :func:`packed_need_totals`.
+_HOURS_ROW_OFFSETS = np.arange(4)[:, None]
 #: The known and package bits of each pathway state (index: state).
 _STATE_BITS = np.array(
     [_KNOWN * (state >= DETECTED) + _PACKAGE * (state == PACKAGE) for state in range(PACKAGE + 1)],
@@ -109,7 +111,7 @@ def packed_need_totals(
 
     Hot path (once a simulated day, ~7,000 people with need): each person falls in one of 32
     categories (known to the prison, with a package, personal need, non-personal need, aged
-    50+); five bincounts over (prison, category) give people and hours, and each total adds
+    50+); bincounts over (prison, category) give people and hours, and each total adds
     up categories (a sum, never a difference of two totals, so a total that is a whole number
     of tasks stays whole: the Poisson draw switches method at a mean of 10). ``care`` gives
     the cell-sharing shares for the informal helpers (none without it).
@@ -128,16 +130,18 @@ def packed_need_totals(
         category += (people.birth[ids] <= now - 50.0 * 365.0).view(np.int8) * _OLDER
     cell = prison * _CATEGORIES + category
     size = prisons * _CATEGORIES
-
-    def by_cell(weights: np.ndarray | None = None) -> np.ndarray:
-        return np.bincount(cell, weights=weights, minlength=size).reshape(prisons, _CATEGORIES)
-
-    np_known, np_unknown = (by_cell(np_h) @ _HOURS_SUMS).T
-    p_no_package = by_cell(p_h) @ _PACKAGE_SUMS[:, 1]
     planned = np.minimum(people.package_hours[ids], p_h) * has_package
-    p_planned = by_cell(planned) @ _PACKAGE_SUMS[:, 0]
-    p_unplanned = by_cell(p_h * has_package - planned) @ _PACKAGE_SUMS[:, 0]  # person by person
-    np_only, with_personal, waiting_n, recipients, older, younger = (by_cell() @ _PEOPLE_SUMS).T
+    # four sums of hours by cell in one bincount: each weight's cells are offset by its row, so
+    # every cell adds the same numbers in the same order as a bincount of its own would
+    hours = np.array([np_h, p_h, planned, p_h * has_package - planned])  # the last person by person
+    cells = (cell + _HOURS_ROW_OFFSETS * size).ravel()
+    by_cell = np.bincount(cells, weights=hours.ravel(), minlength=4 * size).reshape(4, prisons, _CATEGORIES)
+    np_known, np_unknown = (by_cell[0] @ _HOURS_SUMS).T
+    p_no_package = by_cell[1] @ _PACKAGE_SUMS[:, 1]
+    p_planned = by_cell[2] @ _PACKAGE_SUMS[:, 0]
+    p_unplanned = by_cell[3] @ _PACKAGE_SUMS[:, 0]
+    people_by_cell = np.bincount(cell, minlength=size).reshape(prisons, _CATEGORIES)
+    np_only, with_personal, waiting_n, recipients, older, younger = (people_by_cell @ _PEOPLE_SUMS).T
     waiting = personal & ~has_package
     # zeros for the others (not a mask, which costs twice as much): adding 0.0 leaves each sum as it was
     since = np.where(waiting, people.wait_since[ids], 0.0)
@@ -160,10 +164,8 @@ def packed_need_totals(
         "np_recipients": recipients,
         "cellmate_helpers": cellmates,
     }
-    return np.array(
-        [totals[name] for name in _TOTALS]
-    )  # rows in the order of NeedTotals' fields (np.array: a
-    # fifth of the cost of np.stack for these short rows)
+    # rows in the order of NeedTotals' fields (np.array: a fifth of np.stack's cost for short rows)
+    return np.array([totals[name] for name in _TOTALS])
 
 
 def need_totals(people: People, prisons: int, now: float = 0.0, care: CareConfig | None = None) -> NeedTotals:
