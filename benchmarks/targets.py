@@ -2,23 +2,33 @@
 
     python benchmarks/targets.py            # everything (about 3 minutes on 2 cores)
     python benchmarks/targets.py --quick    # skip the two whole national runs
+    python benchmarks/targets.py --against e5e4dcb   # that commit and this checkout, alternately
 
 Each line prints the measured value, the target and whether it is met. The reference
 workload (an idiomatic SimPy M/M/5 queue, arrival rate 4, service rate 1, 200,000
 customers; ``../shared/engineering.md``) is timed in the same run, so the ratio does not
 depend on how fast or busy the machine is. Peak memory of a whole run is the high-water
 mark (``VmHWM``) of the parent and of each worker process, read from ``/proc`` while it runs.
+
+``--against COMMIT`` checks the commit out into a temporary git worktree and runs this
+script on it and on this checkout in turn (``--rounds`` times each, 2 by default), then
+prints the range of each target over the rounds side by side: the machine's speed can drift
+by 40% within minutes, so before and after are only comparable measured alternately.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import math
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -121,32 +131,106 @@ def writing_seconds() -> float:
         return time.perf_counter() - started
 
 
-def line(name: str, value: float, unit: str, target: float, note: str = "") -> None:
-    verdict = "met" if value <= target else "NOT met"
-    print(f"{name:<52}{value:9.2f} {unit:<6} target <= {target:g} {unit:<6} {verdict}  {note}")
+@dataclass
+class Row:
+    """One measured target: ``value`` in ``unit``, met if at most ``target``."""
+
+    name: str
+    value: float
+    unit: str
+    target: float
+    note: str = ""
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="skip the whole national runs")
-    quick = parser.parse_args().quick
+def measure(quick: bool) -> list[Row]:
+    """Every target, the reference workload first (its median of 3, seconds)."""
     reference = statistics.median(reference_workload() for _ in range(3))
-    print(f"{'reference workload (SimPy M/M/5, 200,000 customers)':<52}{reference:9.2f} s")
+    rows = [Row("reference workload (SimPy M/M/5, 200,000 customers)", reference, "s", math.inf)]
     if not quick:
         wall, parent, worker = whole_run(["run.replications=1", "run.jobs=1"])
-        line("national replication, whole process", wall / reference, "x ref", 3, f"({wall:.1f} s)")
+        note = f"({wall:.1f} s)"
+        rows.append(Row("national replication, whole process", wall / reference, "x ref", 3, note))
         wall, parent, worker = whole_run([])
-        line("default run end to end (4 replications)", wall, "s", 30)
-        line("  parent peak memory", parent, "MB", 400)
-        line("  worker peak memory", worker, "MB", 250)
-    line("single prison, per simulated year", single_prison_ms_per_year(), "ms", 30)
-    line("writing the default run's files", writing_seconds(), "s", 3)
+        rows.append(Row("default run end to end (4 replications)", wall, "s", 30))
+        rows.append(Row("  parent peak memory", parent, "MB", 400))
+        rows.append(Row("  worker peak memory", worker, "MB", 250))
+    rows.append(Row("single prison, per simulated year", single_prison_ms_per_year(), "ms", 30))
+    rows.append(Row("writing the default run's files", writing_seconds(), "s", 3))
     for name, args in {
         "--help": ["--help"],
         "--cfg job": ["--cfg", "job", "estate=single_prison"],
         "validation error": ["run.yeers=1"],
     }.items():
-        line(name, start_up_seconds(args), "s", 0.5)
+        rows.append(Row(name, start_up_seconds(args), "s", 0.5))
+    return rows
+
+
+def print_rows(rows: list[Row]) -> None:
+    for row in rows:
+        if math.isinf(row.target):
+            print(f"{row.name:<52}{row.value:9.2f} {row.unit}")
+            continue
+        verdict = "met" if row.value <= row.target else "NOT met"
+        print(
+            f"{row.name:<52}{row.value:9.2f} {row.unit:<6} target <= {row.target:g} {row.unit:<6} "
+            f"{verdict}  {row.note}"
+        )
+
+
+def _rows_of(tree: Path, quick: bool) -> list[Row]:
+    """This script's measurements of the simmodel in ``tree`` (a fresh process)."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--json", *(["--quick"] if quick else [])]
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"measuring {tree} failed:\n{proc.stderr[-2000:]}")
+    return [Row(**row) for row in json.loads(proc.stdout)]
+
+
+def _span(values: list[float]) -> str:
+    low, high = min(values), max(values)
+    return f"{low:.2f}" if round(low, 2) == round(high, 2) else f"{low:.2f}-{high:.2f}"
+
+
+def against(commit: str, rounds: int, quick: bool) -> None:
+    """Measure ``commit`` and this checkout alternately, ``rounds`` times each, and print
+    both ranges side by side (the machine's speed drifts, so alternating is fairer than one
+    run of each)."""
+    here = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory(prefix="simmodel-before-") as folder:
+        before = Path(folder) / "tree"
+        git = ["git", "-C", str(here), "worktree"]
+        subprocess.run([*git, "add", "--detach", str(before), commit], check=True)
+        try:
+            runs: dict[str, list[list[Row]]] = {"before": [], "now": []}
+            for k in range(rounds):
+                for label, tree in (("before", before), ("now", here)):
+                    print(f"round {k + 1} of {rounds}: {label} ...", file=sys.stderr, flush=True)
+                    runs[label].append(_rows_of(tree, quick))
+        finally:
+            subprocess.run([*git, "remove", "--force", str(before)], check=False)
+    print(f"{'':<52}{'before (' + commit[:10] + ')':>20}{'now':>20}  target")
+    for i, row in enumerate(runs["now"][0]):
+        was = [r[i].value for r in runs["before"]]
+        now = [r[i].value for r in runs["now"]]
+        target = "" if math.isinf(row.target) else f"<= {row.target:g} {row.unit}"
+        verdict = "" if not target else ("met" if max(now) <= row.target else "NOT met")
+        print(f"{row.name:<52}{_span(was):>20}{_span(now):>20}  {row.unit:<6} {target} {verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="skip the whole national runs")
+    parser.add_argument("--json", action="store_true", help="print the measurements as JSON")
+    parser.add_argument("--against", metavar="COMMIT", help="measure COMMIT and this checkout alternately")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of each with --against (default 2)")
+    args = parser.parse_args()
+    if args.against:
+        against(args.against, args.rounds, args.quick)
+    elif args.json:
+        print(json.dumps([asdict(row) for row in measure(args.quick)]))
+    else:
+        print_rows(measure(args.quick))
 
 
 if __name__ == "__main__":
