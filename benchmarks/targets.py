@@ -178,10 +178,11 @@ def print_rows(rows: list[Row]) -> None:
 
 
 def _rows_of(tree: Path, quick: bool) -> list[Row]:
-    """This script's measurements of the simmodel in ``tree`` (a fresh process)."""
+    """This script's measurements of the simmodel in ``tree`` (a fresh process, run in ``tree``:
+    ``python -m simmodel`` puts the working folder ahead of ``PYTHONPATH``)."""
     command = [sys.executable, str(Path(__file__).resolve()), "--json", *(["--quick"] if quick else [])]
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run(command, env=env, cwd=tree, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"measuring {tree} failed:\n{proc.stderr[-2000:]}")
     return [Row(**row) for row in json.loads(proc.stdout)]
