@@ -500,8 +500,7 @@ class CareLane:
         attended = np.minimum(np.minimum(due_planned, provider_slots), officer_slots)
         delivered = rng.binomial(attended, 1.0 - care.provider_shortfall_share)
         left_planned = due_planned - delivered
-        waiting = t.people_waiting
-        waiting_n = np.broadcast_to(waiting.astype(np.int64), shape)
+        waiting = t.people_waiting  # (windows, prisons), whole numbers
         p_top = np.empty((w, 4, self.prisons))
         p_top[:, :3] = care.healthcare_topup_share
         p_top[:, 3] = unlocked * (1.0 - care.healthcare_topup_share)
@@ -510,7 +509,7 @@ class CareLane:
             left_planned,
             due_unplanned,
             due_no_package,
-            waiting_n,
+            waiting.astype(np.int64),
         )
         drawn = rng.binomial(undone, p_top)
         exposed = drawn[:, 3]

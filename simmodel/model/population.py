@@ -427,9 +427,14 @@ class Population:
         return dest
 
     def _transfer_delays(
-        self, prisons: np.ndarray, release_day: np.ndarray, now: float, exp: np.ndarray | None = None
+        self,
+        prisons: np.ndarray,
+        release_day: np.ndarray,
+        now: float | np.ndarray,
+        exp: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Days until each person's next move out of their prison, from a unit exponential
+        """Days until each person's next move out of their prison (``now``: today, or each
+        person's day of arrival), from a unit exponential
         each (``exp``; drawn from the moves stream if not given)."""
         c = self.cfg
         if exp is None:
@@ -565,6 +570,16 @@ class Population:
         )
         self._block_next = self._next_event_day(ids)  # all but the transfer, set on arrival
         self._block_move_exp = self.move_rng.standard_exponential(n)  # for the first transfer
+        if self.estate.size == 1:  # one prison: each arrival's first move and each day's counts known now
+            admitted = first_day + day  # (whole days: each person's "now" on their day)
+            release, prison = self.people.release_day[ids], np.zeros(n, np.int64)
+            delays = self._transfer_delays(prison, release, admitted, self._block_move_exp)
+            self._block_transfer = admitted + delays
+            flows = np.zeros((len(days), 1, len(_RECEPTION_FLOWS)))
+            flows[:, 0, 0] = counts
+            flows[:, 0, 1] = np.bincount(day[klass == RECALL], minlength=len(days))
+            flows[:, 0, 2] = np.bincount(day[level != NONE], minlength=len(days))
+            self._block_flows = flows
 
     def _receive(self, day: int) -> None:
         """Admit the receptions drawn for ``day``, each to a prison chosen today (hot path:
@@ -575,7 +590,16 @@ class Population:
             return
         rows = slice(first, last)
         if self.estate.size == 1:  # a single prison takes everyone (no choice to make)
-            prison = np.zeros(last - first, dtype=np.int64)
+            self._place(
+                self._block_ids[rows],
+                np.zeros(last - first, dtype=np.int64),
+                self._block_known[rows],
+                reception=True,
+                nxt=self._block_next[rows],
+                transfer=self._block_transfer[rows],
+                flows=self._block_flows[k],
+            )
+            return
         else:
             u, older, female = self._block_pick_u[rows], self._block_older[rows], self._block_female[rows]
             prison = np.empty(last - first, dtype=np.int64)
@@ -658,15 +682,20 @@ class Population:
         reception: bool,
         nxt: np.ndarray | None = None,
         move_exp: np.ndarray | None = None,
+        transfer: np.ndarray | None = None,
+        flows: np.ndarray | None = None,
     ) -> None:
         """Admit the recorded people ``ids`` to ``prison`` (one each) today: draw their first
         transfer, count them in, tell the pathway of those with need (``known``: their need is
         known on arrival) and schedule their next event (``nxt``: the earliest of release,
         death and need changes, if already known; ``move_exp``: unit exponentials for the first
-        transfer, if already drawn). Hot path: once a day with receptions."""
+        transfer, if already drawn; ``transfer``: the day of that transfer and ``flows``: the
+        receptions' counts (prisons x reception flows), if already known). Hot path: once a day
+        with receptions."""
         people, now, size = self.people, self.env.now, self.estate.size
         people.prison[ids] = prison
-        transfer = now + self._transfer_delays(prison, people.release_day[ids], now, move_exp)
+        if transfer is None:
+            transfer = now + self._transfer_delays(prison, people.release_day[ids], now, move_exp)
         people.transfer_day[ids] = transfer
         arrived = np.bincount(prison, minlength=size)
         people.in_prison += arrived
@@ -676,11 +705,12 @@ class Population:
             people.need_ids.update(with_need.tolist())
             people.need_dirty = True
         if reception:
-            counts = np.empty((size, 3))
-            counts[:, 0] = arrived
-            counts[:, 1] = np.bincount(prison[people.klass[ids] == RECALL], minlength=size)
-            counts[:, 2] = np.bincount(prison[needy], minlength=size)
-            self.metrics.add_block(now, _RECEPTION_FLOWS, counts)
+            if flows is None:
+                flows = np.empty((size, 3))
+                flows[:, 0] = arrived
+                flows[:, 1] = np.bincount(prison[people.klass[ids] == RECALL], minlength=size)
+                flows[:, 2] = np.bincount(prison[needy], minlength=size)
+            self.metrics.add_block(now, _RECEPTION_FLOWS, flows)
         settle = self.hooks.on_arrival if reception else self.hooks.on_stock
         for pid, is_known in zip(with_need.tolist(), known[needy].tolist(), strict=True):
             settle(pid, is_known)
