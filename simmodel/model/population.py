@@ -600,14 +600,13 @@ class Population:
                 flows=self._block_flows[k],
             )
             return
-        else:
-            u, older, female = self._block_pick_u[rows], self._block_older[rows], self._block_female[rows]
-            prison = np.empty(last - first, dtype=np.int64)
-            if female.any():
-                prison[female] = self._pick("reception_f", older[female], u[female])
-            if not female.all():
-                male = ~female
-                prison[male] = self._pick("reception_m", older[male], u[male])
+        u, older, female = self._block_pick_u[rows], self._block_older[rows], self._block_female[rows]
+        prison = np.empty(last - first, dtype=np.int64)
+        if female.any():
+            prison[female] = self._pick("reception_f", older[female], u[female])
+        if not female.all():
+            male = ~female
+            prison[male] = self._pick("reception_m", older[male], u[male])
         self._place(
             self._block_ids[rows],
             prison,
