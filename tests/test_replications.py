@@ -442,7 +442,7 @@ def _simulations_alive() -> int:
 def test_a_worker_frees_each_simulation_before_building_its_tables(monkeypatch) -> None:
     """A simulation's objects refer to each other, so only a full collection frees them; a
     worker collects after each replication (its memory would otherwise grow replication by
-    replication: 215, 242, 250 MB nationally)."""
+    replication: nationally 215 MB after the first, 242-250 MB after the second)."""
     import gc
 
     cfg = make_config(*SHORT)

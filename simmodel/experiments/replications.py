@@ -383,8 +383,9 @@ def _free_the_simulation() -> None:
 
     Its objects (the SimPy environment, its processes and the model parts they hold) refer
     to each other, so only a full garbage collection frees them, and glibc keeps what is
-    freed: each replication of a worker started from the last one's peak (215, 242, 250 MB
-    for the national default's first three). With the modules frozen at start-up the
+    freed: each replication of a worker started from the last one's leftovers (measured
+    nationally: a peak of 215 MB after the first, 242-250 MB after the second, 252 MB after
+    the fourth). With the modules frozen at start-up the
     collection takes about 11 ms nationally and 1 ms for one prison (60 ms otherwise).
     """
     gc.collect()
