@@ -385,8 +385,8 @@ def _free_the_simulation() -> None:
     to each other, so only a full garbage collection frees them, and glibc keeps what is
     freed: each replication of a worker started from the last one's leftovers (measured
     nationally: a peak of 215 MB after the first, 242-250 MB after the second, 252 MB after
-    the fourth). With the modules frozen at start-up the
-    collection takes about 11 ms nationally and 1 ms for one prison (60 ms otherwise).
+    the fourth). With the modules frozen at start-up the collection takes about 11 ms
+    nationally and 1 ms for one prison (60 ms otherwise).
     """
     gc.collect()
     if sys.platform.startswith("linux"):

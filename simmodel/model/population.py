@@ -73,6 +73,16 @@ def _first_due(days: list[float], end: float) -> int:
     return _NOTHING_DUE
 
 
+def _reception_flows(where: np.ndarray, recall: np.ndarray, needy: np.ndarray, groups: int) -> np.ndarray:
+    """Receptions, recalls and arrivals with need (the columns of :data:`_RECEPTION_FLOWS`)
+    counted by ``where`` each person goes: a prison, or a day of a block (0 to ``groups`` - 1)."""
+    flows = np.empty((groups, len(_RECEPTION_FLOWS)))
+    flows[:, 0] = np.bincount(where, minlength=groups)
+    flows[:, 1] = np.bincount(where[recall], minlength=groups)
+    flows[:, 2] = np.bincount(where[needy], minlength=groups)
+    return flows
+
+
 def _ignore(*args: object) -> None:
     """A lifecycle callback nobody has wired in."""
 
@@ -433,9 +443,9 @@ class Population:
         now: float | np.ndarray,
         exp: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Days until each person's next move out of their prison (``now``: today, or each
-        person's day of arrival), from a unit exponential
-        each (``exp``; drawn from the moves stream if not given)."""
+        """Days until each person's next move out of their prison, from a unit exponential each
+        (``exp``; drawn from the moves stream if not given). ``now``: today, or each person's
+        day of arrival."""
         c = self.cfg
         if exp is None:
             exp = self.move_rng.standard_exponential(len(prisons))
@@ -575,11 +585,7 @@ class Population:
             release, prison = self.people.release_day[ids], np.zeros(n, np.int64)
             delays = self._transfer_delays(prison, release, admitted, self._block_move_exp)
             self._block_transfer = admitted + delays
-            flows = np.zeros((len(days), 1, len(_RECEPTION_FLOWS)))
-            flows[:, 0, 0] = counts
-            flows[:, 0, 1] = np.bincount(day[klass == RECALL], minlength=len(days))
-            flows[:, 0, 2] = np.bincount(day[level != NONE], minlength=len(days))
-            self._block_flows = flows
+            self._block_flows = _reception_flows(day, klass == RECALL, level != NONE, len(days))[:, None]
 
     def _receive(self, day: int) -> None:
         """Admit the receptions drawn for ``day``, each to a prison chosen today (hot path:
@@ -705,10 +711,7 @@ class Population:
             people.need_dirty = True
         if reception:
             if flows is None:
-                flows = np.empty((size, 3))
-                flows[:, 0] = arrived
-                flows[:, 1] = np.bincount(prison[people.klass[ids] == RECALL], minlength=size)
-                flows[:, 2] = np.bincount(prison[needy], minlength=size)
+                flows = _reception_flows(prison, people.klass[ids] == RECALL, needy, size)
             self.metrics.add_block(now, _RECEPTION_FLOWS, flows)
         settle = self.hooks.on_arrival if reception else self.hooks.on_stock
         for pid, is_known in zip(with_need.tolist(), known[needy].tolist(), strict=True):
