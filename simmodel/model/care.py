@@ -30,147 +30,23 @@ capacities behave like real task lists; all sums are kept as monthly totals.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, fields
 
 import numpy as np
 import simpy
 
-from ..config import CareConfig, Config
+from ..config import Config
 from .buddies import BuddySchemes
 from .estate import FORMAL_TRAINED, NO_SCHEME, Estate
 from .metrics import DAYS_PER_MONTH, Flow, Metrics
-from .pathway import DETECTED, PACKAGE
+from .need_totals import TOTALS, NeedLedger, NeedTotals
 from .population import People
 from .regime import Regime
 from .safeguarding import Safeguarding
 from .streams import Streams
 
-
-@dataclass
-class NeedTotals:
-    """Per-prison totals of need in custody (hours per week, people, days)."""
-
-    np_known: np.ndarray  # non-personal hours of people known to the prison
-    np_unknown: np.ndarray  # non-personal hours of people not known
-    p_planned: np.ndarray  # personal hours covered by a care package
-    p_unplanned_pkg: np.ndarray  # personal hours above the package (need grew since review)
-    p_no_package: np.ndarray  # personal hours of people without a package
-    people_np_only: np.ndarray  # people with non-personal need only
-    people_personal: np.ndarray  # people with personal need
-    people_waiting: np.ndarray  # people with personal need and no package
-    wait_since_sum: np.ndarray  # sum over waiting people of the day care became due
-    np_recipients: np.ndarray  # people with non-personal need
-    cellmate_helpers: np.ndarray  # expected cell-mates who help them (people)
-
-
-#: The fields of :class:`NeedTotals`, in order (the rows of a packed array of totals).
-_TOTALS = tuple(f.name for f in fields(NeedTotals))
 #: The totals that make care tasks due, one kind of task each (a slice of the packed rows).
-_HOURS_DUE = slice(_TOTALS.index("np_known"), _TOTALS.index("p_no_package") + 1)
-assert _TOTALS[_HOURS_DUE] == ("np_known", "np_unknown", "p_planned", "p_unplanned_pkg", "p_no_package")
-#: Bits of a person's need category in :func:`packed_need_totals`.
-_KNOWN, _PACKAGE, _PERSONAL, _NONPERSONAL, _OLDER = 1, 2, 4, 8, 16
-_CATEGORIES = 32
-#: Offsets (in prisons x categories) of the four sums of hours in :func:`packed_need_totals`.
-_HOURS_ROW_OFFSETS = np.arange(4)[:, None]
-#: The known and package bits of each pathway state (index: state).
-_STATE_BITS = np.array(
-    [_KNOWN * (state >= DETECTED) + _PACKAGE * (state == PACKAGE) for state in range(PACKAGE + 1)],
-    dtype=np.int8,
-)
-
-
-def _categories_with(*bits: int, without: int = 0) -> np.ndarray:
-    """1.0 for each category that has all of ``bits`` and none of ``without``, else 0.0."""
-    category = np.arange(_CATEGORIES)
-    wanted = sum(bits)
-    return (((category & wanted) == wanted) & ((category & without) == 0)).astype(float)
-
-
-#: Which categories each total adds up (columns), for one matrix product per kind of sum.
-_HOURS_SUMS = np.stack([_categories_with(_KNOWN), _categories_with(without=_KNOWN)], axis=1)
-_PACKAGE_SUMS = np.stack([_categories_with(_PACKAGE), _categories_with(without=_PACKAGE)], axis=1)
-_PEOPLE_SUMS = np.stack(
-    [
-        _categories_with(_NONPERSONAL, without=_PERSONAL),  # non-personal need only
-        _categories_with(_PERSONAL),
-        _categories_with(_PERSONAL, without=_PACKAGE),  # waiting for a package
-        _categories_with(_NONPERSONAL),
-        _categories_with(_NONPERSONAL, _OLDER),  # recipients aged 50+ (cell-mates)
-        _categories_with(_NONPERSONAL, without=_OLDER),
-    ],
-    axis=1,
-)
-
-
-def packed_need_totals(
-    people: People, prisons: int, now: float = 0.0, care: CareConfig | None = None
-) -> np.ndarray:
-    """Add up the need of everyone in custody, prison by prison, on day ``now``: one row per
-    field of :class:`NeedTotals`, one column per prison.
-
-    Hot path (once a simulated day, ~7,000 people with need): each person falls in one of 32
-    categories (known to the prison, with a package, personal need, non-personal need, aged
-    50+); bincounts over (prison, category) give people and hours, and each total adds
-    up categories (a sum, never a difference of two totals, so a total that is a whole number
-    of tasks stays whole: the Poisson draw switches method at a mean of 10). ``care`` gives
-    the cell-sharing shares for the informal helpers (none without it).
-    """
-    ids = people.need_ids.array()
-    prison = people.prison[ids]
-    np_h = people.np_hours[ids]
-    p_h = people.p_hours[ids]
-    state = people.state[ids]
-    has_package = state == PACKAGE
-    personal = p_h > 0
-    category = _STATE_BITS[state]  # known, package
-    category += personal.view(np.int8) * _PERSONAL
-    category += (np_h > 0).view(np.int8) * _NONPERSONAL
-    if care is not None:
-        category += (people.birth[ids] <= now - 50.0 * 365.0).view(np.int8) * _OLDER
-    cell = prison * _CATEGORIES + category
-    size = prisons * _CATEGORIES
-    planned = np.minimum(people.package_hours[ids], p_h) * has_package
-    # four sums of hours by cell in one bincount: each weight's cells are offset by its row, so
-    # every cell adds the same numbers in the same order as a bincount of its own would
-    hours = np.array([np_h, p_h, planned, p_h * has_package - planned])  # the last person by person
-    cells = (cell + _HOURS_ROW_OFFSETS * size).ravel()
-    by_cell = np.bincount(cells, weights=hours.ravel(), minlength=4 * size).reshape(4, prisons, _CATEGORIES)
-    np_known, np_unknown = (by_cell[0] @ _HOURS_SUMS).T
-    p_no_package = by_cell[1] @ _PACKAGE_SUMS[:, 1]
-    p_planned = by_cell[2] @ _PACKAGE_SUMS[:, 0]
-    p_unplanned = by_cell[3] @ _PACKAGE_SUMS[:, 0]
-    people_by_cell = np.bincount(cell, minlength=size).reshape(prisons, _CATEGORIES)
-    np_only, with_personal, waiting_n, recipients, older, younger = (people_by_cell @ _PEOPLE_SUMS).T
-    waiting = personal & ~has_package
-    # zeros for the others (not a mask, which costs twice as much): adding 0.0 leaves each sum as it was
-    since = np.where(waiting, people.wait_since[ids], 0.0)
-    wait_since = np.bincount(prison, weights=since, minlength=prisons)
-    if care is None:
-        cellmates = np.zeros(prisons)
-    else:
-        sharing = care.cell_sharing_share_50_plus * older + care.cell_sharing_share_under_50 * younger
-        cellmates = care.cellmate_help_share * sharing
-    totals = {
-        "np_known": np_known,
-        "np_unknown": np_unknown,
-        "p_planned": p_planned,
-        "p_unplanned_pkg": p_unplanned,
-        "p_no_package": p_no_package,
-        "people_np_only": np_only,
-        "people_personal": with_personal,
-        "people_waiting": waiting_n,
-        "wait_since_sum": wait_since,
-        "np_recipients": recipients,
-        "cellmate_helpers": cellmates,
-    }
-    # rows in the order of NeedTotals' fields (np.array: a fifth of np.stack's cost for short rows)
-    return np.array([totals[name] for name in _TOTALS])
-
-
-def need_totals(people: People, prisons: int, now: float = 0.0, care: CareConfig | None = None) -> NeedTotals:
-    """:func:`packed_need_totals` by name (each field a row of the packed array)."""
-    return NeedTotals(*packed_need_totals(people, prisons, now, care))
+_HOURS_DUE = slice(TOTALS.index("np_known"), TOTALS.index("p_no_package") + 1)
+assert TOTALS[_HOURS_DUE] == ("np_known", "np_unknown", "p_planned", "p_unplanned_pkg", "p_no_package")
 
 
 def _window_totals(seen: list[np.ndarray], day_of_window: np.ndarray) -> np.ndarray:
@@ -259,7 +135,9 @@ class CareLane:
         )
         # buddies' access to recipients (staff attitudes; 1 = full access)
         self.buddy_access = buddies.access_factor
-        self._totals_packed = packed_need_totals(people, self.prisons, env.now, care)
+        # need totals kept up to date person by person (need_totals.py)
+        self.need_ledger = NeedLedger(people, self.prisons, care)
+        self._totals_packed = self.need_ledger.update(env.now)
         self._task_hours = np.array(
             [[care.nonpersonal_task_hours]] * 2 + [[care.personal_task_hours]] * 3
         )  # one row per kind of task in _HOURS_DUE
@@ -381,9 +259,8 @@ class CareLane:
         day by day).
         """
         people = self.people
-        if people.need_dirty:
-            self._totals_packed = packed_need_totals(people, self.prisons, now, self.cfg.care)
-            people.need_dirty = False
+        if people.need_touched:
+            self._totals_packed = self.need_ledger.update(now)
         month = self.metrics.month(now)
         if month != self._accrual_month:
             self.flush_daily()

@@ -83,7 +83,7 @@ class Pathway:
         if not known:
             self._start(pid, UNDETECTED)
             return
-        people.need_dirty = True
+        people.need_touched.append(pid)
         if not self.draw.bernoulli(self.cfg.referral_share):
             people.state[pid] = DETECTED
         elif not self.draw.bernoulli(self.eligibility[int(people.level[pid])]):
@@ -299,7 +299,7 @@ class Pathway:
         self.metrics.add(now, prison, Flow.COST_REVIEW, self.costs.review_cost)
         if people.package_hours[pid] != people.p_hours[pid]:  # the package rises to the need
             people.package_hours[pid] = people.p_hours[pid]
-            people.need_dirty = True
+            people.need_touched.append(pid)
         self._after(self.cfg.review_interval_days, self._reviewed, pid, token)
 
     def _set(self, pid: int, state: int) -> int:
@@ -309,5 +309,5 @@ class Pathway:
         old = int(people.state[pid])
         people.state[pid] = state
         if (old >= DETECTED) != (state >= DETECTED) or (old == PACKAGE) != (state == PACKAGE):
-            people.need_dirty = True
+            people.need_touched.append(pid)
         return state

@@ -243,7 +243,9 @@ class People:
         self.free: list[int] = []  # ids of people who have left, for reuse
         self.in_prison = np.zeros(prisons, dtype=np.int64)  # people in custody per prison
         self.need_ids = IdSet(capacity // 8)  # people in custody with any need
-        self.need_dirty = True  # need_ids, hours or pathway states changed since last look
+        #: ids of people whose need, pathway state or prison changed, or who left, since the need
+        #: totals last looked (need_totals.NeedLedger counts them again)
+        self.need_touched: list[int] = []
         self.admissions = 0  # batches of new people so far (tells caches of ids they are stale)
 
     def _name_event_days(self) -> None:
@@ -707,8 +709,9 @@ class Population:
         needy = people.level[ids] != NONE
         with_need = ids[needy]
         if len(with_need):  # need totals change only if someone with need arrived
-            people.need_ids.update(with_need.tolist())
-            people.need_dirty = True
+            arrived_need = with_need.tolist()
+            people.need_ids.update(arrived_need)
+            people.need_touched.extend(arrived_need)
         if reception:
             if flows is None:
                 flows = _reception_flows(prison, people.klass[ids] == RECALL, needy, size)
@@ -852,10 +855,11 @@ class Population:
         for pid in ids[p.buddy[ids]].tolist():
             self.hooks.lose_buddy(pid, now, moved=True)
         if with_need.any():
-            for pid in ids[with_need].tolist():
+            left_need = ids[with_need].tolist()
+            for pid in left_need:
                 self.hooks.on_leave(pid)
                 p.need_ids.discard(pid)
-            p.need_dirty = True
+            p.need_touched.extend(left_need)
         p.in_prison -= left
         p.release_ids(ids)
 
@@ -919,11 +923,10 @@ class Population:
                 self.hooks.lose_buddy(pid, now, moved=True)
             p.in_prison += np.bincount(dest_go, minlength=n) - np.bincount(src, minlength=n)
             p.prison[movers] = dest_go
-            moved_need = movers[p.level[movers] != NONE]
-            for pid in moved_need.tolist():
+            moved_need = movers[p.level[movers] != NONE].tolist()
+            for pid in moved_need:
                 self.hooks.on_transfer(pid)
-            if len(moved_need):  # need totals change only if someone with need moved
-                p.need_dirty = True
+            p.need_touched.extend(moved_need)  # need totals change only if someone with need moved
         stay = ids[placed]
         p.transfer_day[stay] = now + self._transfer_delays(p.prison[stay], p.release_day[stay], now)
 
@@ -942,7 +945,7 @@ class Population:
         if p_h > 0.0 and math.isnan(people.wait_since[pid]) and people.package_hours[pid] <= 0.0:
             people.wait_since[pid] = now
         people.need_ids.add(pid)
-        people.need_dirty = True
+        people.need_touched.append(pid)
 
     def _rescaled_death_day(self, pid: int, now: float, ratio: float) -> float:
         """Day of death after the death hazard from ``now`` on is divided by ``ratio`` (old

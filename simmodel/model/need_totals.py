@@ -1,0 +1,257 @@
+"""Need totals: what the care lane reads of everyone's need, prison by prison.
+
+An unlock window needs, for each prison, the hours of need by kind of task (known to the
+prison or not, covered by a package or not), how many people have need and how many wait
+for personal care, and since when. Each person with need falls in one cell: a prison and
+one of 32 categories (known, with a package, personal need, non-personal need, aged 50+).
+A total adds up cells.
+
+There are two ways to the same totals:
+
+- :func:`packed_need_totals` counts everyone with need afresh (tests and checks);
+- :class:`NeedLedger` keeps each cell's sums up to date: on a day when someone's need,
+  pathway state or prison changed, only those people (and anyone who turned 50 since) are
+  taken out of the cell they were counted in and put in the one they are in now.
+
+Both add fixed-point numbers: each person's hours are rounded to a multiple of 2^-32 hours
+and the day their wait began to a multiple of 2^-24 days before they are added. Sums of
+such numbers are exact in a float while they stay below 2^21 hours a week (2 million) and
+2^29 days in one prison, so the order in which people are added and taken away does not
+change a total by a single bit: the ledger equals the recount exactly (a test checks it
+every day of a run).
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .need import NONE
+from .pathway import DETECTED, PACKAGE
+
+if TYPE_CHECKING:
+    from ..config import CareConfig
+    from .population import People
+
+
+@dataclass
+class NeedTotals:
+    """Per-prison totals of need in custody (hours per week, people, days)."""
+
+    np_known: np.ndarray  # non-personal hours of people known to the prison
+    np_unknown: np.ndarray  # non-personal hours of people not known
+    p_planned: np.ndarray  # personal hours covered by a care package
+    p_unplanned_pkg: np.ndarray  # personal hours above the package (need grew since review)
+    p_no_package: np.ndarray  # personal hours of people without a package
+    people_np_only: np.ndarray  # people with non-personal need only
+    people_personal: np.ndarray  # people with personal need
+    people_waiting: np.ndarray  # people with personal need and no package
+    wait_since_sum: np.ndarray  # sum over waiting people of the day care became due
+    np_recipients: np.ndarray  # people with non-personal need
+    cellmate_helpers: np.ndarray  # expected cell-mates who help them (people)
+
+
+#: The fields of :class:`NeedTotals`, in order (the rows of a packed array of totals).
+TOTALS = tuple(f.name for f in fields(NeedTotals))
+#: Bits of a person's need category.
+_KNOWN, _PACKAGE, _PERSONAL, _NONPERSONAL, _OLDER = 1, 2, 4, 8, 16
+_CATEGORIES = 32
+#: Age from which a recipient counts as older for cell-sharing (days).
+_OLDER_AGE_DAYS = 50.0 * 365.0
+#: Fixed-point steps of hours (per week) and of days (see the module's docstring).
+_HOUR_STEP = 2.0**-32
+_DAY_STEP = 2.0**-24
+#: What each person adds to their cell, one row each: non-personal hours, personal hours,
+#: personal hours within the package, personal hours above it, the day a wait for personal
+#: care began (waiting people only) and one person.
+_SUMS = 6
+_SUM_ROW_OFFSETS = np.arange(_SUMS)[:, None]
+#: The known and package bits of each pathway state (index: state).
+_STATE_BITS = np.array(
+    [_KNOWN * (state >= DETECTED) + _PACKAGE * (state == PACKAGE) for state in range(PACKAGE + 1)],
+    dtype=np.int8,
+)
+
+
+def _categories_with(*bits: int, without: int = 0) -> np.ndarray:
+    """1.0 for each category that has all of ``bits`` and none of ``without``, else 0.0."""
+    category = np.arange(_CATEGORIES)
+    wanted = sum(bits)
+    return (((category & wanted) == wanted) & ((category & without) == 0)).astype(float)
+
+
+#: Which categories each total adds up (columns), for one matrix product per kind of sum.
+_HOURS_SUMS = np.stack([_categories_with(_KNOWN), _categories_with(without=_KNOWN)], axis=1)
+_PACKAGE_SUMS = np.stack([_categories_with(_PACKAGE), _categories_with(without=_PACKAGE)], axis=1)
+_PEOPLE_SUMS = np.stack(
+    [
+        _categories_with(_NONPERSONAL, without=_PERSONAL),  # non-personal need only
+        _categories_with(_PERSONAL),
+        _categories_with(_PERSONAL, without=_PACKAGE),  # waiting for a package
+        _categories_with(_NONPERSONAL),
+        _categories_with(_NONPERSONAL, _OLDER),  # recipients aged 50+ (cell-mates)
+        _categories_with(_NONPERSONAL, without=_OLDER),
+    ],
+    axis=1,
+)
+
+
+def _fixed(values: np.ndarray, step: float) -> np.ndarray:
+    """``values`` rounded to a multiple of ``step`` (a power of two)."""
+    return np.rint(values * (1.0 / step)) * step
+
+
+def _cells(people: People, ids: np.ndarray, now: float, with_age: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The cell (prison x 32 + category) each of ``ids`` is counted in on day ``now``, and what
+    they add to it (rows of :data:`_SUMS`, fixed point). Without ``with_age`` nobody is older."""
+    prison = people.prison[ids]
+    np_h = _fixed(people.np_hours[ids], _HOUR_STEP)
+    p_h = _fixed(people.p_hours[ids], _HOUR_STEP)
+    state = people.state[ids]
+    has_package = state == PACKAGE
+    personal = p_h > 0
+    category = _STATE_BITS[state]  # known, package
+    category += personal.view(np.int8) * _PERSONAL
+    category += (np_h > 0).view(np.int8) * _NONPERSONAL
+    if with_age:
+        category += (people.birth[ids] <= now - _OLDER_AGE_DAYS).view(np.int8) * _OLDER
+    planned = np.minimum(_fixed(people.package_hours[ids], _HOUR_STEP), p_h) * has_package
+    waiting = personal & ~has_package
+    # zeros for the others (not a mask, which costs twice as much)
+    since = _fixed(np.where(waiting, people.wait_since[ids], 0.0), _DAY_STEP)
+    adds = np.array([np_h, p_h, planned, p_h * has_package - planned, since, np.ones(len(ids))])
+    return prison * _CATEGORIES + category, adds
+
+
+def _sum_by_cell(cells: np.ndarray, adds: np.ndarray, size: int) -> np.ndarray:
+    """Each row of ``adds`` summed by cell (rows x ``size`` cells): one bincount, each row's
+    cells offset by its row."""
+    keys = (cells + _SUM_ROW_OFFSETS * size).ravel()
+    return np.bincount(keys, weights=adds.ravel(), minlength=_SUMS * size).reshape(_SUMS, size)
+
+
+def _packed(by_cell: np.ndarray, prisons: int, care: CareConfig | None) -> np.ndarray:
+    """The totals (fields of :class:`NeedTotals` x prisons) from the sums by cell."""
+    s = by_cell.reshape(_SUMS, prisons, _CATEGORIES)
+    np_known, np_unknown = (s[0] @ _HOURS_SUMS).T
+    p_no_package = s[1] @ _PACKAGE_SUMS[:, 1]
+    p_planned = s[2] @ _PACKAGE_SUMS[:, 0]
+    p_unplanned = s[3] @ _PACKAGE_SUMS[:, 0]
+    wait_since = s[4].sum(axis=1)
+    np_only, with_personal, waiting_n, recipients, older, younger = (s[5] @ _PEOPLE_SUMS).T
+    if care is None:
+        cellmates = np.zeros(prisons)
+    else:
+        sharing = care.cell_sharing_share_50_plus * older + care.cell_sharing_share_under_50 * younger
+        cellmates = care.cellmate_help_share * sharing
+    # rows in the order of NeedTotals' fields (np.array: a fifth of np.stack's cost for short rows)
+    return np.array(
+        [
+            np_known,
+            np_unknown,
+            p_planned,
+            p_unplanned,
+            p_no_package,
+            np_only,
+            with_personal,
+            waiting_n,
+            wait_since,
+            recipients,
+            cellmates,
+        ]
+    )
+
+
+def packed_need_totals(
+    people: People, prisons: int, now: float = 0.0, care: CareConfig | None = None
+) -> np.ndarray:
+    """Count the need of everyone in custody afresh, prison by prison, on day ``now``: one row
+    per field of :class:`NeedTotals`, one column per prison. ``care`` gives the cell-sharing
+    shares for the informal helpers (none without it, and nobody counts as older)."""
+    cells, adds = _cells(people, people.need_ids.array(), now, care is not None)
+    return _packed(_sum_by_cell(cells, adds, prisons * _CATEGORIES), prisons, care)
+
+
+def need_totals(people: People, prisons: int, now: float = 0.0, care: CareConfig | None = None) -> NeedTotals:
+    """:func:`packed_need_totals` by name (each field a row of the packed array)."""
+    return NeedTotals(*packed_need_totals(people, prisons, now, care))
+
+
+class NeedLedger:
+    """The sums of need by cell, kept up to date person by person.
+
+    Whoever changes what a person adds to the totals (their need, pathway state or prison,
+    or their leaving) appends their id to ``people.need_touched``. :meth:`update` takes each
+    of them out of the cell they were counted in, with what they added then, and counts them
+    again as they are now if they are still in custody with need. Turning 50 changes a
+    person's cell with no one touching them: those due are taken from a heap of birth days
+    on each update, as a recount that day would find them.
+    """
+
+    def __init__(self, people: People, prisons: int, care: CareConfig) -> None:
+        self.people = people
+        self.prisons = prisons
+        self.care = care
+        self._size = prisons * _CATEGORIES
+        self._by_cell = np.zeros((_SUMS, self._size))
+        # per person id: the cell they are counted in (-1: none) and what they added to it
+        self._cell = np.full(people.capacity, -1, dtype=np.int64)
+        self._added = np.zeros((people.capacity, _SUMS))
+        # (birth day, id) of people counted as younger recipients of non-personal care, and per
+        # id the birth day it was filed with (NaN: not filed; an id is filed once per holder)
+        self._turning_older: list[tuple[float, int]] = []
+        self._filed = np.full(people.capacity, np.nan)
+
+    def update(self, now: float) -> np.ndarray:
+        """Recount the people touched since the last update (and those who have turned 50)
+        on day ``now``; return the packed totals (fields x prisons). Hot path: once a day
+        with any change, a few dozen people nationally."""
+        people = self.people
+        touched = people.need_touched
+        heap, older_born_by = self._turning_older, now - _OLDER_AGE_DAYS
+        while heap and heap[0][0] <= older_born_by:
+            birth, pid = heapq.heappop(heap)
+            if self._filed[pid] == birth:
+                self._filed[pid] = np.nan
+                touched.append(pid)
+        ids = np.unique(np.array(touched, dtype=np.int64))
+        touched.clear()
+        if len(ids) and ids[-1] >= len(self._cell):
+            self._grow(people.capacity)
+        was = self._cell[ids]
+        counted = was >= 0
+        by_cell = self._by_cell
+        if counted.any():
+            by_cell -= _sum_by_cell(was[counted], self._added[ids[counted]].T, self._size)
+        self._cell[ids] = -1
+        now_in = ids[(people.prison[ids] >= 0) & (people.level[ids] != NONE)]
+        if len(now_in):
+            cells, adds = _cells(people, now_in, now, True)
+            by_cell += _sum_by_cell(cells, adds, self._size)
+            self._cell[now_in] = cells
+            self._added[now_in] = adds.T
+            self._file_younger(now_in, cells)
+        return _packed(by_cell, self.prisons, self.care)
+
+    def _file_younger(self, ids: np.ndarray, cells: np.ndarray) -> None:
+        """File recipients of non-personal care counted as younger than 50 in the heap, so
+        the update after their 50th birthday moves them."""
+        younger = ids[(cells & (_NONPERSONAL | _OLDER)) == _NONPERSONAL]  # (the low bits of a cell)
+        birth = self.people.birth[younger]
+        new = self._filed[younger] != birth  # not filed yet with this birth day
+        if new.any():
+            younger, birth = younger[new], birth[new]
+            self._filed[younger] = birth
+            heap = self._turning_older
+            for pid, day in zip(younger.tolist(), birth.tolist(), strict=True):
+                heapq.heappush(heap, (day, pid))
+
+    def _grow(self, capacity: int) -> None:
+        """Room for ids up to ``capacity`` (the people arrays grew)."""
+        old = len(self._cell)
+        self._cell = np.concatenate([self._cell, np.full(capacity - old, -1, dtype=np.int64)])
+        self._added = np.concatenate([self._added, np.zeros((capacity - old, _SUMS))])
+        self._filed = np.concatenate([self._filed, np.full(capacity - old, np.nan)])
