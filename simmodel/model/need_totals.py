@@ -83,20 +83,40 @@ def _categories_with(*bits: int, without: int = 0) -> np.ndarray:
     return (((category & wanted) == wanted) & ((category & without) == 0)).astype(float)
 
 
-#: Which categories each total adds up (columns), for one matrix product per kind of sum.
-_HOURS_SUMS = np.stack([_categories_with(_KNOWN), _categories_with(without=_KNOWN)], axis=1)
-_PACKAGE_SUMS = np.stack([_categories_with(_PACKAGE), _categories_with(without=_PACKAGE)], axis=1)
-_PEOPLE_SUMS = np.stack(
+#: Which categories the totals add up: one column per kind of sum, so that one matrix product
+#: gives every sum of every row of :data:`_SUMS` (most of them unused; cheaper than several).
+_COLUMNS = np.stack(
     [
-        _categories_with(_NONPERSONAL, without=_PERSONAL),  # non-personal need only
-        _categories_with(_PERSONAL),
-        _categories_with(_PERSONAL, without=_PACKAGE),  # waiting for a package
-        _categories_with(_NONPERSONAL),
-        _categories_with(_NONPERSONAL, _OLDER),  # recipients aged 50+ (cell-mates)
-        _categories_with(_NONPERSONAL, without=_OLDER),
+        _categories_with(_KNOWN),  # 0
+        _categories_with(without=_KNOWN),  # 1
+        _categories_with(_PACKAGE),  # 2
+        _categories_with(without=_PACKAGE),  # 3
+        _categories_with(),  # 4: all
+        _categories_with(_NONPERSONAL, without=_PERSONAL),  # 5: non-personal need only
+        _categories_with(_PERSONAL),  # 6
+        _categories_with(_PERSONAL, without=_PACKAGE),  # 7: waiting for a package
+        _categories_with(_NONPERSONAL),  # 8
+        _categories_with(_NONPERSONAL, _OLDER),  # 9: recipients aged 50+ (cell-mates)
+        _categories_with(_NONPERSONAL, without=_OLDER),  # 10
     ],
     axis=1,
 )
+#: (row of _SUMS, column of _COLUMNS) of each field of NeedTotals but the last (cell-mates).
+_PICK_ROWS, _PICK_COLUMNS = np.array(
+    [
+        (0, 0),  # np_known: non-personal hours, known
+        (0, 1),  # np_unknown
+        (2, 2),  # p_planned: hours within the package, with a package
+        (3, 2),  # p_unplanned_pkg: hours above the package, with a package
+        (1, 3),  # p_no_package: personal hours, without a package
+        (5, 5),  # people_np_only
+        (5, 6),  # people_personal
+        (5, 7),  # people_waiting
+        (4, 4),  # wait_since_sum: days, everyone (zero unless waiting)
+        (5, 8),  # np_recipients
+    ]
+).T
+assert len(_PICK_ROWS) == len(TOTALS) - 1 and TOTALS[-1] == "cellmate_helpers"
 
 
 def _fixed(values: np.ndarray, step: float) -> np.ndarray:
@@ -108,8 +128,9 @@ def _cells(people: People, ids: np.ndarray, now: float, with_age: bool) -> tuple
     """The cell (prison x 32 + category) each of ``ids`` is counted in on day ``now``, and what
     they add to it (rows of :data:`_SUMS`, fixed point). Without ``with_age`` nobody is older."""
     prison = people.prison[ids]
-    np_h = _fixed(people.np_hours[ids], _HOUR_STEP)
-    p_h = _fixed(people.p_hours[ids], _HOUR_STEP)
+    np_h, p_h, package = _fixed(
+        np.array([people.np_hours[ids], people.p_hours[ids], people.package_hours[ids]]), _HOUR_STEP
+    )
     state = people.state[ids]
     has_package = state == PACKAGE
     personal = p_h > 0
@@ -118,10 +139,9 @@ def _cells(people: People, ids: np.ndarray, now: float, with_age: bool) -> tuple
     category += (np_h > 0).view(np.int8) * _NONPERSONAL
     if with_age:
         category += (people.birth[ids] <= now - _OLDER_AGE_DAYS).view(np.int8) * _OLDER
-    planned = np.minimum(_fixed(people.package_hours[ids], _HOUR_STEP), p_h) * has_package
-    waiting = personal & ~has_package
-    # zeros for the others (not a mask, which costs twice as much)
-    since = _fixed(np.where(waiting, people.wait_since[ids], 0.0), _DAY_STEP)
+    planned = np.minimum(package, p_h) * has_package
+    # the day a wait began, for waiting people (zeros for the others: cheaper than a mask)
+    since = _fixed(np.where(personal & ~has_package, people.wait_since[ids], 0.0), _DAY_STEP)
     adds = np.array([np_h, p_h, planned, p_h * has_package - planned, since, np.ones(len(ids))])
     return prison * _CATEGORIES + category, adds
 
@@ -134,35 +154,18 @@ def _sum_by_cell(cells: np.ndarray, adds: np.ndarray, size: int) -> np.ndarray:
 
 
 def _packed(by_cell: np.ndarray, prisons: int, care: CareConfig | None) -> np.ndarray:
-    """The totals (fields of :class:`NeedTotals` x prisons) from the sums by cell."""
-    s = by_cell.reshape(_SUMS, prisons, _CATEGORIES)
-    np_known, np_unknown = (s[0] @ _HOURS_SUMS).T
-    p_no_package = s[1] @ _PACKAGE_SUMS[:, 1]
-    p_planned = s[2] @ _PACKAGE_SUMS[:, 0]
-    p_unplanned = s[3] @ _PACKAGE_SUMS[:, 0]
-    wait_since = s[4].sum(axis=1)
-    np_only, with_personal, waiting_n, recipients, older, younger = (s[5] @ _PEOPLE_SUMS).T
+    """The totals (fields of :class:`NeedTotals` x prisons) from the sums by cell. Each is a
+    sum of whole multiples of a fixed-point step, so any order of adding gives it exactly."""
+    sums = (by_cell.reshape(_SUMS * prisons, _CATEGORIES) @ _COLUMNS).reshape(_SUMS, prisons, -1)
+    packed = np.empty((len(TOTALS), prisons))
+    packed[:-1] = sums[_PICK_ROWS, :, _PICK_COLUMNS]
     if care is None:
-        cellmates = np.zeros(prisons)
+        packed[-1] = 0.0
     else:
+        older, younger = sums[5, :, 9], sums[5, :, 10]
         sharing = care.cell_sharing_share_50_plus * older + care.cell_sharing_share_under_50 * younger
-        cellmates = care.cellmate_help_share * sharing
-    # rows in the order of NeedTotals' fields (np.array: a fifth of np.stack's cost for short rows)
-    return np.array(
-        [
-            np_known,
-            np_unknown,
-            p_planned,
-            p_unplanned,
-            p_no_package,
-            np_only,
-            with_personal,
-            waiting_n,
-            wait_since,
-            recipients,
-            cellmates,
-        ]
-    )
+        packed[-1] = care.cellmate_help_share * sharing
+    return packed
 
 
 def packed_need_totals(
@@ -217,9 +220,9 @@ class NeedLedger:
             if self._filed[pid] == birth:
                 self._filed[pid] = np.nan
                 touched.append(pid)
-        ids = np.unique(np.array(touched, dtype=np.int64))
+        ids = np.fromiter(set(touched), dtype=np.int64)  # each once, in any order
         touched.clear()
-        if len(ids) and ids[-1] >= len(self._cell):
+        if len(ids) and ids.max() >= len(self._cell):
             self._grow(people.capacity)
         was = self._cell[ids]
         counted = was >= 0
