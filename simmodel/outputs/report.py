@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 import os
 import re
 import tempfile
@@ -28,7 +29,9 @@ from ..paths import CONFIG_DIR, SCENARIO_DIR
 from .results import METRICS, default_permissions, money, timeseries_columns
 
 if TYPE_CHECKING:
-    from openpyxl.worksheet.worksheet import Worksheet
+    from xlsxwriter.format import Format
+    from xlsxwriter.workbook import Workbook
+    from xlsxwriter.worksheet import Worksheet
 
 WEEKS_PER_MONTH = DAYS_PER_MONTH / 7.0
 
@@ -474,14 +477,6 @@ def column_unit(column: str) -> str:
     return timeseries_columns().get(base, ("", ""))[0]
 
 
-def _as_text(sheet: Worksheet) -> None:
-    """Store every string as text: a prison named ``=HYPERLINK(...)`` must not become a formula."""
-    for row in sheet.iter_rows():
-        for cell in row:
-            if cell.data_type == "f":  # openpyxl reads a leading "=" as a formula
-                cell.data_type = "s"
-
-
 #: Plain labels of the comparison's own metrics (the rest are in METRICS).
 COMPARISON_LABELS = {
     "incremental_cost_per_year": "Incremental cost (option minus reference)",
@@ -526,44 +521,83 @@ def _column_format(header: str, values: pd.Series) -> str:
     return "#,##0.0"
 
 
-def _style(sheet: Worksheet, frame: pd.DataFrame) -> None:
-    """Bold wrapped headers, frozen header row (and label column of a long table), widths, formats."""
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
+def _cell_formats(frame: pd.DataFrame, column: str) -> list[str] | str | None:
+    """The number format of each cell of a numeric column (a list for a long table's value
+    columns, whose unit changes row by row; one format for the others), or None if the
+    column is not numeric."""
+    values = frame[column]
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return None
+    if UNIT_HEADER in frame.columns and column not in COUNT_HEADERS:
+        means = frame.get("Mean", frame.get("Difference (option - reference)"))
+        sizes = (values if means is None else means).astype(float).tolist()
+        units = frame[UNIT_HEADER].astype(str).tolist()
+        return [number_format(unit, size) for unit, size in zip(units, sizes, strict=True)]
+    return _column_format(str(column), values)
 
-    long_table = UNIT_HEADER in frame.columns
-    fill = PatternFill("solid", fgColor="DDE8F3")
+
+def _width(frame: pd.DataFrame, column: str) -> int:
+    """A column's width in characters: its widest value among the first 500 (numbers as shown
+    with thousands separators), at least part of the header, at most 60."""
+    values = frame[column]
+    sample = values.head(500)
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        shown = [f"{v:,.1f}" for v in pd.to_numeric(sample, errors="coerce").dropna()]
+    else:
+        shown = [str(v) for v in sample if isinstance(v, str)]
+    body = max((len(v) for v in shown), default=4)
+    return min(max(body, min(len(str(column)), 18), 6) + 2, 60)
+
+
+def _write_sheet(book: Workbook, name: str, frame: pd.DataFrame, formats: dict[str, Format]) -> None:
+    """One sheet: bold wrapped headers on a tint, frozen header row (and label column of a long
+    table), sized columns, numbers in full precision shown in their unit's format, text kept as
+    text (a prison named ``=HYPERLINK(...)`` must not become a formula), NaN left blank."""
+    sheet = book.add_worksheet(name[:31])
+    if "header" not in formats:
+        formats["header"] = book.add_format(
+            {"bold": True, "bg_color": "#DDE8F3", "text_wrap": True, "valign": "top"}
+        )
     header_lines = 1
-    units = frame[UNIT_HEADER].astype(str).tolist() if long_table else []
-    means = frame.get("Mean", frame.get("Difference (option - reference)"))
-    for j, header in enumerate(frame.columns, start=1):
-        column = frame[header]
-        cell = sheet.cell(row=1, column=j)
-        cell.font = Font(bold=True)
-        cell.fill = fill
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-        numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
-        sample = column.head(500)
-        if numeric:
-            shown = [f"{v:,.1f}" for v in pd.to_numeric(sample, errors="coerce").dropna()]
-        else:
-            shown = [str(v) for v in sample if isinstance(v, str)]
-        body = max((len(v) for v in shown), default=4)
-        width = min(max(body, min(len(str(header)), 18), 6) + 2, 60)
-        sheet.column_dimensions[get_column_letter(j)].width = width
-        header_lines = max(header_lines, -(-len(str(header)) // (width - 1)))
-        if not numeric:
+    for j, column in enumerate(frame.columns):
+        width = _width(frame, column)
+        sheet.set_column(j, j, width)
+        header_lines = max(header_lines, -(-len(str(column)) // (width - 1)))
+        sheet.write_string(0, j, str(column), formats["header"])
+        cell_formats = _cell_formats(frame, column)
+        values = frame[column].tolist()
+        if cell_formats is None:  # text, booleans and anything else
+            for i, value in enumerate(values, start=1):
+                _write_value(sheet, i, j, value)
             continue
-        if long_table and header not in COUNT_HEADERS:
-            for i, unit in enumerate(units, start=2):
-                size = float(means.iloc[i - 2]) if means is not None else float(column.iloc[i - 2])
-                sheet.cell(row=i, column=j).number_format = number_format(unit, size)
-        else:
-            fmt = _column_format(str(header), column)
-            for i in range(2, len(frame) + 2):
-                sheet.cell(row=i, column=j).number_format = fmt
-    sheet.row_dimensions[1].height = 15 * min(header_lines, 4)
-    sheet.freeze_panes = "B2" if long_table and frame.columns[0] == "Result" else "A2"
+        if isinstance(cell_formats, str):
+            cell_formats = [cell_formats] * len(values)
+        for i, (value, shown_as) in enumerate(zip(values, cell_formats, strict=True), start=1):
+            if value != value:  # NaN: blank
+                continue
+            if shown_as not in formats:
+                formats[shown_as] = book.add_format({"num_format": shown_as})
+            if math.isinf(value):  # as pandas writes it
+                sheet.write_string(i, j, "inf" if value > 0 else "-inf", formats[shown_as])
+            else:
+                sheet.write_number(i, j, value, formats[shown_as])
+    sheet.set_row(0, 15 * min(header_lines, 4))
+    label_column = UNIT_HEADER in frame.columns and frame.columns[0] == "Result"
+    sheet.freeze_panes(1, 1 if label_column else 0)
+
+
+def _write_value(sheet: Worksheet, row: int, column: int, value: object) -> None:
+    """A cell of a column that is not numeric: text stays text; empty text, NaN and None stay blank."""
+    if isinstance(value, str):
+        if value:
+            sheet.write_string(row, column, value)
+    elif isinstance(value, bool | np.bool_):
+        sheet.write_boolean(row, column, bool(value))
+    elif isinstance(value, int | float | np.number):
+        if value == value:
+            sheet.write_number(row, column, float(value))
+    elif value is not None:
+        sheet.write_string(row, column, str(value))
 
 
 def write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
@@ -571,16 +605,19 @@ def write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
 
     Every text cell is stored as text; headers are bold and frozen, columns sized, and
     numbers shown with thousands separators and sensible decimals (the values keep full
-    precision).
+    precision). XlsxWriter writes each cell once with its format: about four times faster
+    than pandas' ``to_excel`` through openpyxl and styling the cells afterwards (issue 13).
     """
+    import xlsxwriter
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".xlsx")
     os.close(fd)
     try:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-            for name, frame in sheets.items():
-                frame.to_excel(writer, sheet_name=name[:31], index=False)
-                _as_text(writer.sheets[name[:31]])
-                _style(writer.sheets[name[:31]], frame)
+        book = xlsxwriter.Workbook(tmp)
+        formats: dict[str, Format] = {}
+        for name, frame in sheets.items():
+            _write_sheet(book, name, frame, formats)
+        book.close()
         default_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
