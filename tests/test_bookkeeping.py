@@ -133,3 +133,23 @@ def test_metrics_add_into_their_flows_after_a_copy() -> None:
     assert metrics.flows[1, :, flows].tolist() == [[1.0, 3.0], [2.0, 4.0]]
     assert copy.flows[1, :, flows].tolist() == [[2.0, 4.0], [3.0, 5.0]]
     assert copy.flows.sum() == metrics.flows.sum() + 4
+
+
+def test_month_end_age_bands_by_whole_years_match_a_binary_search() -> None:
+    """Month-end stocks read each person's band from their age in whole years; the bands start
+    at whole years, so this must agree with a search of the band edges, at the edges too."""
+    from simmodel.model.need import BAND_LOWER_AGES
+    from simmodel.model.simulation import _BAND_OF_YEAR
+
+    edges = np.array(BAND_LOWER_AGES, dtype=float)
+    ages = np.concatenate(
+        [
+            np.random.default_rng(3).uniform(0.0, 160.0, 100_000),
+            edges,
+            np.nextafter(edges, 0.0),
+            [149.99, 500.0],
+        ]
+    )
+    searched = np.searchsorted(BAND_LOWER_AGES, ages, side="right") - 1
+    looked_up = _BAND_OF_YEAR[np.minimum(ages, len(_BAND_OF_YEAR) - 1).astype(np.int64)]
+    assert looked_up.tolist() == searched.tolist()

@@ -400,7 +400,15 @@ class Population:
         return self._targets[key]
 
     def _pick(self, kind: str, older: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """Prison for each person (vectorised), or -1 where there is no candidate."""
+        """Prison for each person (vectorised), or -1 where there is no candidate. Hot path: all
+        of one age group (the usual case) needs no masks."""
+        n_older = int(np.count_nonzero(older))
+        if n_older in (0, len(u)):
+            cumulative, ids = self._candidates(kind, n_older > 0)
+            if len(ids) == 0:
+                return np.full(len(u), -1, dtype=np.int64)
+            idx = np.searchsorted(cumulative, u * cumulative[-1], side="right")
+            return ids[np.minimum(idx, len(ids) - 1)]
         out = np.full(len(u), -1, dtype=np.int64)
         for is_older in (False, True):
             sel = older == is_older
