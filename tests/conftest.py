@@ -21,6 +21,13 @@ from simmodel.config import Config
 from simmodel.model.simulation import RunResult, run_replication
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Fits kept between processes (simmodel/model/fit_cache.py) go to a folder of this test session,
+# not the user's cache; the runs the tests start inherit it.
+if "SIMMODEL_CACHE_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["SIMMODEL_CACHE_DIR"] = tempfile.mkdtemp(prefix="simmodel-test-cache-")
 SCENARIOS = REPO / "scenarios"
 CONFIGS = REPO / "configs"
 

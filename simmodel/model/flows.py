@@ -20,7 +20,6 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 
 import numpy as np
-from scipy.optimize import brentq, nnls
 from scipy.special import betaincinv, ndtr, ndtri
 
 from ..config import (
@@ -32,6 +31,7 @@ from ..config import (
     ShareServed,
     StayDistribution,
 )
+from . import fit_cache
 from .metrics import DAYS_PER_YEAR
 
 CLASS_NAMES = (*CUSTODY_CLASSES, "recall")
@@ -74,8 +74,29 @@ def beta_shape(served: ShareServed) -> tuple[float, float]:
     return _beta_shape(served.floor, served.median, served.mean)
 
 
-@lru_cache(maxsize=16)
+#: Beta shapes found in this process, by (floor, median, mean).
+_BETA_SHAPES: dict[tuple[float, float, float], tuple[float, float]] = {}
+
+
 def _beta_shape(floor: float, median: float, mean: float) -> tuple[float, float]:
+    """Found once per process, and kept on disk between processes (:mod:`fit_cache`)."""
+    inputs = (floor, median, mean)
+    if inputs not in _BETA_SHAPES:
+        stored = fit_cache.load("beta", repr(inputs))
+        try:
+            shape = (fit_cache.numbers(stored["a"]), fit_cache.numbers(stored["b"])) if stored else None
+        except (KeyError, TypeError, ValueError):
+            shape = None
+        if shape is None:
+            shape = _find_beta_shape(floor, median, mean)
+            fit_cache.save("beta", repr(inputs), {"a": shape[0], "b": shape[1]})
+        _BETA_SHAPES[inputs] = shape
+    return _BETA_SHAPES[inputs]
+
+
+def _find_beta_shape(floor: float, median: float, mean: float) -> tuple[float, float]:
+    from scipy.optimize import brentq  # (only when no stored shape: about 0.15 s to import)
+
     m = (mean - floor) / (1.0 - floor)
     md = (median - floor) / (1.0 - floor)
 
@@ -345,12 +366,62 @@ def fit_flows(pop: PopulationConfig, need: NeedConfig, exit_rate: float = 0.0) -
     if key not in _FITS:
         if len(_FITS) >= 8:
             _FITS.pop(next(iter(_FITS)))
-        _FITS[key] = _fit(pop, need, exit_rate)
+        fitted = _stored_fit(key)
+        if fitted is None:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                fitted = _fit(pop, need, exit_rate)
+            said = [str(w.message) for w in caught if issubclass(w.category, FitWarning)]
+            for w in caught:  # shown as they would have been
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            fit_cache.save("flows", repr(key), _fit_values(fitted) | {"warnings": said})
+        _FITS[key] = fitted
     return _FITS[key]
 
 
-#: Fits already made in this process (a fit takes about a quarter of a second).
+#: Fits already made in this process (a fit takes about a quarter of a second); fits made by
+#: earlier processes are read from disk (:mod:`fit_cache`).
 _FITS: dict[tuple[str, str, float], Flows] = {}
+
+
+def _fit_values(flows: Flows) -> dict[str, object]:
+    """A fit as JSON numbers (floats round-trip exactly)."""
+    return {
+        "rate": flows.rate.tolist(),
+        "years_in_band": flows.years_in_band.tolist(),
+        "mean_stay": flows.mean_stay.tolist(),
+        "scale": flows.scale,
+        "stock_by_band": flows.stock_by_band.tolist(),
+        "exit_rate": flows.exit_rate,
+        "mortality": list(flows.mortality),
+    }
+
+
+def _stored_fit(key: tuple[str, str, float]) -> Flows | None:
+    """The fit of ``key`` from disk, if one is stored and whole."""
+    values = fit_cache.load("flows", repr(key))
+    if values is None:
+        return None
+    number = fit_cache.numbers
+    try:
+        said = values.get("warnings", [])
+        if not isinstance(said, list) or not all(isinstance(text, str) for text in said):
+            return None
+        fitted = Flows(
+            rate=number(values["rate"], (N_BANDS, N_CLASSES)),
+            years_in_band=number(values["years_in_band"], (N_BANDS, N_CLASSES, N_BANDS)),
+            mean_stay=number(values["mean_stay"], (N_BANDS, N_CLASSES)),
+            scale=number(values["scale"]),
+            stock_by_band=number(values["stock_by_band"], (N_BANDS,)),
+            exit_rate=number(values["exit_rate"]),
+            mortality=tuple(number(values["mortality"], (2,)).tolist()),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+    for text in said:  # the fit's warnings, as when it was made
+        warnings.warn(text, FitWarning, stacklevel=3)
+    return fitted
+
 
 #: Inputs the fit never reads: what happens after reporting starts (trends, parole), care at the
 #: end of life, where transfers go, and the hours of care a need brings. A design point that
@@ -413,6 +484,8 @@ def _solve(
         else:
             basis[j, _MONOTONE_FROM_BAND : j + 1] = width[_MONOTONE_FROM_BAND : j + 1]
     design = (basis @ per_band).T  # stock shares by column
+    from scipy.optimize import nnls  # (only when the fit is not stored: about 0.15 s to import)
+
     coef, _ = nnls(design, target, maxiter=2000)
     weights = basis.T @ coef  # band weights: stock = weights @ per_band, with shares ~ target
     implied = weights @ per_band
