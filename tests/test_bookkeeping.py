@@ -10,6 +10,7 @@ import math
 import random
 
 import numpy as np
+import pytest
 from conftest import TINY_ESTATE, make_config
 
 from simmodel.model.metrics import DAYS_PER_MONTH, Flow, Metrics
@@ -71,7 +72,8 @@ def test_every_window_is_drawn_and_accounted_for_any_windows_per_day() -> None:
         assert np.all(f >= 0)
 
 
-def test_need_totals_read_by_windows_match_a_recount(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("few", [0, 4, 10**9])  # the vectorised recount, the usual mix, Python numbers
+def test_need_totals_read_by_windows_match_a_recount(monkeypatch, few: int) -> None:  # type: ignore[no-untyped-def]
     """The care lane keeps need totals up to date person by person, on days when someone was
     touched (arrived, left or moved with need, changed need, became known or covered by a
     package). After every day they must equal a fresh count to the bit (both add fixed-point
@@ -81,7 +83,9 @@ def test_need_totals_read_by_windows_match_a_recount(monkeypatch) -> None:  # ty
     from dataclasses import fields
 
     from simmodel.model import care
-    from simmodel.model.need_totals import NeedTotals, need_totals
+    from simmodel.model.need_totals import NeedLedger, NeedTotals, need_totals
+
+    monkeypatch.setattr(NeedLedger, "FEW", few)
 
     checked = {"days": 0, "stale_days": 0}
     original = care.CareLane._daily

@@ -194,6 +194,10 @@ class NeedLedger:
     on each update, as a recount that day would find them.
     """
 
+    #: Up to this many people touched in a day, each is counted in Python numbers (the same
+    #: sums; cheaper than the vectorised recount for a handful).
+    FEW = 4
+
     def __init__(self, people: People, prisons: int, care: CareConfig) -> None:
         self.people = people
         self.prisons = prisons
@@ -220,13 +224,22 @@ class NeedLedger:
             if self._filed[pid] == birth:
                 self._filed[pid] = np.nan
                 touched.append(pid)
-        ids = np.fromiter(set(touched), dtype=np.int64)  # each once, in any order
+        unique = set(touched)  # each once, in any order
         touched.clear()
-        if len(ids) and ids.max() >= len(self._cell):
+        if unique and max(unique) >= len(self._cell):
             self._grow(people.capacity)
+        if len(unique) <= self.FEW:
+            for pid in unique:
+                self._recount_one(pid, older_born_by)
+        else:
+            self._recount(np.fromiter(unique, dtype=np.int64), now)
+        return _packed(self._by_cell, self.prisons, self.care)
+
+    def _recount(self, ids: np.ndarray, now: float) -> None:
+        """Take ``ids`` out of their cells and count those still in custody with need again."""
+        people, by_cell = self.people, self._by_cell
         was = self._cell[ids]
         counted = was >= 0
-        by_cell = self._by_cell
         if counted.any():
             by_cell -= _sum_by_cell(was[counted], self._added[ids[counted]].T, self._size)
         self._cell[ids] = -1
@@ -237,7 +250,39 @@ class NeedLedger:
             self._cell[now_in] = cells
             self._added[now_in] = adds.T
             self._file_younger(now_in, cells)
-        return _packed(by_cell, self.prisons, self.care)
+
+    def _recount_one(self, pid: int, older_born_by: float) -> None:
+        """:meth:`_recount` for one person, in Python numbers (hot path: one prison's day
+        touches a person or two, and a dozen numpy calls cost more than this). Each step
+        rounds and adds as the vectorised one does, so the sums are the same to the bit."""
+        people, by_cell = self.people, self._by_cell
+        was = int(self._cell[pid])
+        if was >= 0:
+            by_cell[:, was] -= self._added[pid]
+            self._cell[pid] = -1
+        prison = int(people.prison[pid])
+        if prison < 0 or people.level[pid] == NONE:
+            return
+        hour, day = 1.0 / _HOUR_STEP, 1.0 / _DAY_STEP
+        np_h = round(float(people.np_hours[pid]) * hour) * _HOUR_STEP  # (round: half to even, as rint)
+        p_h = round(float(people.p_hours[pid]) * hour) * _HOUR_STEP
+        package = round(float(people.package_hours[pid]) * hour) * _HOUR_STEP
+        state = int(people.state[pid])
+        has_package = state == PACKAGE
+        category = int(_STATE_BITS[state]) + _PERSONAL * (p_h > 0) + _NONPERSONAL * (np_h > 0)
+        birth = float(people.birth[pid])
+        category += _OLDER * (birth <= older_born_by)
+        planned = min(package, p_h) if has_package else 0.0
+        waiting = p_h > 0 and not has_package
+        since = round(float(people.wait_since[pid]) * day) * _DAY_STEP if waiting else 0.0
+        cell = prison * _CATEGORIES + category
+        adds = (np_h, p_h, planned, p_h - planned if has_package else 0.0, since, 1.0)
+        by_cell[:, cell] += adds
+        self._cell[pid] = cell
+        self._added[pid] = adds
+        if category & (_NONPERSONAL | _OLDER) == _NONPERSONAL and self._filed[pid] != birth:
+            self._filed[pid] = birth
+            heapq.heappush(self._turning_older, (birth, pid))
 
     def _file_younger(self, ids: np.ndarray, cells: np.ndarray) -> None:
         """File recipients of non-personal care counted as younger than 50 in the heap, so
