@@ -250,7 +250,8 @@ class CareLane:
 
     # ------------------------------------------------------------------------- daily
     def _daily(self, now: float) -> None:
-        """Refresh need totals if anything changed; accrue the day's buddy-days and restricted
+        """Refresh need totals if anything changed (someone touched, or someone turned 50, which
+        moves them in the cell-sharing shares); accrue the day's buddy-days and restricted
         days, which :meth:`flush_daily` turns into the month's flows and buddy costs.
 
         Hot path: while no buddy starts or stops and no regime changes (their ``changes``
@@ -259,7 +260,7 @@ class CareLane:
         day by day).
         """
         people = self.people
-        if people.need_touched:
+        if people.need_touched or self.need_ledger.turned_50_by(now):
             self._totals_packed = self.need_ledger.update(now)
         month = self.metrics.month(now)
         if month != self._accrual_month:

@@ -191,7 +191,8 @@ class NeedLedger:
     of them out of the cell they were counted in, with what they added then, and counts them
     again as they are now if they are still in custody with need. Turning 50 changes a
     person's cell with no one touching them: those due are taken from a heap of birth days
-    on each update, as a recount that day would find them.
+    on each update, and :meth:`turned_50_by` tells the care lane to update on a day when
+    that is the only change.
     """
 
     #: Up to this many people touched in a day, each is counted in Python numbers (the same
@@ -211,6 +212,12 @@ class NeedLedger:
         # id the birth day it was filed with (NaN: not filed; an id is filed once per holder)
         self._turning_older: list[tuple[float, int]] = []
         self._filed = np.full(people.capacity, np.nan)
+
+    def turned_50_by(self, now: float) -> bool:
+        """Whether someone counted as a younger recipient may have turned 50 by day ``now``
+        (the heap's earliest birth day is due; the update checks it is still current)."""
+        heap = self._turning_older
+        return bool(heap) and heap[0][0] <= now - _OLDER_AGE_DAYS
 
     def update(self, now: float) -> np.ndarray:
         """Recount the people touched since the last update (and those who have turned 50)
