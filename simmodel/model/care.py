@@ -184,7 +184,7 @@ class CareLane:
 
     @property
     def totals(self) -> NeedTotals:
-        """The need totals the next unlock window will see (as of the last recount)."""
+        """The need totals the next unlock window will see (as of the last update)."""
         return NeedTotals(*self._totals_packed)
 
     def _take_inputs(self, now: float) -> None:

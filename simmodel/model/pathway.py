@@ -304,7 +304,7 @@ class Pathway:
 
     def _set(self, pid: int, state: int) -> int:
         """Set a person's pathway state. The need totals count who is known to the prison and
-        who has a package, so they are marked stale only when one of those changes."""
+        who has a package, so the person is marked as touched only when one of those changes."""
         people = self.people
         old = int(people.state[pid])
         people.state[pid] = state
