@@ -25,9 +25,12 @@ REPO = Path(__file__).resolve().parent.parent
 # Fits kept between processes (simmodel/model/fit_cache.py) go to a folder of this test session,
 # not the user's cache; the runs the tests start inherit it.
 if "SIMMODEL_CACHE_DIR" not in os.environ:
+    import atexit
+    import shutil
     import tempfile
 
     os.environ["SIMMODEL_CACHE_DIR"] = tempfile.mkdtemp(prefix="simmodel-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["SIMMODEL_CACHE_DIR"], ignore_errors=True)
 SCENARIOS = REPO / "scenarios"
 CONFIGS = REPO / "configs"
 

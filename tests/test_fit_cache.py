@@ -5,6 +5,7 @@ writable."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def test_a_stored_fit_is_read_back_exactly(cache_dir: Path, monkeypatch: pytest.
     cfg = make_config("estate=national")
     fitted = flows.fit_flows(cfg.population, cfg.need)
     shape = flows.beta_shape(cfg.population.share_served.men)
-    assert sorted(p.name.split("-")[0] for p in cache_dir.glob("*.json")).count("flows") == 1
+    assert len(list(cache_dir.glob(f"{fit_cache._PREFIX}flows-*.json"))) == 1
     _forget(monkeypatch)
     _no_fitting(monkeypatch)
     assert _same(flows.fit_flows(cfg.population, cfg.need), fitted)
@@ -80,6 +81,8 @@ def test_other_inputs_or_other_code_fit_again(cache_dir: Path, monkeypatch: pyte
         lambda text: json.dumps(json.loads(text) | {"key": "another fit"}),  # a file of other inputs
         lambda text: text.replace("[", '["x", ', 1),  # a value that is not a number
         lambda text: json.dumps({"kind": "flows", "key": json.loads(text)["key"], "values": {}}),
+        lambda text: json.dumps((d := json.loads(text)) | {"values": d["values"] | {"scale": 10**400}}),
+        lambda text: "[" * 100_000,  # too deeply nested to parse
     ],
 )
 def test_a_damaged_file_is_ignored_and_fitted_again(
@@ -87,7 +90,7 @@ def test_a_damaged_file_is_ignored_and_fitted_again(
 ) -> None:
     cfg = make_config("estate=national")
     fitted = flows.fit_flows(cfg.population, cfg.need)
-    (stored,) = cache_dir.glob("flows-*.json")
+    (stored,) = cache_dir.glob(f"{fit_cache._PREFIX}flows-*.json")
     stored.write_text(damage(stored.read_text()))  # type: ignore[operator]
     _forget(monkeypatch)
     assert _same(flows.fit_flows(cfg.population, cfg.need), fitted)
@@ -106,11 +109,48 @@ def test_no_cache_when_off_or_not_writable(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_the_oldest_files_go_beyond_the_limit(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the cache's own files are pruned, oldest first, never the one just written (even
+    when the clock cannot tell them apart)."""
     monkeypatch.setattr(fit_cache, "MAX_FILES", 3)
+    cache_dir.mkdir()
+    (cache_dir / "notes.json").write_text("{}")  # someone else's file in the folder
     for i in range(5):
         fit_cache.save("test", f"inputs {i}", {"value": i})
-    assert len(list(cache_dir.glob("*.json"))) == 3
+        for path in cache_dir.glob(f"{fit_cache._PREFIX}*.json"):
+            os.utime(path, ns=(10**18, 10**18))  # all written "at the same time"
+    assert len(list(cache_dir.glob(f"{fit_cache._PREFIX}*.json"))) == 3
     assert fit_cache.load("test", "inputs 4") == {"value": 4}
+    assert (cache_dir / "notes.json").read_text() == "{}"
+    assert not list(cache_dir.glob(".*"))  # no temporary files left behind
+
+
+def test_no_home_folder_means_no_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A container's user may have no home: the run goes on without the cache."""
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    for name in ("SIMMODEL_CACHE_DIR", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert fit_cache.folder() is None
+    _forget(monkeypatch)
+    cfg = make_config("estate=national")
+    assert flows.fit_flows(cfg.population, cfg.need).scale > 0
+
+
+def test_a_fit_that_fails_still_shows_its_warning(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fit warns that the 70+ share cannot be held, then fails on the population it
+    cannot hold steady: the user sees both, as before the cache."""
+    from simmodel.config import ConfigError
+
+    ages = ("population.stock_age_shares.b70_plus=0.10", "population.stock_age_shares.b30_39=0.252")
+    with pytest.warns(flows.FitWarning):
+        cfg = make_config("estate=national", *ages)
+    _forget(monkeypatch)
+    too_many = replace(cfg.population, initial_population=cfg.population.initial_population * 10)
+    with pytest.warns(flows.FitWarning, match="cannot be held steady"), pytest.raises(ConfigError):
+        flows.fit_flows(too_many, cfg.need)
 
 
 def test_a_stored_fit_warns_as_the_fit_did(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

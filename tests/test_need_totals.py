@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from conftest import make_config
 
+from simmodel.model import need_totals
 from simmodel.model.need import NONE
 from simmodel.model.need_totals import TOTALS, NeedLedger, packed_need_totals
 from simmodel.model.pathway import PACKAGE
@@ -52,6 +53,7 @@ def test_ledger_equals_a_recount_after_random_changes(
     monkeypatch: pytest.MonkeyPatch, few: int, seed: int
 ) -> None:
     monkeypatch.setattr(NeedLedger, "FEW", few)
+    monkeypatch.setattr(need_totals, "_COMPACT_FROM", 8)  # compact the heap of birth days often
     care = make_config().care
     rng = np.random.default_rng(seed)
     people = People(capacity=IDS, prisons=PRISONS)
@@ -70,6 +72,21 @@ def test_ledger_equals_a_recount_after_random_changes(
         counted = packed_need_totals(people, PRISONS, day, care)
         for row, name in enumerate(TOTALS):
             assert held[row].tolist() == counted[row].tolist(), (name, day)
+        assert len(ledger._turning_older) <= ledger._compact_at  # lapsed entries are dropped
         updates += 1
     assert updates > 300
     assert older_moves > 0  # someone was moved on turning 50
+
+
+def test_ledger_follows_the_people_arrays_when_they_grow() -> None:
+    """New ids beyond the ledger's first capacity (the people arrays doubled) are counted."""
+    care = make_config().care
+    people = People(capacity=16, prisons=PRISONS)
+    ledger = NeedLedger(people, PRISONS, care)
+    ids = people.new_ids(40)  # grows the arrays past 16
+    people.prison[ids], people.level[ids], people.np_hours[ids] = 1, 1, 2.5
+    people.need_ids.update(ids.tolist())
+    people.need_touched.extend(ids.tolist())
+    held = ledger.update(10.0)
+    assert held.tolist() == packed_need_totals(people, PRISONS, 10.0, care).tolist()
+    assert held[TOTALS.index("np_recipients")].tolist() == [0.0, 40.0, 0.0]

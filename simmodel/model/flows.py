@@ -368,12 +368,7 @@ def fit_flows(pop: PopulationConfig, need: NeedConfig, exit_rate: float = 0.0) -
             _FITS.pop(next(iter(_FITS)))
         fitted = _stored_fit(key)
         if fitted is None:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                fitted = _fit(pop, need, exit_rate)
-            said = [str(w.message) for w in caught if issubclass(w.category, FitWarning)]
-            for w in caught:  # shown as they would have been
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            fitted, said = _fit_telling(pop, need, exit_rate)
             fit_cache.save("flows", repr(key), _fit_values(fitted) | {"warnings": said})
         _FITS[key] = fitted
     return _FITS[key]
@@ -382,6 +377,21 @@ def fit_flows(pop: PopulationConfig, need: NeedConfig, exit_rate: float = 0.0) -
 #: Fits already made in this process (a fit takes about a quarter of a second); fits made by
 #: earlier processes are read from disk (:mod:`fit_cache`).
 _FITS: dict[tuple[str, str, float], Flows] = {}
+
+
+def _fit_telling(pop: PopulationConfig, need: NeedConfig, exit_rate: float) -> tuple[Flows, list[str]]:
+    """:func:`_fit`, and the FitWarnings it gave (to store with the fit). Its warnings are
+    shown as they would have been, also when the fit then fails."""
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fitted = _fit(pop, need, exit_rate)
+    finally:
+        registry = globals().setdefault("__warningregistry__", {})
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, __name__, registry)
+    return fitted, [str(w.message) for w in caught if issubclass(w.category, FitWarning)]
 
 
 def _fit_values(flows: Flows) -> dict[str, object]:

@@ -56,6 +56,8 @@ class NeedTotals:
 
 #: The fields of :class:`NeedTotals`, in order (the rows of a packed array of totals).
 TOTALS = tuple(f.name for f in fields(NeedTotals))
+#: Entries in the heap of birth days before it is first compacted.
+_COMPACT_FROM = 4096
 #: Bits of a person's need category.
 _KNOWN, _PACKAGE, _PERSONAL, _NONPERSONAL, _OLDER = 1, 2, 4, 8, 16
 _CATEGORIES = 32
@@ -212,11 +214,14 @@ class NeedLedger:
         # id the birth day it was filed with (NaN: not filed; an id is filed once per holder)
         self._turning_older: list[tuple[float, int]] = []
         self._filed = np.full(people.capacity, np.nan)
+        self._compact_at = _COMPACT_FROM
 
     def turned_50_by(self, now: float) -> bool:
-        """Whether someone counted as a younger recipient may have turned 50 by day ``now``
-        (the heap's earliest birth day is due; the update checks it is still current)."""
-        heap = self._turning_older
+        """Whether someone counted as a younger recipient has turned 50 by day ``now``
+        (entries of people no longer counted are dropped from the heap on the way)."""
+        heap, filed = self._turning_older, self._filed
+        while heap and filed[heap[0][1]] != heap[0][0]:
+            heapq.heappop(heap)
         return bool(heap) and heap[0][0] <= now - _OLDER_AGE_DAYS
 
     def update(self, now: float) -> np.ndarray:
@@ -240,6 +245,7 @@ class NeedLedger:
                 self._recount_one(pid, older_born_by)
         else:
             self._recount(np.fromiter(unique, dtype=np.int64), now)
+        self._compact()
         return _packed(self._by_cell, self.prisons, self.care)
 
     def _recount(self, ids: np.ndarray, now: float) -> None:
@@ -250,7 +256,9 @@ class NeedLedger:
         if counted.any():
             by_cell -= _sum_by_cell(was[counted], self._added[ids[counted]].T, self._size)
         self._cell[ids] = -1
-        now_in = ids[(people.prison[ids] >= 0) & (people.level[ids] != NONE)]
+        still = (people.prison[ids] >= 0) & (people.level[ids] != NONE)
+        self._filed[ids[~still]] = np.nan  # (their heap entries lapse)
+        now_in = ids[still]
         if len(now_in):
             cells, adds = _cells(people, now_in, now, True)
             by_cell += _sum_by_cell(cells, adds, self._size)
@@ -269,6 +277,7 @@ class NeedLedger:
             self._cell[pid] = -1
         prison = int(people.prison[pid])
         if prison < 0 or people.level[pid] == NONE:
+            self._filed[pid] = np.nan  # (their heap entry lapses)
             return
         hour, day = 1.0 / _HOUR_STEP, 1.0 / _DAY_STEP
         np_h = round(float(people.np_hours[pid]) * hour) * _HOUR_STEP  # (round: half to even, as rint)
@@ -303,6 +312,16 @@ class NeedLedger:
             heap = self._turning_older
             for pid, day in zip(younger.tolist(), birth.tolist(), strict=True):
                 heapq.heappush(heap, (day, pid))
+
+    def _compact(self) -> None:
+        """Drop lapsed entries (people who left, or ids since given to someone else) once the
+        heap has doubled since it was last compacted, so it stays the size of those counted."""
+        heap = self._turning_older
+        if len(heap) > self._compact_at:
+            filed = self._filed
+            heap[:] = [(birth, pid) for birth, pid in heap if filed[pid] == birth]
+            heapq.heapify(heap)
+            self._compact_at = max(_COMPACT_FROM, 2 * len(heap))
 
     def _grow(self, capacity: int) -> None:
         """Room for ids up to ``capacity`` (the people arrays grew)."""
