@@ -21,6 +21,8 @@ from simmodel.config import Config
 from simmodel.model.simulation import RunResult, run_replication
 
 REPO = Path(__file__).resolve().parent.parent
+SCENARIOS = REPO / "scenarios"
+CONFIGS = REPO / "configs"
 
 # Fits kept between processes (simmodel/model/fit_cache.py) go to a folder of this test session,
 # not the user's cache; the runs the tests start inherit it.
@@ -31,8 +33,6 @@ if "SIMMODEL_CACHE_DIR" not in os.environ:
 
     os.environ["SIMMODEL_CACHE_DIR"] = tempfile.mkdtemp(prefix="simmodel-test-cache-")
     atexit.register(shutil.rmtree, os.environ["SIMMODEL_CACHE_DIR"], ignore_errors=True)
-SCENARIOS = REPO / "scenarios"
-CONFIGS = REPO / "configs"
 
 #: Prepended to every test configuration; later overrides win (Hydra applies them in order).
 DEFAULTS = ("estate=single_prison", "run.years=1", "run.warmup_years=0")

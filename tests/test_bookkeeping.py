@@ -139,8 +139,7 @@ def test_metrics_add_into_their_flows_after_a_copy() -> None:
 def test_month_end_age_bands_by_whole_years_match_a_binary_search() -> None:
     """Month-end stocks read each person's band from their age in whole years; the bands start
     at whole years, so this must agree with a search of the band edges, at the edges too."""
-    from simmodel.model.need import BAND_LOWER_AGES
-    from simmodel.model.simulation import _BAND_OF_YEAR
+    from simmodel.model.need import BAND_LOWER_AGES, age_bands
 
     edges = np.array(BAND_LOWER_AGES, dtype=float)
     ages = np.concatenate(
@@ -152,5 +151,5 @@ def test_month_end_age_bands_by_whole_years_match_a_binary_search() -> None:
         ]
     )
     searched = np.searchsorted(BAND_LOWER_AGES, ages, side="right") - 1
-    looked_up = _BAND_OF_YEAR[np.minimum(ages, len(_BAND_OF_YEAR) - 1).astype(np.int64)]
+    looked_up = age_bands(ages)
     assert looked_up.tolist() == searched.tolist()

@@ -23,11 +23,14 @@ import hashlib
 import json
 import math
 import os
+import platform
 import sys
 import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 #: Files kept at most; beyond it the oldest are removed as new ones are written.
 MAX_FILES = 512
@@ -57,12 +60,9 @@ def _code_fingerprint() -> str:
     """A hash of the fitting code, the numeric libraries' versions and the machine (its
     processor and platform: linear algebra may differ in the last bits between them, and a
     stored fit must give the same run as a fresh one)."""
-    import platform
-
-    import numpy
     import scipy
 
-    digest = hashlib.sha256(f"{_FORMAT} {numpy.__version__} {scipy.__version__}".encode())
+    digest = hashlib.sha256(f"{_FORMAT} {np.__version__} {scipy.__version__}".encode())
     digest.update(f"{sys.platform} {platform.machine()} {_processor()}".encode())
     here = Path(__file__).resolve().parent
     for name in _SOURCES:
@@ -72,8 +72,6 @@ def _code_fingerprint() -> str:
 
 def _processor() -> str:
     """The processor's model name (``/proc/cpuinfo`` on Linux), or what ``platform`` says."""
-    import platform
-
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
             for line in info:
@@ -147,8 +145,6 @@ def _prune(where: Path, keep: Path) -> None:
 def numbers(values: object, shape: tuple[int, ...] | None = None) -> Any:
     """``values`` as a float array of ``shape`` (a float if ``shape`` is None), all finite;
     ValueError otherwise (a stored fit is then not used)."""
-    import numpy as np
-
     if shape is None:
         if not isinstance(values, int | float) or isinstance(values, bool):
             raise ValueError("not a number")

@@ -394,17 +394,22 @@ def _fit_telling(pop: PopulationConfig, need: NeedConfig, exit_rate: float) -> t
     return fitted, [str(w.message) for w in caught if issubclass(w.category, FitWarning)]
 
 
+#: The shape of each field of :class:`Flows` as stored (None: a number).
+_STORED_SHAPES: dict[str, tuple[int, ...] | None] = {
+    "rate": (N_BANDS, N_CLASSES),
+    "years_in_band": (N_BANDS, N_CLASSES, N_BANDS),
+    "mean_stay": (N_BANDS, N_CLASSES),
+    "scale": None,
+    "stock_by_band": (N_BANDS,),
+    "exit_rate": None,
+    "mortality": (2,),
+}
+assert tuple(_STORED_SHAPES) == tuple(f.name for f in fields(Flows))
+
+
 def _fit_values(flows: Flows) -> dict[str, object]:
     """A fit as JSON numbers (floats round-trip exactly)."""
-    return {
-        "rate": flows.rate.tolist(),
-        "years_in_band": flows.years_in_band.tolist(),
-        "mean_stay": flows.mean_stay.tolist(),
-        "scale": flows.scale,
-        "stock_by_band": flows.stock_by_band.tolist(),
-        "exit_rate": flows.exit_rate,
-        "mortality": list(flows.mortality),
-    }
+    return {name: np.asarray(getattr(flows, name)).tolist() for name in _STORED_SHAPES}
 
 
 def _stored_fit(key: tuple[str, str, float]) -> Flows | None:
@@ -412,25 +417,17 @@ def _stored_fit(key: tuple[str, str, float]) -> Flows | None:
     values = fit_cache.load("flows", repr(key))
     if values is None:
         return None
-    number = fit_cache.numbers
     try:
         said = values.get("warnings", [])
         if not isinstance(said, list) or not all(isinstance(text, str) for text in said):
             return None
-        fitted = Flows(
-            rate=number(values["rate"], (N_BANDS, N_CLASSES)),
-            years_in_band=number(values["years_in_band"], (N_BANDS, N_CLASSES, N_BANDS)),
-            mean_stay=number(values["mean_stay"], (N_BANDS, N_CLASSES)),
-            scale=number(values["scale"]),
-            stock_by_band=number(values["stock_by_band"], (N_BANDS,)),
-            exit_rate=number(values["exit_rate"]),
-            mortality=tuple(number(values["mortality"], (2,)).tolist()),
-        )
+        stored = {name: fit_cache.numbers(values[name], shape) for name, shape in _STORED_SHAPES.items()}
     except (KeyError, TypeError, ValueError):
         return None
+    stored["mortality"] = tuple(stored["mortality"].tolist())
     for text in said:  # the fit's warnings, as when it was made
         warnings.warn(text, FitWarning, stacklevel=3)
-    return fitted
+    return Flows(**stored)
 
 
 #: Inputs the fit never reads: what happens after reporting starts (trends, parole), care at the

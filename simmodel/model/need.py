@@ -25,6 +25,17 @@ def age_band(age: float) -> int:
     return max(bisect_right(BAND_LOWER_AGES, age) - 1, 0)
 
 
+#: The age band of each whole year of age 0-149 (-1 below the first band).
+_BAND_OF_YEAR = np.searchsorted(BAND_LOWER_AGES, np.arange(150), side="right") - 1
+
+
+def age_bands(ages: np.ndarray) -> np.ndarray:
+    """Index of the age band of each of ``ages`` (years, 0 or more), -1 under 18. The bands
+    start at whole years, so a band is that of the age rounded down: one gather, where a
+    search of the band edges costs a binary search per person (a month-end counts everyone)."""
+    return _BAND_OF_YEAR[np.minimum(ages, len(_BAND_OF_YEAR) - 1).astype(np.int64)]
+
+
 def gompertz_delay_days(
     h_ref: float, growth: float, age: np.ndarray | float, ref_age: float, e: np.ndarray | float
 ) -> np.ndarray:

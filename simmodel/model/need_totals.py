@@ -126,6 +126,11 @@ def _fixed(values: np.ndarray, step: float) -> np.ndarray:
     return np.rint(values * (1.0 / step)) * step
 
 
+def _fixed_one(value: float, step: float) -> float:
+    """:func:`_fixed` for one number, to the same bit (round: half to even, as rint)."""
+    return round(value * (1.0 / step)) * step
+
+
 def _cells(people: People, ids: np.ndarray, now: float, with_age: bool) -> tuple[np.ndarray, np.ndarray]:
     """The cell (prison x 32 + category) each of ``ids`` is counted in on day ``now``, and what
     they add to it (rows of :data:`_SUMS`, fixed point). Without ``with_age`` nobody is older."""
@@ -279,10 +284,9 @@ class NeedLedger:
         if prison < 0 or people.level[pid] == NONE:
             self._filed[pid] = np.nan  # (their heap entry lapses)
             return
-        hour, day = 1.0 / _HOUR_STEP, 1.0 / _DAY_STEP
-        np_h = round(float(people.np_hours[pid]) * hour) * _HOUR_STEP  # (round: half to even, as rint)
-        p_h = round(float(people.p_hours[pid]) * hour) * _HOUR_STEP
-        package = round(float(people.package_hours[pid]) * hour) * _HOUR_STEP
+        np_h = _fixed_one(float(people.np_hours[pid]), _HOUR_STEP)
+        p_h = _fixed_one(float(people.p_hours[pid]), _HOUR_STEP)
+        package = _fixed_one(float(people.package_hours[pid]), _HOUR_STEP)
         state = int(people.state[pid])
         has_package = state == PACKAGE
         category = int(_STATE_BITS[state]) + _PERSONAL * (p_h > 0) + _NONPERSONAL * (np_h > 0)
@@ -290,7 +294,7 @@ class NeedLedger:
         category += _OLDER * (birth <= older_born_by)
         planned = min(package, p_h) if has_package else 0.0
         waiting = p_h > 0 and not has_package
-        since = round(float(people.wait_since[pid]) * day) * _DAY_STEP if waiting else 0.0
+        since = _fixed_one(float(people.wait_since[pid]), _DAY_STEP) if waiting else 0.0
         cell = prison * _CATEGORIES + category
         adds = (np_h, p_h, planned, p_h - planned if has_package else 0.0, since, 1.0)
         by_cell[:, cell] += adds

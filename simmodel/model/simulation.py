@@ -22,16 +22,11 @@ from .flows import N_CLASSES
 from .funding import apply_funding, fund_estate, yearly_cost_per_prison
 from .invariants import EventChecker, check_window
 from .metrics import DAYS_PER_MONTH, Flow, Metrics, Stock
-from .need import BAND_LOWER_AGES, NeedModel
+from .need import BAND_LOWER_AGES, NeedModel, age_bands
 from .pathway import DETECTED, PACKAGE, REFERRED, WAITING_PACKAGE, Pathway
 from .population import LifecycleHooks, People, Population
 from .regime import Regime
 from .streams import Streams
-
-#: The age band of each whole year of age 0-149 (-1 below the first band). The bands start at
-#: whole years, so a person's band is that of their age rounded down: one gather instead of a
-#: binary search per person (a month-end covers everyone in custody).
-_BAND_OF_YEAR = np.searchsorted(BAND_LOWER_AGES, np.arange(150), side="right") - 1
 
 
 class CountingEnvironment(simpy.Environment):
@@ -165,7 +160,7 @@ class Simulation:
         ids = people.in_custody()
         prison = people.prison[ids]
         ages = (self.env.now - people.birth[ids]) / 365.0
-        bands = _BAND_OF_YEAR[np.minimum(ages, len(_BAND_OF_YEAR) - 1).astype(np.int64)]  # (ages >= 0)
+        bands = age_bands(ages)
         stocks[:, Stock.POPULATION] = np.bincount(prison, minlength=n)
         n_bands = len(BAND_LOWER_AGES)  # people by (prison, band) and (prison, class): one count each
         cell = (prison * n_bands + bands)[bands >= 0]  # (no one is younger than the first band)
