@@ -118,12 +118,17 @@ def single_prison_ms_per_year(years: int = 10, repeats: int = 3) -> float:
 
 
 def writing_seconds() -> float:
-    """Seconds to write every file of the default national run (4 replications) after simulating."""
+    """Seconds to write every file of the default national run (4 replications) after simulating
+    (the report's plots in a helper process started before, as the command line does)."""
     from simmodel.api import write_result_files
     from simmodel.compose import check_overrides
     from simmodel.experiments.replications import run_replications
 
     cfg = check_overrides(["run.progress=false"])
+    with contextlib.suppress(ImportError):  # as the command line does (code before the helper: none)
+        from simmodel.outputs import plot_helper
+
+        plot_helper.start()
     ensemble = run_replications(cfg)
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()

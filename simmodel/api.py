@@ -29,7 +29,7 @@ from .compose import check_overrides
 from .config import Config
 from .experiments.collate import REFERENCES, Job, comparison_table
 from .experiments.replications import Ensemble, run_replications
-from .outputs import report, results, run_folder
+from .outputs import plot_helper, report, results, run_folder
 from .outputs.csv_text import csv_text
 
 #: Overrides as command-line strings (``["run.years=2"]``) or a mapping (``{"run.years": 2}``).
@@ -149,30 +149,44 @@ def run_details(config: Config, overrides: list[str]) -> dict[str, object]:
 
 
 def output_texts(
-    config: Config, table: pd.DataFrame, series: pd.DataFrame, ensemble: Ensemble, command: str
+    config: Config,
+    table: pd.DataFrame,
+    series: pd.DataFrame,
+    ensemble: Ensemble,
+    command: str,
+    images: plot_helper.PendingPlots | None = None,
 ) -> dict[str, str]:
     """Every text file of a run, built in memory (so a failure while building writes nothing);
-    ``table`` and ``series`` are the ensemble's summary and monthly table."""
+    ``table`` and ``series`` are the ensemble's summary and monthly table, ``images`` the
+    report's figures if already being drawn (:mod:`.outputs.plot_helper`)."""
     node = OmegaConf.structured(config)  # built once: about 0.15 s for the whole configuration
     cfg_yaml = OmegaConf.to_yaml(node, resolve=True)
     resolved = report.flatten(OmegaConf.to_container(node, resolve=True))
-    return {
+    texts = {
         "config.yaml": cfg_yaml,
         "timeseries.csv": csv_text(series),  # byte for byte to_csv(index=False), 4x faster
         "replications.csv": ensemble.replications_table().to_csv(index=False),
         "summary.csv": table.to_csv(index=False),
-        "report.html": report.run_report(config, table, series, ensemble.n, command, cfg_yaml, resolved),
     }
+    figures = None if images is None else images.result()  # last: the helper draws meanwhile
+    texts["report.html"] = report.run_report(
+        config, table, series, ensemble.n, command, cfg_yaml, resolved, figures
+    )
+    return texts
 
 
 def write_result_files(folder: Path, config: Config, ensemble: Ensemble, command: str) -> dict[str, Path]:
-    """Write a run's result files atomically (all but ``run.json``, which says they are complete)."""
+    """Write a run's result files atomically (all but ``run.json``, which says they are complete).
+
+    The report's figures are drawn by a helper process meanwhile, where one can run
+    (:mod:`.outputs.plot_helper`); the files are the same either way.
+    """
     table, series = ensemble.summary(), ensemble.timeseries()
-    texts = output_texts(config, table, series, ensemble, command)
-    report.write_workbook(folder / "results.xlsx", report.run_workbook_sheets(table, series))
-    paths = results.write_files(folder, texts)
-    paths["results.xlsx"] = folder / "results.xlsx"
-    return paths
+    images = plot_helper.submit(series, table)
+    workbook = report.workbook_bytes(report.run_workbook_sheets(table, series))
+    files: dict[str, str | bytes] = {"results.xlsx": workbook}
+    files |= output_texts(config, table, series, ensemble, command, images)  # everything built before writing
+    return results.write_files(folder, files)
 
 
 def run_status(ensemble: Ensemble, details: dict[str, object], *, interrupted: bool = False) -> str:

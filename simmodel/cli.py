@@ -176,7 +176,7 @@ def _simulate_and_write(config: Config, overrides: list[str], run_dir: Path) -> 
     from . import api
     from .experiments import interrupts
     from .experiments.replications import run_replications
-    from .outputs import results
+    from .outputs import plot_helper, results
 
     c = config
     details = api.run_details(config, overrides)
@@ -194,6 +194,7 @@ def _simulate_and_write(config: Config, overrides: list[str], run_dir: Path) -> 
         c.run.replications,
     )
     _phase("simulating")
+    plot_helper.start()  # the report's plots are drawn there, its imports made while this simulates
     try:
         ensemble = run_replications(config)
     except KeyboardInterrupt:

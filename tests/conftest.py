@@ -34,6 +34,10 @@ if "SIMMODEL_CACHE_DIR" not in os.environ:
     os.environ["SIMMODEL_CACHE_DIR"] = tempfile.mkdtemp(prefix="simmodel-test-cache-")
     atexit.register(shutil.rmtree, os.environ["SIMMODEL_CACHE_DIR"], ignore_errors=True)
 
+# The report's plots are drawn in this process (a helper process costs about 0.5 s of start-up
+# per run, hundreds of runs here); tests/test_plot_helper.py turns the helper on where it tests it.
+os.environ.setdefault("SIMMODEL_PLOT_HELPER", "0")
+
 #: Prepended to every test configuration; later overrides win (Hydra applies them in order).
 DEFAULTS = ("estate=single_prison", "run.years=1", "run.warmup_years=0")
 

@@ -11,8 +11,12 @@ holds both back for a short step that must not be cut in two (publishing a set o
 
 from __future__ import annotations
 
+import ctypes
+import os
 import signal
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -112,3 +116,28 @@ def deferred() -> Iterator[None]:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending signal is delivered now
         for signum in dict.fromkeys(received):
             signal.raise_signal(signum)
+
+
+def follow_parent(parent_pid: int) -> None:
+    """In a helper process: leave Ctrl-C to the parent and never outlive it.
+
+    The terminal sends SIGINT to the whole process group; the parent decides what is
+    kept, so helpers ignore it. If the parent dies (even by SIGKILL) the kernel sends the
+    helper SIGTERM (Linux ``PR_SET_PDEATHSIG``); a watchdog thread covers other systems.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watchdog() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watchdog, name="parent-watchdog", daemon=True).start()

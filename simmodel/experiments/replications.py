@@ -20,9 +20,7 @@ import ctypes
 import gc
 import multiprocessing
 import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -395,30 +393,11 @@ def _free_the_simulation() -> None:
 
 
 def _worker_init(parent_pid: int) -> None:
-    """In each worker: leave Ctrl-C to the parent, never outlive it, and set aside the
-    imported modules from garbage collection (:func:`_free_the_simulation`).
-
-    The terminal sends SIGINT to the whole process group; the parent decides what is
-    kept, so workers ignore it. If the parent dies (even by SIGKILL) the kernel sends the
-    worker SIGTERM (Linux ``PR_SET_PDEATHSIG``); a watchdog thread covers other systems.
-    """
+    """In each worker: leave Ctrl-C to the parent, never outlive it
+    (:func:`interrupts.follow_parent`), and set aside the imported modules from garbage
+    collection (:func:`_free_the_simulation`)."""
     global _in_worker
     gc.collect()
     gc.freeze()  # everything alive now (modules, the configuration classes) lives as long as the worker
     _in_worker = True
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        os._exit(1)
-
-    def watchdog() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watchdog, name="parent-watchdog", daemon=True).start()
+    interrupts.follow_parent(parent_pid)

@@ -13,9 +13,7 @@ import base64
 import html
 import io
 import math
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +24,7 @@ import pandas as pd
 from ..config import AGE_BANDS, Config
 from ..model.metrics import DAYS_PER_MONTH, band_column
 from ..paths import CONFIG_DIR, SCENARIO_DIR
-from .results import METRICS, default_permissions, money, timeseries_columns
+from .results import METRICS, money, timeseries_columns, write_atomic
 
 if TYPE_CHECKING:
     from xlsxwriter.format import Format
@@ -404,8 +402,10 @@ def run_report(
     command: str,
     cfg_yaml: str,
     resolved: dict[str, object],
+    images: list[tuple[str, str]] | None = None,
 ) -> str:
-    """The run's ``report.html`` as text."""
+    """The run's ``report.html`` as text (``images``: its figures from :func:`plots`, if
+    already drawn, e.g. by :mod:`.plot_helper`)."""
     esc = html.escape
     items = "".join(
         f'<li data-metric="{metric}">{sentence}</li>' for metric, sentence in headline_sentences(summary)
@@ -423,7 +423,7 @@ def run_report(
         f'<div class="headline"><b>In a typical week of the run:</b><ul>{items}</ul></div>',
         "<h2>Plots</h2>",
     ]
-    for title, image in plots(series, summary):
+    for title, image in plots(series, summary) if images is None else images:
         body.append(f'<div class="plot"><h3>{esc(title)}</h3>{image}</div>')
     by_type, top = prison_tables(series)
     if not by_type.empty:
@@ -601,7 +601,12 @@ def _write_value(sheet: Worksheet, row: int, column: int, value: object) -> None
 
 
 def write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
-    """Write sheets to an .xlsx file atomically (temp file, then rename).
+    """Write sheets to an .xlsx file atomically (temp file, then rename); see :func:`workbook_bytes`."""
+    write_atomic(path, workbook_bytes(sheets))
+
+
+def workbook_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
+    """An .xlsx workbook of ``sheets``, built in memory.
 
     Every text cell is stored as text; headers are bold and frozen, columns sized, and
     numbers shown with thousands separators and sensible decimals (the values keep full
@@ -610,19 +615,13 @@ def write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
     """
     import xlsxwriter
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".xlsx")
-    os.close(fd)
-    try:
-        book = xlsxwriter.Workbook(tmp)
-        formats: dict[str, Format] = {}
-        for name, frame in sheets.items():
-            _write_sheet(book, name, frame, formats)
-        book.close()
-        default_permissions(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    formats: dict[str, Format] = {}
+    for name, frame in sheets.items():
+        _write_sheet(book, name, frame, formats)
+    book.close()
+    return buffer.getvalue()
 
 
 #: Workbook headers of the summary's columns (summary.csv and sweep.csv).

@@ -9,7 +9,7 @@ import platform
 import re
 import subprocess
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -741,8 +741,8 @@ def write_atomic(path: Path, text: str | bytes) -> None:
 RUN_RECORD = "run.json"
 
 
-def write_files(out_dir: Path, files: dict[str, str]) -> dict[str, Path]:
-    """Write each ``name: text`` to ``out_dir`` atomically, ``run.json`` last.
+def write_files(out_dir: Path, files: Mapping[str, str | bytes]) -> dict[str, Path]:
+    """Write each ``name: text`` (or bytes) to ``out_dir`` atomically, ``run.json`` last.
 
     Callers build every text in memory first, so a failure while building leaves
     nothing half-written; a folder whose ``run.json`` says "complete" holds every file.

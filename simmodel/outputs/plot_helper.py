@@ -1,0 +1,126 @@
+"""The run report's plots, drawn in a second process while this one writes the other files.
+
+Drawing the report's seven figures takes about 0.8 s and importing matplotlib about 0.2 s,
+half of the time a national run spends writing. A helper process started when the
+simulation starts (:func:`start`) has matplotlib imported by the time the results are in;
+:func:`submit` hands it the month-end series and the summary, and this process writes the
+CSV files, the workbook and the configuration meanwhile. The plots are the same bytes
+either way: the same code draws them, with the same Agg backend.
+
+The helper is used only where it can help: at least two cores, a process allowed to start
+others (not a daemon), and ``SIMMODEL_PLOT_HELPER`` not set to ``0``. If it cannot start,
+fails or dies, the plots are drawn here instead, so a run never depends on it. It ignores
+Ctrl-C (the parent decides what is kept), never outlives the parent and exits after one
+report.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+#: The figures of a report: (title, inline ``<img>``) each.
+Images = list[tuple[str, str]]
+
+#: Seconds to wait for the helper's figures before drawing them here instead.
+_TIMEOUT = 300.0
+
+_helper: ProcessPoolExecutor | None = None
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def wanted() -> bool:
+    """True where a helper can draw in parallel: two cores or more, not a daemon process,
+    and not turned off with ``SIMMODEL_PLOT_HELPER=0``."""
+    if os.environ.get("SIMMODEL_PLOT_HELPER", "1").strip() == "0":
+        return False
+    return _cores() >= 2 and not multiprocessing.current_process().daemon
+
+
+def _warm_up(parent_pid: int) -> None:
+    """In the helper: follow the parent, then import what drawing needs (its imports overlap
+    the parent's simulation)."""
+    from ..experiments.interrupts import follow_parent
+
+    follow_parent(parent_pid)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot
+
+    from . import report  # noqa: F401
+
+
+def start() -> None:
+    """Start the helper now, if :func:`wanted` and not already running (cheap to call again)."""
+    global _helper
+    if _helper is not None or not wanted():
+        return
+    try:
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited state
+        _helper = ProcessPoolExecutor(
+            max_workers=1, mp_context=context, initializer=_warm_up, initargs=(os.getpid(),)
+        )
+        _helper.submit(int)  # the pool starts its process at the first task: now
+    except (OSError, RuntimeError, ValueError) as exc:
+        log.debug("plot helper not started: %s", exc)
+        _helper = None
+
+
+def stop() -> None:
+    """Stop the helper, if one is running (it holds about 100 MB while idle)."""
+    global _helper
+    helper, _helper = _helper, None
+    if helper is not None:
+        helper.shutdown(wait=False, cancel_futures=True)
+
+
+class PendingPlots:
+    """The figures of one report, being drawn by the helper or still to draw here."""
+
+    def __init__(self, series: pd.DataFrame, summary: pd.DataFrame, future: Future[Images] | None) -> None:
+        self._series, self._summary, self._future = series, summary, future
+
+    def result(self) -> Images:
+        """The figures; drawn here if the helper was not used or did not deliver them."""
+        from .report import plots
+
+        if self._future is not None:
+            try:
+                return self._future.result(timeout=_TIMEOUT)
+            except Exception as exc:  # the helper died, timed out or failed: draw them here
+                log.debug("plot helper failed (%s); drawing here", exc)
+            finally:
+                stop()
+        return plots(self._series, self._summary)
+
+
+def submit(series: pd.DataFrame, summary: pd.DataFrame) -> PendingPlots:
+    """Start drawing a run report's figures from the monthly ``series`` and the ``summary``:
+    in the helper if one runs (started now if :func:`wanted`), else later, in this process."""
+    from .report import plots
+
+    estate = series[series["scope"] == "estate"]  # all the figures read (small to send)
+    start()
+    future = None
+    if _helper is not None:
+        try:
+            future = _helper.submit(plots, estate, summary)
+        except RuntimeError as exc:  # the pool broke or was shut down
+            log.debug("plot helper unusable: %s", exc)
+            stop()
+    return PendingPlots(estate, summary, future)

@@ -1,0 +1,95 @@
+"""The report's plots drawn in a helper process: the same figures, and a run that never
+depends on the helper (it may be turned off, be unwanted, or die)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import simmodel
+from simmodel.outputs import plot_helper, report
+from tests.conftest import run_main
+
+SHORT = ["estate=single_prison", "run.years=0.5", "run.warmup_years=0"]
+
+
+@pytest.fixture(scope="module")
+def tables() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(monthly series, summary) of a short two-replication run."""
+    result = simmodel.run(SHORT, replications=2, jobs=1)
+    return result.ensemble.timeseries(), result.ensemble.summary()
+
+
+@pytest.fixture
+def helper_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIMMODEL_PLOT_HELPER", "1")
+    monkeypatch.setattr(plot_helper, "_cores", lambda: 2)
+    yield
+    plot_helper.stop()
+
+
+def test_the_helper_draws_the_figures_this_process_would(tables, helper_on) -> None:
+    series, summary = tables
+    pending = plot_helper.submit(series, summary)
+    assert pending._future is not None, "the helper was used"
+    images = pending.result()
+    assert plot_helper._helper is None, "the helper stops after its report"
+    assert [title for title, _ in images] == [title for title, _ in report.plots(series, summary)]
+    assert images == report.plots(series, summary), "the same PNG bytes"
+
+
+def test_a_dead_helper_leaves_the_figures_to_this_process(tables, helper_on) -> None:
+    series, summary = tables
+    plot_helper.start()
+    assert plot_helper._helper is not None
+    processes = list(plot_helper._helper._processes.values())  # (ProcessPoolExecutor has no public way)
+    for process in processes:
+        os.kill(process.pid, signal.SIGKILL)
+        process.join(timeout=10)
+    images = plot_helper.submit(series, summary).result()
+    assert images == report.plots(series, summary)
+    assert plot_helper._helper is None
+
+
+@pytest.mark.parametrize(
+    ("setting", "cores", "expected"), [("1", 2, True), ("0", 2, False), ("1", 1, False), (" 0 ", 4, False)]
+)
+def test_the_helper_runs_only_where_it_can_help(monkeypatch, setting, cores, expected) -> None:
+    monkeypatch.setenv("SIMMODEL_PLOT_HELPER", setting)
+    monkeypatch.setattr(plot_helper, "_cores", lambda: cores)
+    assert plot_helper.wanted() is expected
+    plot_helper.start()
+    assert (plot_helper._helper is not None) is expected
+    plot_helper.stop()
+
+
+def _images(folder: Path) -> list[str]:
+    return re.findall(r'<img alt="plot" src="([^"]+)"', (folder / "report.html").read_text(encoding="utf-8"))
+
+
+def test_a_run_writes_the_same_report_with_or_without_the_helper(workdir, monkeypatch) -> None:
+    monkeypatch.setattr(plot_helper, "_cores", lambda: 2)
+    used: list[bool] = []
+    submit = plot_helper.submit
+
+    def watched(series: pd.DataFrame, summary: pd.DataFrame) -> plot_helper.PendingPlots:
+        pending = submit(series, summary)
+        used.append(pending._future is not None)
+        return pending
+
+    monkeypatch.setattr(plot_helper, "submit", watched)
+    reports = {}
+    for setting in ("1", "0"):
+        monkeypatch.setenv("SIMMODEL_PLOT_HELPER", setting)
+        folder = workdir / f"helper{setting}"
+        assert run_main([*SHORT, "run.replications=2", f"hydra.run.dir={folder}"]) == 0
+        reports[setting] = (folder / "report.html").read_text(encoding="utf-8")
+        assert len(_images(folder)) >= 7
+    assert used == [True, False], "drawn by the helper, then here"
+    assert plot_helper._helper is None, "no helper left running"
+    assert reports["1"] == reports["0"]
