@@ -56,7 +56,7 @@ _RELEASE_FLOWS = np.array([Flow.RELEASES, Flow.RELEASES_DETERMINATE, Flow.DETERM
 #: Flows a day's receptions add to, in the order of :meth:`Population._place`'s columns.
 _RECEPTION_FLOWS = np.array([Flow.RECEPTIONS, Flow.RECALLS, Flow.ARRIVALS_WITH_NEED])
 #: A person's lifecycle events, in the order that decides which happens when several fall due
-#: on one day (rows of :attr:`People.event_days`).
+#: on one day (columns of :attr:`People.event_days`).
 EVENT_DAYS = ("death_day", "release_day", "transfer_day", "need_day", "dementia_day")
 _DEATH, _RELEASE, _TRANSFER, _NEED, _DEMENTIA = range(len(EVENT_DAYS))
 _NOTHING_DUE = len(EVENT_DAYS)
@@ -237,8 +237,9 @@ class People:
         for name, (dtype, fill) in self._FIELDS.items():
             setattr(self, name, np.full(self.capacity, fill, dtype=dtype))
         #: the days of each person's next death, release, transfer, change of need and dementia
-        #: (rows, in that order of priority; ``inf`` if none), read together by the calendar
-        self.event_days = np.full((len(EVENT_DAYS), self.capacity), math.inf)
+        #: (columns, in that order of priority; ``inf`` if none), read together by the calendar:
+        #: one row a person, so a batch's days are one gather of whole rows (hot path)
+        self.event_days = np.full((self.capacity, len(EVENT_DAYS)), math.inf)
         self._name_event_days()
         self.free: list[int] = []  # ids of people who have left, for reuse
         self.in_prison = np.zeros(prisons, dtype=np.int64)  # people in custody per prison
@@ -249,9 +250,9 @@ class People:
         self.admissions = 0  # batches of new people so far (tells caches of ids they are stale)
 
     def _name_event_days(self) -> None:
-        """Each row of :attr:`event_days` by its name (``death_day``, ...): views, no copies."""
-        for row, name in enumerate(EVENT_DAYS):
-            setattr(self, name, self.event_days[row])
+        """Each column of :attr:`event_days` by its name (``death_day``, ...): views, no copies."""
+        for column, name in enumerate(EVENT_DAYS):
+            setattr(self, name, self.event_days[:, column])
 
     def new_ids(self, n: int) -> np.ndarray:
         """Ids for ``n`` new people: recycled ids first, then new ones."""
@@ -264,7 +265,7 @@ class People:
             self.state[old] = 0
             self.package_hours[old] = 0.0
             self.buddy[old] = False
-            self.event_days[:, old] = math.inf  # none of the last holder's events
+            self.event_days[old] = math.inf  # none of the last holder's events
         return np.concatenate([old, self._fresh_ids(n - reused)])
 
     def release_ids(self, ids: np.ndarray) -> None:
@@ -282,8 +283,8 @@ class People:
                 grown = np.full(new_capacity, fill, dtype=dtype)
                 grown[: self.capacity] = getattr(self, name)
                 setattr(self, name, grown)
-            days = np.full((len(EVENT_DAYS), new_capacity), math.inf)
-            days[:, : self.capacity] = self.event_days
+            days = np.full((new_capacity, len(EVENT_DAYS)), math.inf)
+            days[: self.capacity] = self.event_days
             self.event_days = days
             self._name_event_days()
             self.capacity = new_capacity
@@ -354,6 +355,13 @@ class Population:
         #: death hazard multiplier by [dementia, level]
         self.death_rr = np.vstack([rr_level, rr_level * c.death_rr_dementia])
         self._targets_day = -1
+        self._capacity = estate.capacity.astype(float)
+        self._floor = _HEADROOM_FLOOR * self._capacity  # places: the trickle a full prison still takes
+        self._reachable = {
+            (kind, older): self._reachable_prisons(kind, older)
+            for kind in ("reception_m", "reception_f", "move_m", "move_f")
+            for older in (False, True)
+        }
         per_day = float(self.flows.rate.sum()) / DAYS_PER_YEAR  # receptions a day at the start
         days = math.ceil(_RECEPTIONS_PER_BLOCK / per_day) if per_day > 0 else _BLOCK_DAYS[1]
         self.block_days = min(max(days, _BLOCK_DAYS[0]), _BLOCK_DAYS[1])
@@ -376,28 +384,48 @@ class Population:
 
         kind: ``reception_m``, ``reception_f``, ``move_m`` or ``move_f``. Weights are
         free places (with a floor), times the type's pull for moves of men, times the
-        pull of an older unit for people aged 60+.
+        pull of an older unit for people aged 60+; each kind's weights are taken at its
+        first use of the day. Hot path: the prisons a kind can reach never change
+        (:meth:`_reachable`), so a day's weights are a few operations on those alone.
         """
         day = math.floor(self.env.now)
         if day != self._targets_day:
             self._targets_day = day
             self._targets.clear()
         key = (kind, older)
-        if key not in self._targets:
-            cap = self.estate.capacity.astype(float)
-            weight = np.maximum(cap - self.people.in_prison, 0.0) + _HEADROOM_FLOOR * cap
-            if kind.endswith("_f"):
-                mask = self.for_women
-            elif kind == "reception_m" and self.has_locals:
-                mask = self.is_local
-            else:
-                mask = self.for_men
-                weight = weight * self.type_weight
-            if older:
-                weight = weight * self.older_pull
-            ids = np.flatnonzero(mask & (weight > 0))
-            self._targets[key] = (np.cumsum(weight[ids]), ids)
-        return self._targets[key]
+        targets = self._targets.get(key)
+        if targets is None:
+            ids, type_weight, pull = self._reachable[key]
+            weight = np.maximum(self._capacity[ids] - self.people.in_prison[ids], 0.0) + self._floor[ids]
+            if type_weight is not None:
+                weight = weight * type_weight
+            if pull is not None:
+                weight = weight * pull
+            targets = self._targets[key] = (np.cumsum(weight), ids)
+        return targets
+
+    def _reachable_prisons(
+        self, kind: str, older: bool
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """(prison ids, their type pulls or None, their older-unit pulls or None) a kind of
+        arrival or move can go to: the prisons of the right sex (men's receptions: the locals,
+        if any) with a positive weight. Free places plus the floor are positive wherever the
+        capacity is, so a weight is positive exactly where capacity and pulls are (all are
+        finite and at least 0: config ranges)."""
+        cap = self.estate.capacity
+        if kind.endswith("_f"):
+            mask, type_weight = self.for_women, None
+        elif kind == "reception_m" and self.has_locals:
+            mask, type_weight = self.is_local, None
+        else:
+            mask, type_weight = self.for_men, self.type_weight
+        reach = mask & (cap > 0)
+        if type_weight is not None:
+            reach &= type_weight > 0
+        if older:
+            reach &= self.older_pull > 0
+        ids = np.flatnonzero(reach)
+        return ids, None if type_weight is None else type_weight[ids], self.older_pull[ids] if older else None
 
     def _pick(self, kind: str, older: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Prison for each person (vectorised), or -1 where there is no candidate. Hot path: all
@@ -440,9 +468,13 @@ class Population:
                 if not same.any():
                     break
                 d[same] = self._pick(kind, older[sel][same], self.move_rng.random(int(same.sum())))
-            few = {o: len(self._candidates(kind, o)[1]) <= 1 for o in (False, True)}
-            alone = np.where(older[sel], few[True], few[False])
-            d = np.where((d == current[sel]) & alone, -1, d)
+            for group in (False, True):  # both age groups' weights are of the same free places today
+                self._candidates(kind, group)
+            same = d == current[sel]
+            if same.any():  # (rare) still their own prison: nowhere else if it is the only one
+                few = {o: len(self._reachable[kind, o][0]) <= 1 for o in (False, True)}
+                alone = np.where(older[sel], few[True], few[False])
+                d = np.where(same & alone, -1, d)
             dest[sel] = d
         return dest
 
@@ -739,7 +771,7 @@ class Population:
     # ------------------------------------------------------------------ the calendar
     def _next_event_day(self, ids: np.ndarray) -> np.ndarray:
         """Simulated day (float) of each person's next lifecycle event (hot path)."""
-        return self.people.event_days[:, ids].min(axis=0)
+        return self.people.event_days[ids].min(axis=1)
 
     def _schedule(self, ids: np.ndarray, nxt: np.ndarray | None = None) -> None:
         """Set each person's next lifecycle event day (``nxt`` if already known)."""
@@ -770,22 +802,22 @@ class Population:
         """Handle each person's due event; return those with another event due today.
 
         Order when several fall due on one day: death, release, transfer, need, dementia
-        (the rows of :attr:`People.event_days`; hot path: one gather and one comparison, or
+        (the columns of :attr:`People.event_days`; hot path: one gather and one comparison, or
         for one person, the usual case in a small estate, five Python floats).
         """
         p = self.people
         one = len(ids) == 1
         if one:
-            first = _first_due(p.event_days[:, ids[0]].tolist(), end)
+            first = _first_due(p.event_days[ids[0]].tolist(), end)
             kind = np.array([first])
         else:
-            due = p.event_days[:, ids] < end
-            kind = np.where(due.any(axis=0), due.argmax(axis=0), _NOTHING_DUE)  # first due, by priority
+            due = p.event_days[ids] < end
+            kind = np.where(due.any(axis=1), due.argmax(axis=1), _NOTHING_DUE)  # first due, by priority
         if self.cfg.older_indeterminate_parole_refusal > 0 and now >= self.report_start_day:
             refused = self._parole_refused(ids, kind == _RELEASE, now)
             if refused.any():  # a refused release: the next event due today, if any
-                later = p.event_days[_TRANSFER:, ids[refused]] < end  # rows the refusal left alone
-                kind[refused] = np.where(later.any(axis=0), _TRANSFER + later.argmax(axis=0), _NOTHING_DUE)
+                later = p.event_days[ids[refused], _TRANSFER:] < end  # events the refusal left alone
+                kind[refused] = np.where(later.any(axis=1), _TRANSFER + later.argmax(axis=1), _NOTHING_DUE)
                 one = False  # (rare) the vectorised path from here
         if one:
             counts = [0] * (_NOTHING_DUE + 1)
@@ -809,7 +841,7 @@ class Population:
             pid = int(ids[0])
             if first < _TRANSFER or p.prison[pid] < 0:
                 return ids[:0]
-            nxt = min(p.event_days[:, pid].tolist())
+            nxt = min(p.event_days[pid].tolist())
             p.next_day[pid] = nxt
             return ids if nxt < end else ids[:0]
         rest = ids[(kind >= _TRANSFER) & (p.prison[ids] >= 0)]
