@@ -77,3 +77,16 @@ def test_zero_hazard_never_happens() -> None:
 )
 def test_age_band(age: float, band: int) -> None:
     assert age_band(age) == band
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.15, 0.6])
+def test_one_person_worsening_delay_is_the_vectorised_one_to_the_bit(make_config, rate: float) -> None:
+    """The scalar path every change of need takes equals the array path the arrivals take."""
+    from simmodel.model.need import NeedModel
+
+    model = NeedModel(make_config(f"need.worsening_rate_per_year={rate}").need)
+    e = np.random.default_rng(7).standard_exponential(500)
+    for level in range(4):
+        vectorised = model.worsening_delay_days(np.full(len(e), level), e)
+        scalar = np.array([model.worsening_delay_day(level, x) for x in e.tolist()])
+        assert np.array_equal(scalar, vectorised), (level, rate)

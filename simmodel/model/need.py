@@ -122,6 +122,14 @@ class NeedModel:
             return np.full(np.broadcast(level, e).shape, math.inf)
         return np.where(level >= HIGH, math.inf, 365.0 * np.asarray(e) / rate)
 
+    def worsening_delay_day(self, level: int, e: float) -> float:
+        """:meth:`worsening_delay_days` for one person, in Python floats (hot path: every change of
+        need; the same arithmetic, so the same days to the bit, at a tenth of the cost)."""
+        rate = self.cfg.worsening_rate_per_year
+        if rate <= 0.0 or level >= HIGH:
+            return math.inf
+        return 365.0 * e / rate
+
     def arrival_levels(self, has_need: np.ndarray, dementia: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Need level on arrival: a level at onset for those with need, at least moderate with dementia."""
         level = np.where(has_need, self.levels_at_onset(u), NONE).astype(np.int8)

@@ -1019,7 +1019,7 @@ class Population:
             level += 1
             self._set_level(pid, level, dementia, now)
             self.hooks.on_need_change(pid)
-        return float(self.need.worsening_delay_days(level, self.need_draw.exponential()))
+        return self.need.worsening_delay_day(level, self.need_draw.exponential())
 
     def _onset(self, pid: int, level: int, dementia: bool, now: float) -> None:
         self.metrics.add(now, int(self.people.prison[pid]), Flow.NEED_ONSETS)
