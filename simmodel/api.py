@@ -182,7 +182,7 @@ def write_result_files(folder: Path, config: Config, ensemble: Ensemble, command
     (:mod:`.outputs.plot_helper`); the files are the same either way.
     """
     table, series = ensemble.summary(), ensemble.timeseries()
-    images = plot_helper.submit(series, table)
+    images = plot_helper.submit(series, table, config.run.jobs)
     workbook = report.workbook_bytes(report.run_workbook_sheets(table, series))
     files: dict[str, str | bytes] = {"results.xlsx": workbook}
     files |= output_texts(config, table, series, ensemble, command, images)  # everything built before writing

@@ -194,7 +194,7 @@ def _simulate_and_write(config: Config, overrides: list[str], run_dir: Path) -> 
         c.run.replications,
     )
     _phase("simulating")
-    plot_helper.start()  # the report's plots are drawn there, its imports made while this simulates
+    plot_helper.start(c.run.jobs)  # the report's plots are drawn there; its imports overlap the simulation
     try:
         ensemble = run_replications(config)
     except KeyboardInterrupt:

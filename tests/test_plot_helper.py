@@ -57,13 +57,22 @@ def test_a_dead_helper_leaves_the_figures_to_this_process(tables, helper_on) -> 
 
 
 @pytest.mark.parametrize(
-    ("setting", "cores", "expected"), [("1", 2, True), ("0", 2, False), ("1", 1, False), (" 0 ", 4, False)]
+    ("setting", "cores", "jobs", "expected"),
+    [
+        ("1", 2, 0, True),
+        ("1", 2, 2, True),
+        ("0", 2, 0, False),
+        ("1", 1, 0, False),
+        (" 0 ", 4, 0, False),
+        ("1", 4, 1, False),
+    ],
 )
-def test_the_helper_runs_only_where_it_can_help(monkeypatch, setting, cores, expected) -> None:
+def test_the_helper_runs_only_where_it_can_help(monkeypatch, setting, cores, jobs, expected) -> None:
+    """Not when turned off, on one core, or when the run asks for one process (run.jobs=1)."""
     monkeypatch.setenv("SIMMODEL_PLOT_HELPER", setting)
     monkeypatch.setattr(plot_helper, "_cores", lambda: cores)
-    assert plot_helper.wanted() is expected
-    plot_helper.start()
+    assert plot_helper.wanted(jobs) is expected
+    plot_helper.start(jobs)
     assert (plot_helper._helper is not None) is expected
     plot_helper.stop()
 
@@ -77,8 +86,8 @@ def test_a_run_writes_the_same_report_with_or_without_the_helper(workdir, monkey
     used: list[bool] = []
     submit = plot_helper.submit
 
-    def watched(series: pd.DataFrame, summary: pd.DataFrame) -> plot_helper.PendingPlots:
-        pending = submit(series, summary)
+    def watched(series: pd.DataFrame, summary: pd.DataFrame, jobs: int = 0) -> plot_helper.PendingPlots:
+        pending = submit(series, summary, jobs)
         used.append(pending._future is not None)
         return pending
 

@@ -7,8 +7,9 @@ simulation starts (:func:`start`) has matplotlib imported by the time the result
 CSV files, the workbook and the configuration meanwhile. The plots are the same bytes
 either way: the same code draws them, with the same Agg backend.
 
-The helper is used only where it can help: at least two cores, a process allowed to start
-others (not a daemon), and ``SIMMODEL_PLOT_HELPER`` not set to ``0``. If it cannot start,
+The helper is used only where it can help and is welcome: at least two cores, a process
+allowed to start others (not a daemon), ``run.jobs`` not 1 (one process asked for), and
+``SIMMODEL_PLOT_HELPER`` not set to ``0``. If it cannot start,
 fails or dies, the plots are drawn here instead, so a run never depends on it. It ignores
 Ctrl-C (the parent decides what is kept), never outlives the parent and exits after one
 report.
@@ -37,16 +38,16 @@ _helper: ProcessPoolExecutor | None = None
 
 
 def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    from ..experiments.replications import available_cores
+
+    return available_cores()
 
 
-def wanted() -> bool:
-    """True where a helper can draw in parallel: two cores or more, not a daemon process,
-    and not turned off with ``SIMMODEL_PLOT_HELPER=0``."""
-    if os.environ.get("SIMMODEL_PLOT_HELPER", "1").strip() == "0":
+def wanted(jobs: int = 0) -> bool:
+    """True where a helper can draw in parallel and is welcome: two cores or more, not a
+    daemon process, ``jobs`` (``run.jobs``: processes, 0 = all cores) not 1, and not turned
+    off with ``SIMMODEL_PLOT_HELPER=0``."""
+    if os.environ.get("SIMMODEL_PLOT_HELPER", "1").strip() == "0" or jobs == 1:
         return False
     return _cores() >= 2 and not multiprocessing.current_process().daemon
 
@@ -65,10 +66,10 @@ def _warm_up(parent_pid: int) -> None:
     from . import report  # noqa: F401
 
 
-def start() -> None:
+def start(jobs: int = 0) -> None:
     """Start the helper now, if :func:`wanted` and not already running (cheap to call again)."""
     global _helper
-    if _helper is not None or not wanted():
+    if _helper is not None or not wanted(jobs):
         return
     try:
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited state
@@ -109,13 +110,14 @@ class PendingPlots:
         return plots(self._series, self._summary)
 
 
-def submit(series: pd.DataFrame, summary: pd.DataFrame) -> PendingPlots:
+def submit(series: pd.DataFrame, summary: pd.DataFrame, jobs: int = 0) -> PendingPlots:
     """Start drawing a run report's figures from the monthly ``series`` and the ``summary``:
-    in the helper if one runs (started now if :func:`wanted`), else later, in this process."""
+    in the helper if one runs (started now if :func:`wanted` with ``jobs``), else later, in
+    this process."""
     from .report import plots
 
     estate = series[series["scope"] == "estate"]  # all the figures read (small to send)
-    start()
+    start(jobs)
     future = None
     if _helper is not None:
         try:
