@@ -322,8 +322,10 @@ class NeedLedger:
         heap has doubled since it was last compacted, so it stays the size of those counted."""
         heap = self._turning_older
         if len(heap) > self._compact_at:
-            filed = self._filed
-            heap[:] = [(birth, pid) for birth, pid in heap if filed[pid] == birth]
+            births = np.fromiter((birth for birth, _ in heap), dtype=float, count=len(heap))
+            pids = np.fromiter((pid for _, pid in heap), dtype=np.int64, count=len(heap))
+            kept = self._filed[pids] == births  # one comparison for all (was one a Python step each)
+            heap[:] = zip(births[kept].tolist(), pids[kept].tolist(), strict=True)  # in the same order
             heapq.heapify(heap)
             self._compact_at = max(_COMPACT_FROM, 2 * len(heap))
 
