@@ -11,7 +11,6 @@ holds both back for a short step that must not be cut in two (publishing a set o
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import sys
@@ -127,6 +126,8 @@ def follow_parent(parent_pid: int) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
+        import ctypes  # (here: the command line's start-up does not need it)
+
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
