@@ -178,11 +178,11 @@ def output_texts(
 def write_result_files(folder: Path, config: Config, ensemble: Ensemble, command: str) -> dict[str, Path]:
     """Write a run's result files atomically (all but ``run.json``, which says they are complete).
 
-    The report's figures are drawn by a helper process meanwhile, where one can run
-    (:mod:`.outputs.plot_helper`); the files are the same either way.
+    The report's figures are drawn meanwhile by the helper process, if the command started
+    one (:mod:`.outputs.plot_helper`); the files are the same either way.
     """
     table, series = ensemble.summary(), ensemble.timeseries()
-    images = plot_helper.submit(series, table, config.run.jobs)
+    images = plot_helper.submit(series, table)
     workbook = report.workbook_bytes(report.run_workbook_sheets(table, series))
     files: dict[str, str | bytes] = {"results.xlsx": workbook}
     files |= output_texts(config, table, series, ensemble, command, images)  # everything built before writing

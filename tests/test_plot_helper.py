@@ -35,6 +35,8 @@ def helper_on(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_helper_draws_the_figures_this_process_would(tables, helper_on) -> None:
     series, summary = tables
+    assert plot_helper.submit(series, summary).result() == report.plots(series, summary)  # none started
+    plot_helper.start()
     pending = plot_helper.submit(series, summary)
     assert pending._future is not None, "the helper was used"
     images = pending.result()
@@ -86,8 +88,8 @@ def test_a_run_writes_the_same_report_with_or_without_the_helper(workdir, monkey
     used: list[bool] = []
     submit = plot_helper.submit
 
-    def watched(series: pd.DataFrame, summary: pd.DataFrame, jobs: int = 0) -> plot_helper.PendingPlots:
-        pending = submit(series, summary, jobs)
+    def watched(series: pd.DataFrame, summary: pd.DataFrame) -> plot_helper.PendingPlots:
+        pending = submit(series, summary)
         used.append(pending._future is not None)
         return pending
 
@@ -102,3 +104,17 @@ def test_a_run_writes_the_same_report_with_or_without_the_helper(workdir, monkey
     assert used == [True, False], "drawn by the helper, then here"
     assert plot_helper._helper is None, "no helper left running"
     assert reports["1"] == reports["0"]
+
+
+def test_the_api_never_starts_a_helper_by_itself(tmp_path, helper_on, monkeypatch) -> None:
+    """A notebook's or an unguarded script's main module would be imported again by a spawned
+    helper (running its simulation twice), so Result.save() draws here unless a command
+    started the helper."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the API started a helper process")
+
+    monkeypatch.setattr(plot_helper, "ProcessPoolExecutor", refuse)
+    result = simmodel.run(SHORT, replications=1)
+    folder = result.save(tmp_path / "run")
+    assert len(_images(folder)) >= 7

@@ -9,7 +9,11 @@ either way: the same code draws them, with the same Agg backend.
 
 The helper is used only where it can help and is welcome: at least two cores, a process
 allowed to start others (not a daemon), ``run.jobs`` not 1 (one process asked for), and
-``SIMMODEL_PLOT_HELPER`` not set to ``0``. If it cannot start,
+``SIMMODEL_PLOT_HELPER`` not set to ``0``. Only a command starts it (the command line, or a
+benchmark), never the API by itself: the helper is a fresh interpreter, which imports the
+main module, and a notebook's or a script's main module may run a whole simulation when
+imported (scripts that run replications in parallel need ``if __name__ == "__main__"``
+for the same reason). If it cannot start,
 fails or dies, the plots are drawn here instead, so a run never depends on it. It ignores
 Ctrl-C (the parent decides what is kept), never outlives the parent and exits after one
 report.
@@ -67,7 +71,10 @@ def _warm_up(parent_pid: int) -> None:
 
 
 def start(jobs: int = 0) -> None:
-    """Start the helper now, if :func:`wanted` and not already running (cheap to call again)."""
+    """Start the helper now, if :func:`wanted` and not already running (cheap to call again).
+
+    Call it from a command whose main module does nothing when imported (``python -m
+    simmodel``, a script guarded by ``if __name__ == "__main__"``)."""
     global _helper
     if _helper is not None or not wanted(jobs):
         return
@@ -110,14 +117,12 @@ class PendingPlots:
         return plots(self._series, self._summary)
 
 
-def submit(series: pd.DataFrame, summary: pd.DataFrame, jobs: int = 0) -> PendingPlots:
+def submit(series: pd.DataFrame, summary: pd.DataFrame) -> PendingPlots:
     """Start drawing a run report's figures from the monthly ``series`` and the ``summary``:
-    in the helper if one runs (started now if :func:`wanted` with ``jobs``), else later, in
-    this process."""
+    in the helper if :func:`start` started one, else later, in this process."""
     from .report import plots
 
     estate = series[series["scope"] == "estate"]  # all the figures read (small to send)
-    start(jobs)
     future = None
     if _helper is not None:
         try:
