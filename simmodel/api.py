@@ -183,9 +183,12 @@ def write_result_files(folder: Path, config: Config, ensemble: Ensemble, command
     """
     table, series = ensemble.summary(), ensemble.timeseries()
     images = plot_helper.submit(series, table)
-    workbook = report.workbook_bytes(report.run_workbook_sheets(table, series))
-    files: dict[str, str | bytes] = {"results.xlsx": workbook}
-    files |= output_texts(config, table, series, ensemble, command, images)  # everything built before writing
+    try:
+        workbook = report.workbook_bytes(report.run_workbook_sheets(table, series))
+        files: dict[str, str | bytes] = {"results.xlsx": workbook}
+        files |= output_texts(config, table, series, ensemble, command, images)  # all built before writing
+    finally:
+        plot_helper.stop(now=True)  # (already stopped after delivering; ended if this failed first)
     return results.write_files(folder, files)
 
 

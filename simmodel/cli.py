@@ -198,15 +198,18 @@ def _simulate_and_write(config: Config, overrides: list[str], run_dir: Path) -> 
     try:
         ensemble = run_replications(config)
     except KeyboardInterrupt:
+        plot_helper.stop(now=True)  # no report to draw: the helper ends at once (so does each below)
         details["replications_used"] = 0
         _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record("interrupted", details)})
         print("\nsimmodel: interrupted before any replication finished; nothing saved.", file=sys.stderr)
         sys.exit(interrupts.exit_code())
     except MemoryError:
+        plot_helper.stop(now=True)
         details["error"] = "MemoryError"
         _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record("failed", details)})
         _fail("out of memory: the configuration asks for more than this machine holds.", EXIT_WRITE_FAILED)
     except Exception as exc:  # every replication failed
+        plot_helper.stop(now=True)
         details["error"] = f"{type(exc).__name__}: {exc}"[:500]
         _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record("failed", details)})
         _fail(f"every replication failed: {type(exc).__name__}: {str(exc)[:120]}", EXIT_WRITE_FAILED)

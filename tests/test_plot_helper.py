@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -26,7 +28,7 @@ def tables() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 @pytest.fixture
-def helper_on(monkeypatch: pytest.MonkeyPatch) -> None:
+def helper_on(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("SIMMODEL_PLOT_HELPER", "1")
     monkeypatch.setattr(plot_helper, "_cores", lambda: 2)
     yield
@@ -118,3 +120,48 @@ def test_the_api_never_starts_a_helper_by_itself(tmp_path, helper_on, monkeypatc
     result = simmodel.run(SHORT, replications=1)
     folder = result.save(tmp_path / "run")
     assert len(_images(folder)) >= 7
+
+
+def test_a_stuck_helper_is_ended_and_the_figures_drawn_here(tables, helper_on, monkeypatch) -> None:
+    """A helper that never answers costs the run at most the wait limit, and is ended (so the
+    process can exit), not left running."""
+    series, summary = tables
+    monkeypatch.setattr(plot_helper, "_TIMEOUT", 1.0)
+    plot_helper.start()
+    processes = list(plot_helper._helper._processes.values())  # (ProcessPoolExecutor has no public way)
+    plot_helper._helper.submit(time.sleep, 30)  # keeps the one worker busy
+    started = time.monotonic()
+    images = plot_helper.submit(series, summary).result()
+    assert time.monotonic() - started < 15, "waited about the limit, then drew here"
+    assert images == report.plots(series, summary)
+    assert plot_helper._helper is None
+    for process in processes:
+        process.join(timeout=5)
+        assert not process.is_alive(), "the stuck helper was ended"
+
+
+def test_a_failed_simulation_ends_the_helper(workdir, monkeypatch) -> None:
+    """No report to draw: the helper started with the simulation is ended with it."""
+    from simmodel.experiments import replications
+
+    monkeypatch.setenv("SIMMODEL_PLOT_HELPER", "1")
+    monkeypatch.setattr(plot_helper, "_cores", lambda: 2)
+    started: list[object] = []
+    start = plot_helper.start
+
+    def watched_start(jobs: int = 0) -> None:
+        start(jobs)
+        started.append(plot_helper._helper)
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise ValueError("no replication finished")
+
+    monkeypatch.setattr(plot_helper, "start", watched_start)
+    monkeypatch.setattr(replications, "run_replications", fail)
+    assert run_main([*SHORT, f"hydra.run.dir={workdir / 'run'}"]) == 1
+    assert started and started[0] is not None, "the helper was started"
+    assert plot_helper._helper is None, "and ended"
+    assert not started[0]._processes or all(  # type: ignore[attr-defined]
+        not process.is_alive()
+        for process in started[0]._processes.values()  # type: ignore[attr-defined]
+    )

@@ -87,6 +87,50 @@ def test_signal_before_any_replication_finishes_saves_nothing_but_the_record(
     _no_leftovers(run_dir)
 
 
+def test_an_interruption_raised_inside_a_simpy_process_stays_an_interruption() -> None:
+    """SimPy re-raises a process's exception as a copy made from its arguments."""
+    import simpy
+
+    from simmodel.experiments import interrupts
+
+    env = simpy.Environment()
+
+    def process():  # type: ignore[no-untyped-def]
+        yield env.timeout(1)
+        raise interrupts.Interrupted(signal.SIGTERM)
+
+    env.process(process())
+    with pytest.raises(interrupts.Interrupted) as caught:
+        env.run()
+    assert caught.value.signum == signal.SIGTERM
+    assert str(caught.value) == "SIGTERM"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_landing_in_the_daily_lifecycle_says_interrupted_not_failed(
+    signum: int, workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A signal that lands inside a SimPy process (the daily lifecycle, where a national run
+    spends most of its time) stops the run as an interruption, as anywhere else."""
+    from simmodel.model.population import Population
+
+    receive = Population._receive
+
+    def signalled_on_day_30(self, day: int) -> None:  # type: ignore[no-untyped-def]
+        if day == 30:
+            os.kill(os.getpid(), signum)
+        receive(self, day)
+
+    monkeypatch.setattr(Population, "_receive", signalled_on_day_30)
+    run_dir = workdir / "run"
+    code = run_main([*FAST, "run.jobs=1", f"hydra.run.dir={run_dir}"])
+    out, err = capsys.readouterr()
+    assert code == CODES[signum], err
+    assert "Traceback" not in out + err and "failed" not in err
+    assert _record(run_dir)["status"] == "interrupted"
+    _no_leftovers(run_dir)
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_signal_during_a_replication_keeps_the_ones_before_it(
     jobs: int, workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -26,11 +26,20 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 class Interrupted(KeyboardInterrupt):
-    """Raised inside :func:`raising` when SIGINT or SIGTERM arrives."""
+    """Raised inside :func:`raising` when SIGINT or SIGTERM arrives.
+
+    Its one argument is the signal's number, so ``type(e)(*e.args)`` makes it again: SimPy
+    re-raises an exception from inside a process that way (with the name as the argument, a
+    signal landing in the daily lifecycle became "ValueError: 'SIGINT' is not a valid
+    Signals" and the run was recorded as failed).
+    """
 
     def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
+        super().__init__(signum)
         self.signum = signum
+
+    def __str__(self) -> str:
+        return signal.Signals(self.signum).name
 
 
 class _State:
@@ -142,3 +151,14 @@ def follow_parent(parent_pid: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watchdog, name="parent-watchdog", daemon=True).start()
+
+
+def end_workers(pool: Any) -> None:
+    """End a ``ProcessPoolExecutor``'s worker processes now, busy or not (it has no public way
+    before Python 3.14), so nobody waits for work no longer wanted."""
+    processes = getattr(pool, "_processes", None) or {}
+    for process in list(processes.values()):
+        if process.is_alive():
+            process.terminate()
+    for process in list(processes.values()):
+        process.join(timeout=5)

@@ -358,18 +358,8 @@ def _outputs(
         for future in pending:
             future.cancel()
         if not finished_normally:  # interrupted or failed: do not wait for replications in flight
-            _terminate_workers(pool)
+            interrupts.end_workers(pool)
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _terminate_workers(pool: ProcessPoolExecutor) -> None:
-    """Stop a pool's worker processes now (ProcessPoolExecutor has no public way before 3.14)."""
-    processes = getattr(pool, "_processes", None) or {}
-    for process in list(processes.values()):
-        if process.is_alive():
-            process.terminate()
-    for process in list(processes.values()):
-        process.join(timeout=5)
 
 
 #: True in a replication worker, whose imported modules :func:`gc.freeze` has set aside.

@@ -14,16 +14,21 @@ benchmark), never the API by itself: the helper is a fresh interpreter, which im
 main module, and a notebook's or a script's main module may run a whole simulation when
 imported (scripts that run replications in parallel need ``if __name__ == "__main__"``
 for the same reason). If it cannot start,
-fails or dies, the plots are drawn here instead, so a run never depends on it. It ignores
-Ctrl-C (the parent decides what is kept), never outlives the parent and exits after one
-report.
+fails, dies or takes over a minute, the plots are drawn here instead (the helper is then
+ended), so a run never depends on it. Once started it ignores Ctrl-C (the parent decides
+what is kept); it never outlives the parent, and ends after one report or when the run
+stops early.
+
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
+import time
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -35,8 +40,10 @@ log = logging.getLogger(__name__)
 #: The figures of a report: (title, inline ``<img>``) each.
 Images = list[tuple[str, str]]
 
-#: Seconds to wait for the helper's figures before drawing them here instead.
-_TIMEOUT = 300.0
+#: Seconds to wait for the helper's figures (it takes about one) before ending it and drawing
+#: them here; after a Ctrl-C or SIGTERM during the wait, the run waits this long at most.
+_TIMEOUT = 60.0
+_TIMEOUT_SIGNALLED = 5.0
 
 _helper: ProcessPoolExecutor | None = None
 
@@ -89,12 +96,18 @@ def start(jobs: int = 0) -> None:
         _helper = None
 
 
-def stop() -> None:
-    """Stop the helper, if one is running (it holds about 100 MB while idle)."""
+def stop(*, now: bool = False) -> None:
+    """Stop the helper, if one is running: once idle (a moment), or ``now``, ending its
+    process even if it is busy (so that exiting never waits for it)."""
     global _helper
     helper, _helper = _helper, None
-    if helper is not None:
-        helper.shutdown(wait=False, cancel_futures=True)
+    if helper is None:
+        return
+    if now:
+        from ..experiments.interrupts import end_workers
+
+        end_workers(helper)
+    helper.shutdown(wait=not now, cancel_futures=True)
 
 
 class PendingPlots:
@@ -104,17 +117,33 @@ class PendingPlots:
         self._series, self._summary, self._future = series, summary, future
 
     def result(self) -> Images:
-        """The figures; drawn here if the helper was not used or did not deliver them."""
+        """The figures; drawn here if the helper was not used or did not deliver them in time."""
+        from ..experiments import interrupts
         from .report import plots
 
         if self._future is not None:
             try:
-                return self._future.result(timeout=_TIMEOUT)
-            except Exception as exc:  # the helper died, timed out or failed: draw them here
+                images = self._wait(interrupts.received)
+            except Exception as exc:  # the helper died, failed or is stuck: draw them here
                 log.debug("plot helper failed (%s); drawing here", exc)
-            finally:
+                stop(now=True)
+            else:
                 stop()
+                return images
         return plots(self._series, self._summary)
+
+    def _wait(self, signalled: Callable[[], int | None]) -> Images:
+        """The helper's figures, waited for in short steps: at most :data:`_TIMEOUT` seconds,
+        or :data:`_TIMEOUT_SIGNALLED` once a signal has been recorded (TimeoutError after)."""
+        assert self._future is not None
+        started = time.monotonic()
+        while True:
+            limit = _TIMEOUT_SIGNALLED if signalled() is not None else _TIMEOUT
+            left = started + limit - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no figures after {limit:g} s")
+            with contextlib.suppress(TimeoutError):
+                return self._future.result(timeout=min(left, 0.2))
 
 
 def submit(series: pd.DataFrame, summary: pd.DataFrame) -> PendingPlots:
@@ -129,5 +158,5 @@ def submit(series: pd.DataFrame, summary: pd.DataFrame) -> PendingPlots:
             future = _helper.submit(plots, estate, summary)
         except RuntimeError as exc:  # the pool broke or was shut down
             log.debug("plot helper unusable: %s", exc)
-            stop()
+            stop(now=True)
     return PendingPlots(estate, summary, future)
