@@ -12,13 +12,13 @@ allowed to start others (not a daemon), ``run.jobs`` not 1 (one process asked fo
 ``SIMMODEL_PLOT_HELPER`` not set to ``0``. Only a command starts it (the command line, or a
 benchmark), never the API by itself: the helper is a fresh interpreter, which imports the
 main module, and a notebook's or a script's main module may run a whole simulation when
-imported (scripts that run replications in parallel need ``if __name__ == "__main__"``
-for the same reason). If it cannot start,
-fails, dies or takes over a minute, the plots are drawn here instead (the helper is then
-ended), so a run never depends on it. Once started it ignores Ctrl-C (the parent decides
-what is kept); it never outlives the parent, and ends after one report or when the run
-stops early.
+imported (scripts that run replications in parallel need ``if __name__ == "__main__"`` for
+the same reason).
 
+If the helper cannot start, fails, dies or takes over a minute, it is ended and the plots
+are drawn here, so a run never depends on it. Once started it ignores Ctrl-C (the parent
+decides what is kept); it never outlives the parent, and ends after one report or when the
+run stops early.
 """
 
 from __future__ import annotations
