@@ -165,3 +165,21 @@ def test_a_failed_simulation_ends_the_helper(workdir, monkeypatch) -> None:
         not process.is_alive()
         for process in started[0]._processes.values()  # type: ignore[attr-defined]
     )
+
+
+def test_a_signal_while_writing_with_the_helper_keeps_every_file(workdir, monkeypatch, capsys) -> None:
+    """Ctrl-C while the helper draws: the writing finishes (with its figures), the run says
+    "interrupted", and the helper is gone."""
+    import json
+
+    from simmodel import cli
+
+    monkeypatch.setenv("SIMMODEL_PLOT_HELPER", "1")
+    monkeypatch.setattr(plot_helper, "_cores", lambda: 2)
+    monkeypatch.setattr(cli, "_phase", lambda name: name == "writing" and os.kill(os.getpid(), signal.SIGINT))
+    folder = workdir / "run"
+    assert run_main([*SHORT, "run.replications=2", f"hydra.run.dir={folder}"]) == 130
+    assert "Traceback" not in "".join(capsys.readouterr())
+    assert json.loads((folder / "run.json").read_text(encoding="utf-8"))["status"] == "interrupted"
+    assert len(_images(folder)) >= 7
+    assert plot_helper._helper is None
