@@ -428,26 +428,22 @@ class Population:
         return ids, None if type_weight is None else type_weight[ids], self.older_pull[ids] if older else None
 
     def _pick(self, kind: str, older: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """Prison for each person (vectorised), or -1 where there is no candidate. Hot path: all
-        of one age group (the usual case) needs no masks."""
+        """Prison for each person (vectorised), or -1 where there is no candidate. Hot path:
+        each age group's pick is made for everyone and the right one kept (the same
+        per-person arithmetic as picking each group apart, in half the numpy calls)."""
         n_older = int(np.count_nonzero(older))
-        if n_older in (0, len(u)):
-            cumulative, ids = self._candidates(kind, n_older > 0)
-            if len(ids) == 0:
-                return np.full(len(u), -1, dtype=np.int64)
-            idx = np.searchsorted(cumulative, u * cumulative[-1], side="right")
-            return ids[np.minimum(idx, len(ids) - 1)]
-        out = np.full(len(u), -1, dtype=np.int64)
-        for is_older in (False, True):
-            sel = older == is_older
-            if not sel.any():
-                continue
-            cumulative, ids = self._candidates(kind, is_older)
-            if len(ids) == 0:
-                continue
-            idx = np.searchsorted(cumulative, u[sel] * cumulative[-1], side="right")
-            out[sel] = ids[np.minimum(idx, len(ids) - 1)]
-        return out
+        if n_older in (0, len(u)):  # all of one age group (a single prison's usual day)
+            return self._pick_all(*self._candidates(kind, n_older > 0), u)
+        younger = self._pick_all(*self._candidates(kind, False), u)
+        return np.where(older, self._pick_all(*self._candidates(kind, True), u), younger)
+
+    @staticmethod
+    def _pick_all(cumulative: np.ndarray, ids: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """The prison each uniform in ``u`` picks by the cumulative weights (-1 if none)."""
+        if len(ids) == 0:
+            return np.full(len(u), -1, dtype=np.int64)
+        idx = np.searchsorted(cumulative, u * cumulative[-1], side="right")
+        return ids[np.minimum(idx, len(ids) - 1)]
 
     def _destinations(self, ids: np.ndarray, now: float) -> np.ndarray:
         """Destination prison of each mover; -1 where the estate has nowhere else."""
@@ -455,25 +451,29 @@ class Population:
         if self.estate.size == 1:  # a single prison: every move leaves the estate (no draws)
             return dest
         people = self.people
-        current = people.prison[ids]
-        older = self.ages(ids, now) >= 60.0
-        for female in (False, True):
-            sel = people.female[ids] == female
-            if not sel.any():
+        women = people.female[ids]
+        n_women = int(np.count_nonzero(women))
+        older_all = self.ages(ids, now) >= 60.0
+        for female, count in ((False, len(ids) - n_women), (True, n_women)):
+            if not count:
                 continue
+            sel = women if female else ~women
+            if count == len(ids):  # everyone of one sex: no selecting (hot path)
+                sel = slice(None)
             kind = "move_f" if female else "move_m"
-            d = self._pick(kind, older[sel], self.move_rng.random(int(sel.sum())))
+            current, older = people.prison[ids[sel]], older_all[sel]
+            d = self._pick(kind, older, self.move_rng.random(count))
             for _ in range(3):  # redraw those who drew their own prison
-                same = d == current[sel]
+                same = d == current
                 if not same.any():
                     break
-                d[same] = self._pick(kind, older[sel][same], self.move_rng.random(int(same.sum())))
+                d[same] = self._pick(kind, older[same], self.move_rng.random(int(same.sum())))
             for group in (False, True):  # both age groups' weights are of the same free places today
                 self._candidates(kind, group)
-            same = d == current[sel]
+            same = d == current
             if same.any():  # (rare) still their own prison: nowhere else if it is the only one
                 few = {o: len(self._reachable[kind, o][0]) <= 1 for o in (False, True)}
-                alone = np.where(older[sel], few[True], few[False])
+                alone = np.where(older, few[True], few[False])
                 d = np.where(same & alone, -1, d)
             dest[sel] = d
         return dest
