@@ -147,7 +147,7 @@ def _run(cfg: DictConfig) -> float:
     from .compose import explain, to_config
     from .config import ConfigError
     from .experiments import interrupts
-    from .outputs import run_folder
+    from .outputs import plot_helper, run_folder
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
@@ -166,6 +166,7 @@ def _run(cfg: DictConfig) -> float:
             if _claim(run_dir, config, sweep_job=hydra_cfg.mode == RunMode.MULTIRUN):
                 _simulate_and_write(config, overrides, run_dir)
     finally:
+        plot_helper.stop(now=True)  # (gone already after a report; ended here on every early exit)
         run_folder.unlock(run_dir)
     summary = pd.read_csv(run_dir / "summary.csv").set_index("metric")
     return float(summary.loc[config.run.objective, "mean"])  # also for a job skipped as done
@@ -198,18 +199,15 @@ def _simulate_and_write(config: Config, overrides: list[str], run_dir: Path) -> 
     try:
         ensemble = run_replications(config)
     except KeyboardInterrupt:
-        plot_helper.stop(now=True)  # no report to draw: the helper ends at once (so does each below)
         details["replications_used"] = 0
         _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record("interrupted", details)})
         print("\nsimmodel: interrupted before any replication finished; nothing saved.", file=sys.stderr)
         sys.exit(interrupts.exit_code())
     except MemoryError:
-        plot_helper.stop(now=True)
         details["error"] = "MemoryError"
         _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record("failed", details)})
         _fail("out of memory: the configuration asks for more than this machine holds.", EXIT_WRITE_FAILED)
     except Exception as exc:  # every replication failed
-        plot_helper.stop(now=True)
         details["error"] = f"{type(exc).__name__}: {exc}"[:500]
         _write_or_exit(run_dir, {results.RUN_RECORD: results.run_record("failed", details)})
         _fail(f"every replication failed: {type(exc).__name__}: {str(exc)[:120]}", EXIT_WRITE_FAILED)

@@ -19,7 +19,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -153,7 +156,7 @@ def follow_parent(parent_pid: int) -> None:
     threading.Thread(target=watchdog, name="parent-watchdog", daemon=True).start()
 
 
-def end_workers(pool: Any) -> None:
+def end_workers(pool: ProcessPoolExecutor) -> None:
     """End a ``ProcessPoolExecutor``'s worker processes now, busy or not (it has no public way
     before Python 3.14), so nobody waits for work no longer wanted."""
     processes = getattr(pool, "_processes", None) or {}

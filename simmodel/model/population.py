@@ -457,9 +457,8 @@ class Population:
         for female, count in ((False, len(ids) - n_women), (True, n_women)):
             if not count:
                 continue
-            sel = women if female else ~women
-            if count == len(ids):  # everyone of one sex: no selecting (hot path)
-                sel = slice(None)
+            # everyone of one sex (hot path): no selecting
+            sel = slice(None) if count == len(ids) else women if female else ~women
             kind = "move_f" if female else "move_m"
             current, older = people.prison[ids[sel]], older_all[sel]
             d = self._pick(kind, older, self.move_rng.random(count))
