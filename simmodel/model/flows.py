@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import betaincinv, ndtr, ndtri
 
 from ..config import (
     CUSTODY_CLASSES,
@@ -33,6 +33,7 @@ from ..config import (
 )
 from . import fit_cache
 from .metrics import DAYS_PER_YEAR
+from .normal_quantile import normal_quantile
 
 CLASS_NAMES = (*CUSTODY_CLASSES, "recall")
 REMAND, SHORT, MEDIUM, LONG, INDETERMINATE, RECALL = range(len(CLASS_NAMES))
@@ -96,6 +97,7 @@ def _beta_shape(floor: float, median: float, mean: float) -> tuple[float, float]
 
 def _find_beta_shape(floor: float, median: float, mean: float) -> tuple[float, float]:
     from scipy.optimize import brentq  # (only when no stored shape: about 0.15 s to import)
+    from scipy.special import betaincinv
 
     m = (mean - floor) / (1.0 - floor)
     md = (median - floor) / (1.0 - floor)
@@ -117,10 +119,32 @@ def _find_beta_shape(floor: float, median: float, mean: float) -> tuple[float, f
 _U_GRID = np.linspace(0.0, 1.0, 16_385)
 
 
+def _stored(kind: str, key: str, shape: tuple[int, ...], compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """Numbers of ``shape`` computed by ``compute`` with scipy.special, kept on disk between
+    processes (:mod:`fit_cache`): a run whose numbers are stored does not import scipy.special
+    (about 0.3 s of start-up). Read back, they are the same floats (JSON keeps every bit)."""
+    stored = fit_cache.load(kind, key)
+    try:
+        values = fit_cache.numbers(stored["values"], shape) if stored else None
+    except (KeyError, TypeError, ValueError):
+        values = None
+    if values is None:
+        values = np.asarray(compute(), dtype=float)
+        fit_cache.save(kind, key, {"values": values.tolist()})
+    return values
+
+
 @lru_cache(maxsize=32)
 def _beta_quantiles(shape: tuple[float, float]) -> np.ndarray:
-    """The Beta quantile at every point of ``_U_GRID`` (about 13 ms; kept per shape, read-only)."""
-    table = betaincinv(*shape, _U_GRID)
+    """The Beta quantile at every point of ``_U_GRID`` (about 13 ms to compute; kept per shape,
+    read-only)."""
+
+    def compute() -> np.ndarray:
+        from scipy.special import betaincinv
+
+        return betaincinv(*shape, _U_GRID)
+
+    table = _stored("beta_quantiles", repr(shape), _U_GRID.shape, compute)
     table.flags.writeable = False
     return table
 
@@ -149,8 +173,16 @@ class CustodyTimes:
         """The log-normal CDF at each class's limits (computed once, not per draw)."""
         mu = self.mu + (self.sigma**2 if length_biased else 0.0)
         scale = np.where(self.sigma > 0, self.sigma, 1.0)
-        with np.errstate(divide="ignore"):
-            return ndtr((np.log(self.lo) - mu) / scale), ndtr((np.log(self.hi) - mu) / scale)
+
+        def compute() -> np.ndarray:
+            from scipy.special import ndtr
+
+            with np.errstate(divide="ignore"):
+                return np.array([ndtr((np.log(self.lo) - mu) / scale), ndtr((np.log(self.hi) - mu) / scale)])
+
+        key = repr([a.tolist() for a in (mu, scale, self.lo, self.hi)])
+        low, high = _stored("cdf_bounds", key, (2, len(mu)), compute)
+        return low, high
 
     def draw(
         self, klass: np.ndarray, female: np.ndarray, u_stay: np.ndarray, u_served: np.ndarray
@@ -172,7 +204,7 @@ class CustodyTimes:
         sigma = self.sigma[klass]
         mu = self.mu[klass] + (sigma**2 if length_biased else 0.0)
         f_lo, f_hi = (bound[klass] for bound in self._bounds[length_biased])
-        z = ndtri(np.clip(f_lo + u * (f_hi - f_lo), 1e-12, 1.0 - 1e-12))
+        z = normal_quantile(np.clip(f_lo + u * (f_hi - f_lo), 1e-12, 1.0 - 1e-12))
         return np.clip(np.exp(mu + sigma * z), self.lo[klass], self.hi[klass])
 
     def share_served(self, female: np.ndarray, u: np.ndarray) -> np.ndarray:
