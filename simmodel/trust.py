@@ -301,20 +301,32 @@ def _check_uncached(path: Path, group: str | None, size: int) -> None:
         _walk(path, data, group)
 
 
+#: Root files of the shipped config folder that are not checked as a user's file would be
+#: (see :func:`check_folder`).
+SHIPPED_ROOT_FILES = (
+    "config.yaml",
+    "hydra_settings.yaml",
+    "single_run.yaml",
+    "assumptions.yaml",
+    "targets.yaml",
+)
+
+
 def check_folder(folder: Path, *, root_trusted: bool) -> list[tuple[str, int, int]]:
     """Check every YAML file under a config folder (groups one level down, as Hydra reads them).
 
-    The root ``config.yaml`` of the shipped folder (``root_trusted``) is the one file that
-    may configure Hydra; its ``assumptions.yaml`` (the ranges registry) and ``targets.yaml``
-    (the public figures) are data read with ``yaml.safe_load``, never composed; in a user's
-    folder all three are checked like the rest. Returns the
+    In the shipped folder (``root_trusted``), the root files of :data:`SHIPPED_ROOT_FILES`
+    are trusted: ``config.yaml``, ``hydra_settings.yaml`` and ``single_run.yaml`` are the
+    only files that may configure Hydra; ``assumptions.yaml`` (the ranges registry) and
+    ``targets.yaml`` (the public figures) are data read with ``yaml.safe_load``, never
+    composed. In a user's folder every file is checked like the rest. Returns the
     (path, size, modification time) of every file, so a caller can tell when any changed.
     """
     if not folder.is_dir():
         return []
     seen = []
     for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
-        if root_trusted and path.name in ("config.yaml", "assumptions.yaml", "targets.yaml"):
+        if root_trusted and path.name in SHIPPED_ROOT_FILES:
             stat = path.stat()
             seen.append((str(path), stat.st_size, stat.st_mtime_ns))
         else:

@@ -146,3 +146,38 @@ def test_console_numbers_read_sensibly(
     value: float, unit: str, like: float | None, noun: str | None, text: str
 ) -> None:
     assert results._format(value, unit, like, noun) == text
+
+
+def test_a_single_run_is_composed_once_and_a_sweep_by_hydra(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A single run's model configuration is composed and checked before Hydra starts, and Hydra
+    is handed its own settings only (configs/single_run.yaml, hydra.* arguments): the model
+    overrides reach the run through cli._checked_run, not through a second composition. A sweep
+    still gives Hydra the whole configuration and every override."""
+    from simmodel import cli
+
+    seen: list[tuple[str, list[str], object]] = []
+    monkeypatch.setattr(
+        cli, "_hydra_entry", lambda name="config": seen.append((name, sys.argv[1:], cli._checked_run))
+    )
+    args = [
+        "estate=single_prison",
+        "run.years=2",
+        "hydra/job_logging=disabled",
+        f"hydra.run.dir={isolated}/a",
+    ]
+    assert main(args) == 0
+    name, argv, checked = seen[-1]
+    assert name == "single_run"
+    assert argv == ["hydra/job_logging=disabled", f"hydra.run.dir={isolated}/a"]
+    assert checked is not None
+    config, overrides = checked  # type: ignore[misc]
+    assert (config.run.years, config.estate.name) == (2.0, "single_prison")
+    assert overrides == ["estate=single_prison", "run.years=2"]
+    assert cli._checked_run is None, "cleared once Hydra returns"
+
+    assert main(["-m", "estate=single_prison", "run.years=1,2"]) == 0
+    name, argv, checked = seen[-1]
+    assert (name, checked) == ("config", None)
+    assert "run.years=1,2" in argv and "estate=single_prison" in argv

@@ -100,7 +100,7 @@ def _poly(x: np.ndarray, coefficients: tuple[float, ...], monic: bool) -> np.nda
 
 def _logs(x: np.ndarray) -> np.ndarray:
     """The C library's natural logarithm of each (positive, finite) value."""
-    return np.array([math.log(v) for v in x.tolist()], dtype=float)
+    return np.array(list(map(math.log, x.tolist())), dtype=float)  # (map: half a comprehension's time)
 
 
 def normal_quantile(p: np.ndarray) -> np.ndarray:
