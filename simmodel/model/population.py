@@ -636,6 +636,9 @@ class Population:
         if first == last:
             return
         rows = slice(first, last)
+        if self.estate.size == 1 and last - first == 1:  # one prison's usual day: one reception
+            self._admit_one_to_one_prison(first, k)
+            return
         if self.estate.size == 1:  # a single prison takes everyone (no choice to make)
             self._place(
                 self._block_ids[rows],
@@ -662,6 +665,25 @@ class Population:
             nxt=self._block_next[rows],
             move_exp=self._block_move_exp[rows],
         )
+
+    def _admit_one_to_one_prison(self, row: int, k: int) -> None:
+        """:meth:`_place` for one reception (row ``row`` of the block, on its day ``k``) into a
+        single-prison estate, in Python numbers (hot path: the numpy calls of a batch cost
+        several times this). It writes and adds what the batch would, in the same order."""
+        people, now = self.people, self.env.now
+        pid = int(self._block_ids[row])
+        transfer = float(self._block_transfer[row])
+        people.prison[pid] = 0
+        people.transfer_day[pid] = transfer
+        people.in_prison[0] += 1
+        needy = bool(people.level[pid] != NONE)
+        if needy:
+            people.need_ids.add(pid)
+            people.need_touched.append(pid)
+        self.metrics.add_block(now, _RECEPTION_FLOWS, self._block_flows[k])
+        if needy:
+            self.hooks.on_arrival(pid, bool(self._block_known[row]))
+        people.next_day[pid] = min(float(self._block_next[row]), transfer)
 
     def _newcomers(
         self,
@@ -869,6 +891,9 @@ class Population:
         day, each a handful of numpy calls and one update of the month's flows."""
         if len(ids) == 0:
             return
+        if len(ids) == 1 and how != Flow.DEATHS:
+            self._leave_one(int(ids[0]), how, now)
+            return
         p, n = self.people, self.estate.size
         prisons = p.prison[ids]
         left = np.bincount(prisons, minlength=n)
@@ -901,6 +926,32 @@ class Population:
             p.need_touched.extend(left_need)
         p.in_prison -= left
         p.release_ids(ids)
+
+    def _leave_one(self, pid: int, how: int, now: float) -> None:
+        """:meth:`_leave` for one person who did not die, in Python numbers (hot path: in one
+        prison most days release one person or see one leave the estate, and the batch's
+        numpy calls cost several times this). Each flow gets the same number added, in the
+        same order, as the batch would add, so the totals are the same to the bit."""
+        p, metrics = self.people, self.metrics
+        prison = int(p.prison[pid])
+        has_need = bool(p.level[pid] != NONE)
+        metrics.add(now, prison, how)
+        if how == Flow.RELEASES:
+            if _DETERMINATE[p.klass[pid]]:
+                metrics.add(now, prison, Flow.RELEASES_DETERMINATE)
+                metrics.add(now, prison, Flow.DETERMINATE_SERVED_DAYS, now - float(p.admitted[pid]))
+            if has_need:
+                self._release_planning(np.array([pid]), now)
+        if p.buddy[pid]:
+            self.hooks.lose_buddy(pid, now, moved=True)
+        if has_need:
+            self.hooks.on_leave(pid)
+            p.need_ids.discard(pid)
+            p.need_touched.append(pid)
+        p.in_prison[prison] -= 1
+        p.prison[pid] = -1  # as People.release_ids
+        p.next_day[pid] = math.inf
+        p.free.append(pid)
 
     def _end_of_life(self, dead: np.ndarray, now: float) -> None:
         """Count the end-of-life care given before natural deaths with high need or dementia:
@@ -944,6 +995,9 @@ class Population:
 
     def _move(self, ids: np.ndarray, now: float) -> None:
         p, n = self.people, self.estate.size
+        if n == 1 and len(ids) == 1:  # one prison's usual day: one person leaves the estate
+            self._move_out_of_one_prison(int(ids[0]), now)
+            return
         dest = self._destinations(ids, now)
         held = p.buddy[ids] & (self.move_rng.random(len(ids)) < self.kept_buddy_share)
         dest = np.where(held, p.prison[ids], dest)  # the prison keeps its buddy
@@ -967,6 +1021,18 @@ class Population:
                 self.hooks.on_transfer(pid)
             p.need_touched.extend(moved_need)  # need totals change only if someone with need moved
         stay = ids[placed]
+        p.transfer_day[stay] = now + self._transfer_delays(p.prison[stay], p.release_day[stay], now)
+
+    def _move_out_of_one_prison(self, pid: int, now: float) -> None:
+        """:meth:`_move` for one person in a single-prison estate, where a move leaves the
+        estate unless the prison keeps its buddy (the same draw, from the same stream)."""
+        p = self.people
+        u = float(self.move_rng.random(1)[0])  # drawn for everyone, as the batch draws it
+        held = bool(p.buddy[pid]) and u < self.kept_buddy_share
+        if not held:
+            self._leave_one(pid, Flow.LEFT_ESTATE, now)
+            return
+        stay = np.array([pid])
         p.transfer_day[stay] = now + self._transfer_delays(p.prison[stay], p.release_day[stay], now)
 
     # ------------------------------------------------------------------------- need
