@@ -827,14 +827,17 @@ class Population:
         for one person, the usual case in a small estate, five Python floats).
         """
         p = self.people
+        refusals = self.cfg.older_indeterminate_parole_refusal > 0 and now >= self.report_start_day
         one = len(ids) == 1
+        if one and not refusals:
+            return self._resolve_one(int(ids[0]), ids, end, now)
         if one:
             first = _first_due(p.event_days[ids[0]].tolist(), end)
             kind = np.array([first])
         else:
             due = p.event_days[ids] < end
             kind = np.where(due.any(axis=1), due.argmax(axis=1), _NOTHING_DUE)  # first due, by priority
-        if self.cfg.older_indeterminate_parole_refusal > 0 and now >= self.report_start_day:
+        if refusals:
             refused = self._parole_refused(ids, kind == _RELEASE, now)
             if refused.any():  # a refused release: the next event due today, if any
                 later = p.event_days[ids[refused], _TRANSFER:] < end  # events the refusal left alone
@@ -869,6 +872,29 @@ class Population:
         nxt = self._next_event_day(rest)
         self._schedule(rest, nxt)
         return rest[nxt < end]
+
+    def _resolve_one(self, pid: int, ids: np.ndarray, end: float, now: float) -> np.ndarray:
+        """:meth:`_resolve` for one person (``ids`` holds just ``pid``) when no parole board
+        sits: the first event due, taken straight to its handler (hot path: the usual case in
+        a small estate; the same handlers, in the same order, as the batch)."""
+        p = self.people
+        first = _first_due(p.event_days[pid].tolist(), end)
+        if first == _DEATH:
+            self._leave(ids, Flow.DEATHS, now)
+        elif first == _RELEASE:
+            self._leave_one(pid, Flow.RELEASES, now)
+        elif first == _TRANSFER:
+            self._move(ids, now)
+        elif first == _NEED:
+            p.need_day[pid] = now + self._need_changes(pid, now)
+        elif first == _DEMENTIA:
+            p.dementia_day[pid] = math.inf
+            self._dementia_starts(pid, now)
+        if first < _TRANSFER or p.prison[pid] < 0:  # gone (or nothing more today)
+            return ids[:0]
+        nxt = min(p.event_days[pid].tolist())
+        p.next_day[pid] = nxt
+        return ids if nxt < end else ids[:0]
 
     def _parole_refused(self, ids: np.ndarray, released: np.ndarray, now: float) -> np.ndarray:
         """Indeterminate prisoners aged 60+ whose due release the parole board refuses; their
