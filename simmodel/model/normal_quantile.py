@@ -121,12 +121,11 @@ def normal_quantile(p: np.ndarray) -> np.ndarray:
         z = np.sqrt(-2.0 * _logs(q[tail]))
         z0 = z - _logs(z) / z
         r = 1.0 / z
-        near = z < 8.0
-        correction = np.where(
-            near,
-            r * _poly(r, _P1, False) / _poly(r, _Q1, True),
-            r * _poly(r, _P2, False) / _poly(r, _Q2, True),
-        )
+        correction = r * _poly(r, _P1, False) / _poly(r, _Q1, True)
+        far = z >= 8.0  # p below exp(-32): rare (time in custody clips p to 1e-12 and above)
+        if far.any():
+            rf = r[far]
+            correction[far] = rf * _poly(rf, _P2, False) / _poly(rf, _Q2, True)
         x = z0 - correction
         out[tail] = np.where(upper[tail], x, -x)
     out[flat == 0.0] = -np.inf
