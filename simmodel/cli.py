@@ -144,14 +144,14 @@ def _run(cfg: DictConfig) -> float:
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from .compose import explain, to_config
+    from .compose import explain, is_hydra_override, to_config
     from .config import ConfigError
     from .experiments import interrupts
     from .outputs import plot_helper, run_folder
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
-    if _checked_run is not None:  # a single run: composed and checked before Hydra started
+    if _checked_run is not None and hydra_cfg.mode == RunMode.RUN:  # composed and checked already
         config, overrides = _checked_run
     else:
         try:
@@ -159,7 +159,7 @@ def _run(cfg: DictConfig) -> float:
         except (ConfigError, OmegaConfBaseException) as exc:
             _remove_run_dir(run_dir)
             _fail(explain(exc), EXIT_BAD_INPUT)
-        overrides = [o for o in hydra_cfg.overrides.task if not _is_hydra_override(o)]
+        overrides = [o for o in hydra_cfg.overrides.task if not is_hydra_override(o)]
     launcher = str(OmegaConf.select(hydra_cfg, "launcher._target_", default="")).lower()
     if any(name in launcher for name in POOL_LESS_LAUNCHERS) and config.run.jobs != 1:
         log.info("Replications run one after another: a %s worker cannot start processes.", launcher)
@@ -288,9 +288,20 @@ def _precision_line(ensemble: Ensemble) -> str:
 _checked_run: tuple[Config, list[str]] | None = None
 
 
-def _is_hydra_override(arg: str) -> bool:
-    """``hydra.run.dir=...``, ``hydra/job_logging=...`` and the like (Hydra's own settings)."""
-    return arg.lstrip("+~").startswith(("hydra.", "hydra/", "hydra="))
+def _hydra_needs_the_model(args: list[str]) -> bool:
+    """Whether Hydra must compose the model itself although no ``-m`` was given: a sweep asked
+    for another way (``--multi``, which Hydra's parser takes for ``--multirun``; ``hydra.mode``;
+    sweeper settings) or a Hydra setting that refers to a model key (``hydra.job.name=${scenario}``)."""
+    from .compose import is_hydra_override
+
+    for arg in args:
+        if arg.startswith("--m"):
+            return True
+        if is_hydra_override(arg):
+            key, _, value = arg.lstrip("+~").partition("=")
+            if key.startswith(("hydra.mode", "hydra.sweeper", "hydra/sweeper")) or "${" in value:
+                return True
+    return False
 
 
 def _hydra_entry(config_name: str = "config") -> None:
@@ -487,7 +498,15 @@ def main(argv: list[str] | None = None) -> int:
         sys.argv = [sys.argv[0], *args]
         _hydra_entry()
         return 0
-    from .compose import check_config_files, check_overrides, config_root, group_options, shorten, user_layers
+    from .compose import (
+        check_config_files,
+        check_overrides,
+        config_root,
+        group_options,
+        is_hydra_override,
+        shorten,
+        user_layers,
+    )
     from .config import ConfigError, register_configs
     from .experiments import interrupts
     from .outputs import run_folder
@@ -497,6 +516,7 @@ def main(argv: list[str] | None = None) -> int:
     multirun = any(a in _MULTIRUN_FLAGS for a in args)
     folder: Path | None = None
     config_name = "config"
+    checked: tuple[Config, list[str]] | None = None
     try:
         args, config_dirs = _config_dirs(args)
         layers = user_layers(config_dirs)
@@ -515,9 +535,9 @@ def main(argv: list[str] | None = None) -> int:
             folder, args = _output_folder(args, multirun, configs[0])
             run_folder.create(folder)
             run_folder.lock(folder)
-            if not multirun:  # Hydra is given its own settings only (see _checked_run)
-                _checked_run = (configs[0], [o for o in overrides if not _is_hydra_override(o)])
-                args = [a for a in args if a.startswith("-") or _is_hydra_override(a)]
+            if not multirun and not _hydra_needs_the_model(args):  # Hydra: its own settings only
+                checked = (configs[0], [o for o in overrides if not is_hydra_override(o)])
+                args = [a for a in args if a.startswith("-") or is_hydra_override(a)]
                 config_name = "single_run"
         root = config_root(layers)
         if root != CONFIG_DIR:  # the user's own options, layered over the shipped ones
@@ -533,6 +553,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.argv = [sys.argv[0], *args]
     try:
         CollateSweep.failure = None
+        _checked_run = checked  # (set here, so the finally below always clears it)
         _hydra_entry(config_name)
     except KeyboardInterrupt:  # between a sweep's jobs, or while Hydra starts up
         print("\nsimmodel: interrupted.", file=sys.stderr)

@@ -331,12 +331,18 @@ def check_overrides(overrides: list[str], config_dirs: tuple[Path, ...] = ()) ->
         raise ConfigError(f"a value is nested too deeply (at most {trust.MAX_DEPTH} levels).") from None
 
 
+def is_hydra_override(override: str) -> bool:
+    """``hydra.run.dir=...``, ``hydra/launcher=...`` and the like: Hydra's own settings, which
+    the model's configuration does not hold."""
+    return override.lstrip("+~").startswith(("hydra.", "hydra/"))
+
+
 def _validate(overrides: list[str], config_dirs: tuple[Path, ...]) -> Config:
     global _root
     layers = user_layers(config_dirs)
     files = check_config_files(config_dirs, layers)
     _root = config_root(layers)
-    model_overrides = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
+    model_overrides = [o for o in overrides if not is_hydra_override(o)]
     _check_override_syntax(model_overrides)
     _check_bool_overrides(model_overrides)
     for override in model_overrides:

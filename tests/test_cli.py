@@ -181,3 +181,10 @@ def test_a_single_run_is_composed_once_and_a_sweep_by_hydra(
     name, argv, checked = seen[-1]
     assert (name, checked) == ("config", None)
     assert "run.years=1,2" in argv and "estate=single_prison" in argv
+
+    # Hydra composes the model itself where it may sweep or a setting reads a model key
+    for extra in ("--multi", "hydra.mode=MULTIRUN", "hydra.job.name=run_${scenario}"):
+        assert main(["estate=single_prison", extra, f"hydra.run.dir={isolated}/b"]) == 0
+        name, argv, checked = seen[-1]
+        assert (name, checked) == ("config", None), extra
+        assert "estate=single_prison" in argv

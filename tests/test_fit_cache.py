@@ -124,6 +124,24 @@ def test_the_oldest_files_go_beyond_the_limit(cache_dir: Path, monkeypatch: pyte
     assert not list(cache_dir.glob(".*"))  # no temporary files left behind
 
 
+def test_the_oldest_files_go_beyond_the_byte_limit(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large stored tables (a Beta quantile table is about 330 KB) are capped in bytes too: the
+    oldest go first, the one just written stays even if it alone is over the limit."""
+    monkeypatch.setattr(fit_cache, "MAX_BYTES", 2500)
+    for i in range(4):
+        fit_cache.save("test", f"inputs {i}", {"values": [i + 0.123456789] * 70})  # about 1 KB each
+        path = fit_cache._path(cache_dir, "test", f"inputs {i}")
+        os.utime(path, ns=(10**18 + i, 10**18 + i))  # written in this order
+    kept = sorted(p.stat().st_size for p in cache_dir.glob(f"{fit_cache._PREFIX}*.json"))
+    assert len(kept) == 2 and sum(kept) <= 2500
+    assert fit_cache.load("test", "inputs 3") is not None and fit_cache.load("test", "inputs 2") is not None
+    assert fit_cache.load("test", "inputs 0") is None
+    monkeypatch.setattr(fit_cache, "MAX_BYTES", 10)
+    fit_cache.save("test", "inputs 4", {"values": [4.0] * 100})
+    assert fit_cache.load("test", "inputs 4") is not None  # the newest stays, alone
+    assert len(list(cache_dir.glob(f"{fit_cache._PREFIX}*.json"))) == 1
+
+
 def test_no_home_folder_means_no_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     """A container's user may have no home: the run goes on without the cache."""
 

@@ -4,6 +4,7 @@ changed no draw of time in custody), and the run's start-up does not import scip
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +15,19 @@ from scipy.special import ndtri
 
 from simmodel.model.normal_quantile import _EXP_M2, normal_quantile
 
+#: On x86-64 SciPy's compiled ndtri does each multiply and add apart, as numpy does, so the
+#: results must match to the bit. Elsewhere a build may fuse them (one rounding instead of
+#: two), which moves a result by a unit or two in the last place: 4 allows for that.
+_BIT_EXACT = platform.machine().lower() in ("x86_64", "amd64")
+_ULPS_ELSEWHERE = 4
+
 
 def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
-    return bool(np.array_equal(a.view(np.int64), b.view(np.int64)))
+    if _BIT_EXACT:
+        return bool(np.array_equal(a.view(np.int64), b.view(np.int64)))
+    finite = np.isfinite(b)
+    close = np.abs(a[finite] - b[finite]) <= _ULPS_ELSEWHERE * np.spacing(np.abs(b[finite]))
+    return bool(close.all() and np.array_equal(a[~finite], b[~finite], equal_nan=True))
 
 
 @pytest.mark.parametrize(

@@ -32,8 +32,11 @@ from typing import Any
 
 import numpy as np
 
-#: Files kept at most; beyond it the oldest are removed as new ones are written.
+#: Files and bytes kept at most; beyond either the oldest are removed as new ones are written
+#: (a Beta quantile table is about 330 KB: a sweep over the share of sentence served writes
+#: one per design point).
 MAX_FILES = 512
+MAX_BYTES = 64 * 1024 * 1024
 _FORMAT = 1
 _SOURCES = ("flows.py", "need.py", "metrics.py", "../config.py")
 #: Every file the cache writes is named ``<prefix><kind>-<hash>.json``; nothing else in the
@@ -131,15 +134,26 @@ def save(kind: str, key: str, values: dict[str, Any]) -> None:
 
 
 def _prune(where: Path, keep: Path) -> None:
-    """Remove the oldest of the cache's files beyond :data:`MAX_FILES` (never ``keep``, the
-    one just written, whatever the clock's resolution)."""
-    files = [path for path in where.glob(f"{_PREFIX}*.json") if path != keep]
-    excess = len(files) + 1 - MAX_FILES
-    if excess <= 0:
+    """Remove the oldest of the cache's files beyond :data:`MAX_FILES` files or
+    :data:`MAX_BYTES` bytes in all (never ``keep``, the one just written, whatever the clock's
+    resolution)."""
+    files = []
+    for path in where.glob(f"{_PREFIX}*.json"):
+        if path == keep:
+            continue
+        try:
+            stat = path.stat()
+        except OSError:  # removed meanwhile by another process
+            continue
+        files.append((stat.st_mtime_ns, path.name, stat.st_size, path))
+    count, size = len(files) + 1, sum(f[2] for f in files) + keep.stat().st_size
+    if count <= MAX_FILES and size <= MAX_BYTES:
         return
-    files.sort(key=lambda path: (path.stat().st_mtime_ns, path.name))
-    for path in files[:excess]:
+    for _, _, bytes_, path in sorted(files):  # oldest first
+        if count <= MAX_FILES and size <= MAX_BYTES:
+            break
         path.unlink(missing_ok=True)
+        count, size = count - 1, size - bytes_
 
 
 def numbers(values: object, shape: tuple[int, ...] | None = None) -> Any:

@@ -956,8 +956,10 @@ class Population:
     def _leave_one(self, pid: int, how: int, now: float) -> None:
         """:meth:`_leave` for one person who did not die, in Python numbers (hot path: in one
         prison most days release one person or see one leave the estate, and the batch's
-        numpy calls cost several times this). Each flow gets the same number added, in the
-        same order, as the batch would add, so the totals are the same to the bit."""
+        numpy calls cost several times this). Each flow the batch adds a non-zero number to gets
+        the same number, in the same order; the batch's zeros (a prison's determinate releases
+        when the person's term was not determinate) change no total, so the totals are the
+        same to the bit."""
         p, metrics = self.people, self.metrics
         prison = int(p.prison[pid])
         has_need = bool(p.level[pid] != NONE)
