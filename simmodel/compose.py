@@ -71,7 +71,7 @@ def config_root(layers: tuple[tuple[str, Path], ...]) -> Path:
         return _layered[key]
     root = Path(tempfile.mkdtemp(prefix="simmodel-configs-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
-    for name in ("config.yaml", "hydra_settings.yaml", "single_run.yaml"):  # the primary configs
+    for name in trust.SHIPPED_HYDRA_FILES:
         (root / name).symlink_to(CONFIG_DIR / name)
     sources = [(p.name, p) for p in sorted(CONFIG_DIR.iterdir()) if p.is_dir()] + list(reversed(layers))
     for group, folder in sources:

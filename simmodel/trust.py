@@ -301,15 +301,12 @@ def _check_uncached(path: Path, group: str | None, size: int) -> None:
         _walk(path, data, group)
 
 
+#: The shipped root files that configure Hydra: the primary configurations and the settings
+#: both include (a layered config folder links them too: compose.config_root).
+SHIPPED_HYDRA_FILES = ("config.yaml", "hydra_settings.yaml", "single_run.yaml")
 #: Root files of the shipped config folder that are not checked as a user's file would be
 #: (see :func:`check_folder`).
-SHIPPED_ROOT_FILES = (
-    "config.yaml",
-    "hydra_settings.yaml",
-    "single_run.yaml",
-    "assumptions.yaml",
-    "targets.yaml",
-)
+SHIPPED_ROOT_FILES = (*SHIPPED_HYDRA_FILES, "assumptions.yaml", "targets.yaml")
 
 
 def check_folder(folder: Path, *, root_trusted: bool) -> list[tuple[str, int, int]]:

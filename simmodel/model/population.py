@@ -274,6 +274,12 @@ class People:
         self.next_day[ids] = math.inf
         self.free.extend(ids.tolist())
 
+    def release_id(self, pid: int) -> None:
+        """:meth:`release_ids` for one id (hot path: a single prison's usual day)."""
+        self.prison[pid] = -1
+        self.next_day[pid] = math.inf
+        self.free.append(pid)
+
     def _fresh_ids(self, n: int) -> np.ndarray:
         """Reserve ``n`` never-used ids, growing the arrays if needed."""
         needed = self.count + n
@@ -977,9 +983,7 @@ class Population:
             p.need_ids.discard(pid)
             p.need_touched.append(pid)
         p.in_prison[prison] -= 1
-        p.prison[pid] = -1  # as People.release_ids
-        p.next_day[pid] = math.inf
-        p.free.append(pid)
+        p.release_id(pid)
 
     def _end_of_life(self, dead: np.ndarray, now: float) -> None:
         """Count the end-of-life care given before natural deaths with high need or dementia:
