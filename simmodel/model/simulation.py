@@ -7,6 +7,7 @@ accumulators -> :class:`RunResult`.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -30,19 +31,36 @@ from .streams import Streams
 
 
 class CountingEnvironment(simpy.Environment):
-    """A SimPy environment that counts the events it processes (and, in debug mode,
-    calls ``after_step`` after each one)."""
+    """A SimPy environment that says how many events it has processed and, in debug mode,
+    calls ``after_step`` after each one.
+
+    Hot path: SimPy's own ``step`` runs every event. The count is read from SimPy's event ids
+    instead: each scheduled event takes the next one, and those still queued were not processed.
+    (Counting in a wrapper around ``step`` cost about 0.5 us an event: about 1% of a national
+    run, 3% of a single prison's.)
+    """
 
     def __init__(self) -> None:
         super().__init__()
-        self.events_processed = 0
         self.after_step: Callable[[], None] | None = None
 
-    def step(self) -> None:
-        self.events_processed += 1
-        super().step()
-        if self.after_step is not None:
-            self.after_step()
+    def check_each_step(self, check: Callable[[], None]) -> None:
+        """Call ``check`` after every event from now on (debug mode)."""
+        self.after_step = check
+        step = super().step
+
+        def step_and_check() -> None:
+            step()
+            check()
+
+        self.step = step_and_check  # type: ignore[method-assign]
+
+    @property
+    def events_processed(self) -> int:
+        """Events processed so far (including the one that stops a run at its horizon)."""
+        scheduled = next(self._eid)
+        self._eid = itertools.count(scheduled)  # reading the count leaves it where it was
+        return scheduled - len(self._queue)
 
 
 @dataclass
@@ -116,7 +134,7 @@ class Simulation:
         env = self.env
         self.population.create_stock()
         if self.cfg.run.check_invariants:
-            env.after_step = EventChecker(env, self.people, self.metrics, self.estate, self.buddies)
+            env.check_each_step(EventChecker(env, self.people, self.metrics, self.estate, self.buddies))
             self.care.window_observer = check_window
             self.care.wake_every_window = True  # checked at every window too (same results)
         self.buddies.start()
