@@ -358,6 +358,7 @@ def test_funding_by_scenario_sweep_compares_within_each_scenario(two_way_sweep: 
     # pairing across them: test_funding_is_compared_within_each_scenario does, on hand-made jobs.
 
 
+@pytest.mark.slow  # the only quick user of the four-job sweep (about 18 s on a slow machine)
 def test_frontier_points_are_grouped_by_scenario(two_way_sweep: Path) -> None:
     jobs = load_jobs(two_way_sweep)
     points = frontier_points(jobs, "funding")
