@@ -39,6 +39,7 @@ import yaml
 
 from .config import Config, ConfigError
 from .paths import CONFIG_DIR
+from .trust import SAFE_LOADER
 
 REGISTRY = CONFIG_DIR / "assumptions.yaml"
 DISTRIBUTIONS = ("uniform", "triangular", "loguniform", "beta", "lognormal")
@@ -98,7 +99,7 @@ def _fmt(value: float) -> str:
 @cache
 def _load(path: Path = REGISTRY) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path.name}: cannot read the assumptions registry ({exc})") from exc
     return data

@@ -53,6 +53,7 @@ import yaml
 from .callable_module import make_callable
 from .config import ConfigError
 from .paths import CONFIG_DIR, REPO
+from .trust import SAFE_LOADER
 
 SETTINGS: dict[str, Any] = {
     "group": "care_act",
@@ -123,7 +124,7 @@ def groups(path: Path | None = None) -> dict[str, Group]:
     from . import assumptions
     from .experiments import validate
 
-    data = yaml.safe_load((path or validate.TARGETS).read_text(encoding="utf-8"))
+    data = yaml.load((path or validate.TARGETS).read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     registry = assumptions.registry()["model"]
     known = {c.key: c for c in validate.targets(path or validate.TARGETS)}
     out = {}

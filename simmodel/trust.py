@@ -94,14 +94,15 @@ def is_bool_key(dotted: str) -> bool:
 # ------------------------------------------------------------------------- YAML
 #: PyYAML's safe loader, on libyaml where PyYAML was built with it (about 10x faster: every config
 #: file is read three times before each run, which is most of the start-up of a validation error).
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: The project's other data files (the assumptions registry, the public figures) are read with it too.
+SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _check_events(path: Path, text: str) -> None:
     """Refuse YAML tags and deep nesting; the stream is read as events, so nothing is expanded."""
     depth = 0
     try:
-        for event in yaml.parse(text, Loader=_LOADER):
+        for event in yaml.parse(text, Loader=SAFE_LOADER):
             tag = getattr(event, "tag", None)
             if tag is not None:
                 raise refuse(path, f"YAML tags such as {tag[:30]!r} are not allowed.")
@@ -158,12 +159,12 @@ def _check_duplicate_keys(path: Path, node: yaml.Node | None, prefix: str) -> No
 
 def _load(path: Path, text: str) -> Any:
     _check_events(path, text)
-    node = yaml.compose(text, Loader=_LOADER)
+    node = yaml.compose(text, Loader=SAFE_LOADER)
     if node is not None and _expanded_size(node, {}) > MAX_NODES:
         raise refuse(path, f"anchors and aliases expand to more than {MAX_NODES:,} values.")
     _check_duplicate_keys(path, node, "")
     try:
-        return yaml.load(text, Loader=_LOADER)  # a safe loader: plain data only
+        return yaml.load(text, Loader=SAFE_LOADER)  # a safe loader: plain data only
     except yaml.YAMLError:
         raise refuse(path, "it is not valid YAML.") from None
 
@@ -315,7 +316,7 @@ def check_folder(folder: Path, *, root_trusted: bool) -> list[tuple[str, int, in
     In the shipped folder (``root_trusted``), the root files of :data:`SHIPPED_ROOT_FILES`
     are trusted: ``config.yaml``, ``hydra_settings.yaml`` and ``single_run.yaml`` are the
     only files that may configure Hydra; ``assumptions.yaml`` (the ranges registry) and
-    ``targets.yaml`` (the public figures) are data read with ``yaml.safe_load``, never
+    ``targets.yaml`` (the public figures) are data read with :data:`SAFE_LOADER`, never
     composed. In a user's folder every file is checked like the rest. Returns the
     (path, size, modification time) of every file, so a caller can tell when any changed.
     """
