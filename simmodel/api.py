@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from omegaconf import OmegaConf
 
 from .compose import check_overrides
 from .config import Config
@@ -159,9 +158,9 @@ def output_texts(
     """Every text file of a run, built in memory (so a failure while building writes nothing);
     ``table`` and ``series`` are the ensemble's summary and monthly table, ``images`` the
     report's figures if already being drawn (:mod:`.outputs.plot_helper`)."""
-    node = OmegaConf.structured(config)  # built once: about 0.15 s for the whole configuration
-    cfg_yaml = OmegaConf.to_yaml(node, resolve=True)
-    resolved = report.flatten(OmegaConf.to_container(node, resolve=True))
+    data = results.config_data(config)
+    cfg_yaml = results.config_text(data)
+    resolved = report.flatten(data)
     texts = {
         "config.yaml": cfg_yaml,
         "timeseries.csv": csv_text(series),  # byte for byte to_csv(index=False), 4x faster

@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 
 from simmodel.compose import check_overrides, compose_config
 from simmodel.config import Config, ConfigError, check_ranges
+from simmodel.outputs import results
 
 SCENARIO_NAMES = sorted(p.stem for p in SCENARIOS.glob("*.yaml"))
 #: (group, option) for every option file of every config group; ``scenario`` is a
@@ -216,3 +217,31 @@ def test_retired_population_keys_are_refused(key: str) -> None:
     retired = key.split(".")[1]  # the message names the first part that is not a key
     with pytest.raises(ConfigError, match=f"Unknown key 'population.{retired}'"):
         check_overrides(["estate=single_prison", f"{key}=1"])
+
+
+FUNDING_OPTIONS = [o for g, o in GROUP_OPTIONS if g == "funding"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [[f"estate={e}"] for e in ESTATES] + [[f"funding={f}", "estate=single_prison"] for f in FUNDING_OPTIONS],
+    ids=lambda o: ",".join(o),
+)
+def test_a_run_s_config_yaml_is_omegaconf_s_text(overrides: list[str]) -> None:
+    # config.yaml is written from the checked dataclass without OmegaConf (0.1 s saved a run);
+    # the estates and funding options hold every kind of value (lists, nested dicts, None,
+    # strings that look like numbers), so any difference from OmegaConf's text shows here
+    cfg = check_overrides(overrides)
+    node = OmegaConf.structured(cfg)
+    assert results.resolved_yaml(cfg) == OmegaConf.to_yaml(node, resolve=True)
+    assert results.config_data(cfg) == OmegaConf.to_container(node, resolve=True)
+
+
+def test_config_data_turns_tuples_into_lists_as_omegaconf_does() -> None:
+    cfg = check_overrides(["estate=single_prison"])
+    assert cfg.estate.prisons, "the single prison is listed"
+    as_list = results.config_data(cfg)
+    cfg.estate.prisons = tuple(cfg.estate.prisons)  # type: ignore[assignment]
+    data = results.config_data(cfg)
+    assert data == as_list and isinstance(data["estate"]["prisons"], list)
+    assert "!!python/tuple" not in results.config_text(data)

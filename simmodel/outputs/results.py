@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -17,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from omegaconf import OmegaConf
+import yaml
+from omegaconf._utils import get_omega_conf_dumper  # the dumper of OmegaConf.to_yaml
 
-from ..config import AGE_BANDS, PRISON_TYPES, SCHEME_TYPES
+from ..config import AGE_BANDS, PRISON_TYPES, SCHEME_TYPES, Config
 from ..model.metrics import DAYS_PER_MONTH, FLOW_NAMES, PAYERS, STOCK_NAMES, Flow, Stock
 from ..paths import REPO
 from .csv_text import csv_text
@@ -852,6 +854,29 @@ def write_results(result: RunResult, cfg_yaml: str, out_dir: Path) -> dict[str, 
     )
 
 
-def resolved_yaml(cfg: object) -> str:
-    """The resolved configuration as YAML."""
-    return OmegaConf.to_yaml(OmegaConf.structured(cfg), resolve=True)
+def config_data(cfg: Config) -> dict[str, Any]:
+    """The configuration as plain data: what ``OmegaConf.to_container(OmegaConf.structured(cfg),
+    resolve=True)`` gives, in about 1 ms instead of 0.1 s. A checked configuration holds no
+    interpolation (each was resolved when it was made) and no enum, so its fields are the data;
+    tuples become lists, as in OmegaConf."""
+    return _plain(dataclasses.asdict(cfg))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def config_text(data: dict[str, Any]) -> str:
+    """``data`` (:func:`config_data`) as YAML, byte for byte what ``OmegaConf.to_yaml`` writes."""
+    return yaml.dump(
+        data, default_flow_style=False, allow_unicode=True, sort_keys=False, Dumper=get_omega_conf_dumper()
+    )
+
+
+def resolved_yaml(cfg: Config) -> str:
+    """The resolved configuration as YAML (``config.yaml``)."""
+    return config_text(config_data(cfg))
