@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -220,3 +222,26 @@ def test_outputs_dictionary_lists_every_column_and_metric(run_dir: Path) -> None
 def test_report_names_the_number_of_prisons(run_dir: Path) -> None:
     text = (run_dir / "report.html").read_text(encoding="utf-8")
     assert "(1 prison)" in text and "1 prisons" not in text
+
+
+def test_a_column_s_width_is_that_of_its_widest_number_as_shown() -> None:
+    # _width (through _widest_number) formats the largest and the most negative number only;
+    # compared here with formatting every number, on columns built to hit the edges: rounding
+    # up to another digit (9.96 shows as 10.0), thousands separators, -0.0, infinities, NaN
+    # and empty columns
+    rng = np.random.default_rng(7)
+    edges = [9.95, 9.96, 99.95, 999.96, 9_999.96, -0.0, 0.0, -0.04, 0.04, 1e15, -1e15, math.inf, -math.inf]
+    columns = [np.array(edges), np.array([math.nan]), np.array([]), np.array([math.inf, 12_345.0])]
+    columns += [np.array(c) for c in ([0.0, -0.0], [0.5, -math.inf], [math.inf], [-0.04, 0.5])]
+    for _ in range(300):
+        size = int(rng.integers(1, 40))
+        scale = 10.0 ** rng.integers(-2, 9, size)
+        values = rng.normal(size=size) * scale
+        picked = rng.random(size) < 0.2
+        values[picked] = rng.choice([*edges, math.nan], size=int(picked.sum()))
+        columns.append(values)
+    for values in columns:
+        shown = [len(f"{v:,.1f}") for v in values if not math.isnan(v)]
+        assert report._widest_number(values[~np.isnan(values)]) == max(shown, default=4), values
+        frame = pd.DataFrame({"v": values})
+        assert report._width(frame, "v") == min(max(*shown, 4, 6) + 2, 60), values

@@ -509,16 +509,23 @@ def number_format(unit: str, value: float) -> str:
 def _column_format(header: str, values: pd.Series) -> str:
     """The number format of a wide table's column, from the unit in its header and its values."""
     unit = header.rpartition("(")[2].rstrip(")") if header.endswith(")") else ""
-    numbers = pd.to_numeric(values, errors="coerce").dropna()
     if unit == "month number" or header in COUNT_HEADERS:
         return "0"
     if unit == "years":
         return "0.00"
     if unit.startswith("GBP"):
         return _MONEY
-    if len(numbers) and bool((numbers == numbers.round()).all()):
+    numbers = _numbers(values)
+    if len(numbers) and bool((numbers == np.round(numbers)).all()):
         return "#,##0"
     return "#,##0.0"
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    """A column's numbers as floats, blanks (NaN, None, text) left out (hot path: a workbook
+    has hundreds of columns, and pandas' own calls cost several times these)."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return numbers[~np.isnan(numbers)]
 
 
 def _cell_formats(frame: pd.DataFrame, column: str) -> list[str] | str | None:
@@ -542,11 +549,32 @@ def _width(frame: pd.DataFrame, column: str) -> int:
     values = frame[column]
     sample = values.head(500)
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        shown = [f"{v:,.1f}" for v in pd.to_numeric(sample, errors="coerce").dropna()]
+        body = _widest_number(_numbers(sample))
     else:
-        shown = [str(v) for v in sample if isinstance(v, str)]
-    body = max((len(v) for v in shown), default=4)
+        body = max((len(v) for v in sample if isinstance(v, str)), default=4)
     return min(max(body, min(len(str(column)), 18), 6) + 2, 60)
+
+
+def _widest_number(numbers: np.ndarray) -> int:
+    """Characters of the widest of ``numbers`` shown as ``f"{v:,.1f}"`` (4 if there are none).
+
+    The shown width never falls as a number moves away from zero, so the widest is that of
+    the largest number or of the most negative one (a minus sign, -0.0 included); infinities
+    show as ``inf`` and ``-inf``. Formatting two numbers instead of up to 500 (hot path)."""
+    if len(numbers) == 0:
+        return 4
+    widths = []
+    finite = numbers[np.isfinite(numbers)]
+    negative = np.signbit(finite)
+    if negative.any():
+        widths.append(len(f"{finite[negative].min():,.1f}"))
+    if not negative.all():
+        widths.append(len(f"{finite[~negative].max():,.1f}"))
+    if np.isposinf(numbers).any():
+        widths.append(3)
+    if np.isneginf(numbers).any():
+        widths.append(4)
+    return max(widths)
 
 
 def _write_sheet(book: Workbook, name: str, frame: pd.DataFrame, formats: dict[str, Format]) -> None:
