@@ -7,7 +7,9 @@ drifting machine does not disturb, for telling two versions of the code apart.
 
 Wall times on a shared 2-core machine can differ by a third between identical runs, which
 hides any change of a few percent (``targets.py``). An instruction count repeats to within
-about 0.1% (hash seeds fixed, the fit cache filled first), so a change of 1% shows. It is not
+about 0.5% (hash seeds fixed, the fit cache filled first: the same code measured twice gave
+1.372 and 1.379 G for a single-prison replication, 1.847 and 1.849 G for the reference), so
+a change of a few percent shows. It is not
 a time: numpy's compiled loops do more per instruction than the interpreter, so the counts
 compare versions of the code, not the issue's targets, which ``targets.py`` times.
 
