@@ -72,6 +72,27 @@ def test_a_config_changed_after_validation_is_checked_again() -> None:
         simmodel.run(config=cfg)
 
 
+def test_an_unchanged_config_is_not_checked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from simmodel import compose
+
+    cfg = simmodel.configure(SHORT)
+    checks: list[object] = []
+    monkeypatch.setattr(compose, "check_ranges", lambda node: checks.append(node))
+    compose.revalidate(cfg)
+    assert checks == [], "a configuration as it was checked is not checked again"
+    cfg.run.years = True  # type: ignore[assignment]  # equal to 1.0, but not a number of years
+    with pytest.raises(ConfigError, match=r"years"):
+        compose.revalidate(cfg)
+    cfg.run.years = 0.25  # back as it was checked
+    compose.revalidate(cfg)
+    assert checks == []
+    cfg.run.years = 0.5
+    compose.revalidate(cfg)
+    assert len(checks) == 1, "a changed value is checked once, then remembered"
+    compose.revalidate(cfg)
+    assert len(checks) == 1
+
+
 def test_compare_pairs_options_by_replication() -> None:
     table = simmodel.compare(["more_buddy_posts"], overrides=SHORT, replications=3, jobs=1)
     assert set(table["option"]) == {"more_buddy_posts"} and set(table["reference"]) == {"status_quo"}
