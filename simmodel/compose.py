@@ -10,7 +10,6 @@ mistake raises :class:`~simmodel.config.ConfigError` with one line of at most
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import pickle
 import re
 import shutil
@@ -27,7 +26,7 @@ from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 
 from . import trust
-from .config import Config, ConfigError, check_ranges, register_configs
+from .config import Config, ConfigError, as_checked, check_ranges, fingerprint, mark_checked, register_configs
 from .paths import CONFIG_DIR, REPO
 
 # ------------------------------------------------------------- users' own config files
@@ -309,22 +308,8 @@ def to_config(cfg: DictConfig) -> Config:
 
     check_flows(node)
     _check_objective(node)
-    _mark_checked(node)
+    mark_checked(node)  # (OmegaConf made it: every value of its field's type)
     return node
-
-
-#: The attribute in which a checked :class:`Config` keeps :func:`_fingerprint` of itself.
-_CHECKED = "_simmodel_checked"
-
-
-def _fingerprint(cfg: Config) -> str:
-    """Every value of ``cfg``, with its type (``repr`` tells 1.0 from 1 and from True)."""
-    return repr(dataclasses.asdict(cfg))
-
-
-def _mark_checked(cfg: Config) -> None:
-    """Remember that ``cfg`` passed the checks as it is now (:func:`revalidate`)."""
-    setattr(cfg, _CHECKED, _fingerprint(cfg))
 
 
 def _check_objective(cfg: Config) -> None:
@@ -395,7 +380,7 @@ def revalidate(cfg: Config) -> None:
     configuration whose every value and type is still what passed the checks is not checked
     again (1 ms to compare, where the checks take about 0.1 s).
     """
-    if getattr(cfg, _CHECKED, None) == _fingerprint(cfg):
+    if as_checked(cfg):
         return
     try:
         node = OmegaConf.to_object(OmegaConf.structured(cfg))
@@ -407,4 +392,5 @@ def revalidate(cfg: Config) -> None:
     from .model.flows import check_flows  # scipy: imported only when a run is about to start
 
     check_flows(node)
-    _mark_checked(cfg)
+    if fingerprint(node) == fingerprint(cfg):  # no value needed converting to its field's type
+        mark_checked(cfg)

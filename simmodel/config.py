@@ -525,6 +525,36 @@ class Config:
     run: RunConfig = field(default_factory=RunConfig)
 
 
+#: The attribute in which a :class:`Config` that passed the checks keeps its :func:`fingerprint`.
+_CHECKED = "_simmodel_checked"
+
+
+def fingerprint(cfg: Config) -> str:
+    """Every value of ``cfg`` with its type, the classes of nested dataclasses included: a
+    ``LevelValues`` is not a dict of the same numbers, nor 1.0 the same as 1 or True."""
+    return repr(_typed(cfg))
+
+
+def _typed(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return type(value).__qualname__, [(f.name, _typed(getattr(value, f.name))) for f in fields(value)]
+    if isinstance(value, dict):
+        return "dict", [(key, _typed(item)) for key, item in value.items()]
+    if isinstance(value, list | tuple):
+        return type(value).__name__, [_typed(item) for item in value]
+    return type(value).__qualname__, value
+
+
+def mark_checked(cfg: Config) -> None:
+    """Remember that ``cfg``, as it is now, passed the checks with every value of its field's type."""
+    setattr(cfg, _CHECKED, fingerprint(cfg))
+
+
+def as_checked(cfg: Config) -> bool:
+    """True if ``cfg`` is still as it was when it passed the checks (1 ms to tell nationally)."""
+    return getattr(cfg, _CHECKED, None) == fingerprint(cfg)
+
+
 def register_configs() -> None:
     """Register the schema so ``configs/config.yaml`` can extend it (idempotent).
 

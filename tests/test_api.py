@@ -73,6 +73,10 @@ def test_a_config_changed_after_validation_is_checked_again() -> None:
 
 
 def test_an_unchanged_config_is_not_checked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    import numpy as np
+
     from simmodel import compose
 
     cfg = simmodel.configure(SHORT)
@@ -80,11 +84,18 @@ def test_an_unchanged_config_is_not_checked_again(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(compose, "check_ranges", lambda node: checks.append(node))
     compose.revalidate(cfg)
     assert checks == [], "a configuration as it was checked is not checked again"
-    cfg.run.years = True  # type: ignore[assignment]  # equal to 1.0, but not a number of years
-    with pytest.raises(ConfigError, match=r"years"):
-        compose.revalidate(cfg)
-    cfg.run.years = 0.25  # back as it was checked
-    compose.revalidate(cfg)
+    # the same numbers in another type are a change: OmegaConf refuses each of these
+    shares = cfg.need.level_shares_at_onset
+    for field, value in (
+        ("level_shares_at_onset", dataclasses.asdict(shares)),  # a dict, not LevelValues
+        ("worsening_rate_per_year", np.float64(cfg.need.worsening_rate_per_year)),
+    ):
+        original = getattr(cfg.need, field)
+        setattr(cfg.need, field, value)
+        with pytest.raises(ConfigError):
+            compose.revalidate(cfg)
+        setattr(cfg.need, field, original)
+    compose.revalidate(cfg)  # put back as it was: nothing to check
     assert checks == []
     cfg.run.years = 0.5
     compose.revalidate(cfg)
