@@ -562,7 +562,8 @@ def register_configs() -> None:
     use, so a composition never changes the stored one.
     """
     store = ConfigStore.instance()
-    if "schema.yaml" not in store.repo:
+    stored = store.repo.get("schema.yaml")
+    if stored is None or OmegaConf.get_type(stored.node) is not Config:  # (a reloaded module: anew)
         store.store(name="schema", node=Config)
 
 

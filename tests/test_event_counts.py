@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import simpy
 
 from simmodel.compose import check_overrides
-from simmodel.model.simulation import Simulation, run_replication
+from simmodel.model.simulation import CountingEnvironment, Simulation, run_replication
 
 PINNED = [
     # (overrides, replication, SimPy events, unlock windows)
@@ -65,3 +66,47 @@ def test_windows_taken_without_waiting_give_the_same_results(windows: int) -> No
     assert quick.windows_resolved == every.windows_resolved
     # two windows a day: 2,012 events against 2,583; three: 2,032 against 3,300
     assert quick.events_processed < 0.85 * every.events_processed
+
+
+class _StepCounter(CountingEnvironment):
+    """Counts SimPy's steps one by one, as the environment once did (the reference)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps = 0
+
+    def step(self) -> None:
+        self.steps += 1
+        super().step()
+
+
+def _ticker(env: CountingEnvironment, resource: simpy.Resource):  # type: ignore[no-untyped-def]
+    for k in range(6):
+        with resource.request() as request:
+            yield request
+            yield env.timeout(1.0 + 0.5 * (k % 2))
+
+
+@pytest.mark.parametrize("checked", [False, True])
+def test_the_count_of_events_is_the_number_of_steps(checked: bool) -> None:
+    # events_processed is read from SimPy's event ids (scheduled minus still queued); it must
+    # equal the steps SimPy took, the one that stops each run at its horizon included, over
+    # runs resumed twice and with the debug check after every event on and then off
+    reference, env = _StepCounter(), CountingEnvironment()
+    seen: list[float] = []
+    for e in (reference, env):
+        resource = simpy.Resource(e, capacity=1)
+        for _ in range(3):
+            e.process(_ticker(e, resource))
+    if checked:
+        env.after_step = lambda: seen.append(env.now)
+    for until in (2.5, 7.0, 40.0):
+        reference.run(until=until)
+        env.run(until=until)
+        assert env.events_processed == reference.steps
+        if checked and until == 2.5:
+            assert len(seen) == env.events_processed - 1, "checked after every event but the stop"
+            env.after_step = None
+    assert env.events_processed > 30
+    if checked:
+        assert 0 < len(seen) < env.events_processed, "no check once after_step is None"
