@@ -95,7 +95,7 @@ def is_bool_key(dotted: str) -> bool:
 #: PyYAML's safe loader, on libyaml where PyYAML was built with it (about 10x faster: every config
 #: file is read three times before each run, which is most of the start-up of a validation error).
 #: The project's other data files (the assumptions registry, the public figures) are read with it too.
-SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # (CSafeLoader is no SafeLoader subclass)
 
 
 def _check_events(path: Path, text: str) -> None:
