@@ -1,9 +1,9 @@
 """Instructions (valgrind's callgrind) that the model's main workloads cost: a measure a busy or
 drifting machine does not disturb, for telling two versions of the code apart.
 
-    python benchmarks/instructions.py                    # this checkout (about 10 minutes on 2 cores)
-    python benchmarks/instructions.py --quick            # without the national year (about 3 minutes)
-    python benchmarks/instructions.py --against d76e311  # that commit and this checkout, side by side
+    python benchmarks/instructions.py                    # this checkout (about 7 minutes on 2 cores)
+    python benchmarks/instructions.py --quick            # without the national year (about 4 minutes)
+    python benchmarks/instructions.py --against d76e311  # that commit and this checkout (twice as long)
 
 Wall times on a shared 2-core machine can differ by a third between identical runs, which
 hides any change of a few percent (``targets.py``). An instruction count repeats to within
@@ -25,7 +25,8 @@ with two; the difference is one unit, and what is left of the first is the proce
   run.warmup_years=0 run.replications=1``, files and the report's plots included (drawn in the
   same process, ``SIMMODEL_PLOT_HELPER=0``, so callgrind sees them), counted once.
 
-Needs valgrind (``apt-get install valgrind``); runs two processes at a time.
+Needs valgrind (``apt-get install valgrind``); runs two processes at a time. The checkout is
+read as each process starts, so leave it alone until the counts are printed.
 """
 
 from __future__ import annotations
@@ -140,8 +141,9 @@ def main() -> None:
         for name, value in now.items():
             print(f"{name:<48}{was[name]:12.3f}{value:12.3f}{100 * (value / was[name] - 1):+8.1f}%")
     else:
+        now = measure(here, args.quick)
         print(f"{'G instructions':<48}{'now':>12}")
-        for name, value in measure(here, args.quick).items():
+        for name, value in now.items():
             print(f"{name:<48}{value:12.3f}")
     print(f"({time.perf_counter() - started:.0f} s)", file=sys.stderr)
 

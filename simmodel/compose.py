@@ -380,7 +380,8 @@ def revalidate(cfg: Config) -> None:
     configuration whose every value and type is still what passed the checks is not checked
     again (1 ms to compare, where the checks take about 0.1 s).
     """
-    if as_checked(cfg):
+    now = fingerprint(cfg)
+    if as_checked(cfg, now):
         return
     try:
         node = OmegaConf.to_object(OmegaConf.structured(cfg))
@@ -392,5 +393,5 @@ def revalidate(cfg: Config) -> None:
     from .model.flows import check_flows  # scipy: imported only when a run is about to start
 
     check_flows(node)
-    if fingerprint(node) == fingerprint(cfg):  # no value needed converting to its field's type
-        mark_checked(cfg)
+    if fingerprint(node) == now:  # no value needed converting to its field's type
+        mark_checked(cfg, now)

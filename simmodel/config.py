@@ -545,14 +545,16 @@ def _typed(value: Any) -> Any:
     return type(value).__qualname__, value
 
 
-def mark_checked(cfg: Config) -> None:
-    """Remember that ``cfg``, as it is now, passed the checks with every value of its field's type."""
-    setattr(cfg, _CHECKED, fingerprint(cfg))
+def mark_checked(cfg: Config, now: str | None = None) -> None:
+    """Remember that ``cfg``, as it is now (``now``: its fingerprint, if already taken), passed
+    the checks with every value of its field's type."""
+    setattr(cfg, _CHECKED, fingerprint(cfg) if now is None else now)
 
 
-def as_checked(cfg: Config) -> bool:
-    """True if ``cfg`` is still as it was when it passed the checks (1 ms to tell nationally)."""
-    return getattr(cfg, _CHECKED, None) == fingerprint(cfg)
+def as_checked(cfg: Config, now: str | None = None) -> bool:
+    """True if ``cfg`` (``now``: its fingerprint, if already taken) is still as it was when it
+    passed the checks (1 ms to tell nationally)."""
+    return getattr(cfg, _CHECKED, None) == (fingerprint(cfg) if now is None else now)
 
 
 def register_configs() -> None:

@@ -859,7 +859,8 @@ def config_data(cfg: Config) -> dict[str, Any]:
     resolve=True)`` gives it. A configuration as it passed the checks holds every value in its
     field's type and, unless a text holds ``${``, nothing OmegaConf would resolve, so its fields
     are the data (about 1 ms); any other goes through OmegaConf (about 0.1 s)."""
-    if as_checked(cfg) and "${" not in fingerprint(cfg):
+    now = fingerprint(cfg)
+    if as_checked(cfg, now) and "${" not in now:
         return dataclasses.asdict(cfg)
     from omegaconf import OmegaConf
 
