@@ -24,8 +24,8 @@ from typing import Any
 
 import pandas as pd
 
-from .compose import check_overrides
-from .config import Config
+from .compose import check_overrides, is_hydra_override
+from .config import Config, ConfigError
 from .experiments.collate import REFERENCES, Job, comparison_table
 from .experiments.replications import Ensemble, run_replications
 from .outputs import plot_helper, report, results, run_folder
@@ -56,8 +56,19 @@ def as_overrides(
         items = [f"{key}={_text(value)}" for key, value in overrides.items()]
     elif isinstance(overrides, str):
         items = [overrides]
-    else:
+    elif isinstance(overrides, Sequence):
         items = [str(o) for o in overrides]
+    else:
+        raise ConfigError(
+            f"overrides = {str(overrides)[:40]!r}: give a list of 'key=value' texts "
+            "or a mapping of keys to values."
+        )
+    for item in items:
+        if is_hydra_override(item):
+            raise ConfigError(
+                f"{item.partition('=')[0][:60]}: Hydra's settings do not apply to the Python API "
+                "(Result.save(folder) chooses where files go)."
+            )
     if replications is not None:
         items.append(f"run.replications={replications}")
     if jobs is not None:
@@ -113,7 +124,11 @@ class Result:
         the project's own folders, never beside other files, never over another complete
         run unless ``overwrite``; a lock keeps a second writer out.
         """
-        folder = Path(folder)
+        if not str(folder).strip():
+            raise run_folder.OutputError(
+                "save() needs a folder: an empty name would mean the current folder.", 2
+            )
+        folder = Path(folder).expanduser()
         run_folder.check(folder, sweep=False)
         run_folder.create(folder)
         run_folder.lock(folder)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import logging
+import math
 import re
 import shlex
 import shutil
@@ -19,7 +20,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
 from .paths import CONFIG_DIR
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
 EXIT_WRITE_FAILED = 1
-_HYDRA_FLAGS = ("--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc")
-_MULTIRUN_FLAGS = ("--multirun", "-m")
 
 log = logging.getLogger("simmodel")
 
@@ -64,12 +63,14 @@ def _phase(name: str) -> None:
 
 
 def _remove_run_dir(run_dir: Path) -> None:
-    """Remove a run folder that holds nothing but Hydra's log, and empty parents."""
+    """Remove a run or sweep folder that holds nothing but Hydra's log and record of the sweep,
+    and empty parents."""
     from .outputs import run_folder
 
     if not run_dir.is_dir():
         return
-    if all(p.suffix == ".log" or p.name == run_folder.LOCK_FILE for p in run_dir.iterdir()):
+    disposable = (run_folder.LOCK_FILE, "multirun.yaml")
+    if all(p.is_file() and (p.suffix == ".log" or p.name in disposable) for p in run_dir.iterdir()):
         run_folder.unlock(run_dir)
         shutil.rmtree(run_dir, ignore_errors=True)
         parent = run_dir.parent
@@ -144,7 +145,7 @@ def _run(cfg: DictConfig) -> float:
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from .compose import explain, is_hydra_override, to_config
+    from .compose import check_composed, explain, is_hydra_override, to_config
     from .config import ConfigError
     from .experiments import interrupts
     from .outputs import plot_helper, run_folder
@@ -155,6 +156,7 @@ def _run(cfg: DictConfig) -> float:
         config, overrides = _checked_run
     else:
         try:
+            check_composed(cfg)
             config = to_config(cfg)
         except (ConfigError, OmegaConfBaseException) as exc:
             _remove_run_dir(run_dir)
@@ -290,13 +292,11 @@ _checked_run: tuple[Config, list[str]] | None = None
 
 def _hydra_needs_the_model(args: list[str]) -> bool:
     """Whether Hydra must compose the model itself although no ``-m`` was given: a sweep asked
-    for another way (``--multi``, which Hydra's parser takes for ``--multirun``; ``hydra.mode``;
-    sweeper settings) or a Hydra setting that refers to a model key (``hydra.job.name=${scenario}``)."""
+    for another way (``hydra.mode``, sweeper settings) or a Hydra setting that refers to a
+    model key (``hydra.job.name=${scenario}``)."""
     from .compose import is_hydra_override
 
     for arg in args:
-        if arg.startswith("--m"):
-            return True
         if is_hydra_override(arg):
             key, _, value = arg.lstrip("+~").partition("=")
             if key.startswith(("hydra.mode", "hydra.sweeper", "hydra/sweeper")) or "${" in value:
@@ -304,11 +304,29 @@ def _hydra_needs_the_model(args: list[str]) -> bool:
     return False
 
 
+def _check_hydra_option(override: Any) -> None:
+    """``hydra/launcher=NAME`` and the like name an option Hydra has (its own or a plugin's)."""
+    from .compose import hydra_options
+    from .config import ConfigError
+
+    group = override.key_or_group
+    if "/" in group:
+        options = hydra_options(group)
+        if override.value() not in options:
+            raise ConfigError(
+                f"Unknown {group} '{str(override.value())[:40]}'. Available: {', '.join(options)}."
+            )
+
+
 def _hydra_entry(config_name: str = "config") -> None:
     """Hand the command line (``sys.argv``) to Hydra, which calls :func:`_run` for each job."""
     import hydra
 
     hydra.main(config_path=str(CONFIG_DIR), config_name=config_name, version_base="1.3")(_run)()
+
+
+#: Most values one key of a sweep may take (each is checked before the sweep starts).
+MAX_SWEEP_VALUES = 10_000
 
 
 def sweep_variants(
@@ -351,6 +369,14 @@ def sweep_variants(
             interval = override.value()
             values = [str(interval.start), str(interval.end)]
         elif override.is_sweep_override():
+            if kind == ValueType.RANGE_SWEEP:  # listed one by one below: refuse a huge range first
+                steps = override.value()
+                count = math.ceil((steps.stop - steps.start) / steps.step) if steps.step else math.inf
+                if count > MAX_SWEEP_VALUES:
+                    raise ConfigError(
+                        f"{key}: the range has {count:,} values; a sweep takes at most "
+                        f"{MAX_SWEEP_VALUES:,} per key."
+                    )
             values = list(override.sweep_string_iterator())
         else:
             values = [override.get_value_element_as_str()]
@@ -359,41 +385,13 @@ def sweep_variants(
     return [[c[min(i, len(c) - 1)] for c in choices] for i in range(longest)]
 
 
-def _config_dirs(args: list[str]) -> tuple[list[str], tuple[Path, ...]]:
-    """Split off ``--config-dir``/``-cd`` folders and ``hydra.searchpath`` entries (user config files)."""
-    from .config import ConfigError
+def _hydra_value(overrides: list[str], key: str) -> str | None:
+    """The value the last override of Hydra setting ``key`` gives it (in any of its forms:
+    ``key=``, ``+key=``, ``++key=``), as Hydra reads it; None if none sets it."""
+    from .command_line import parse
 
-    rest: list[str] = []
-    dirs: list[Path] = []
-    items = iter(args)
-    for arg in items:
-        if arg in ("--config-dir", "-cd"):
-            dirs.append(Path(next(items, "")))
-        elif arg.startswith("--config-dir="):
-            dirs.append(Path(arg.partition("=")[2]))
-        elif arg in ("--config-path", "-cp", "--config-name", "-cn") or arg.startswith(
-            ("--config-path=", "--config-name=")
-        ):
-            raise ConfigError(
-                f"{arg.split('=')[0]} is not supported: use --config-dir FOLDER for your own files."
-            )
-        elif arg.lstrip("+").startswith("hydra.searchpath="):
-            value = arg.partition("=")[2].strip("[]")
-            for entry in filter(None, (e.strip() for e in value.split(","))):
-                if entry.startswith("pkg://"):
-                    raise ConfigError("hydra.searchpath: only folders (file://...) may be added.")
-                dirs.append(Path(entry.removeprefix("file://")))
-        else:
-            rest.append(arg)
-    for folder in dirs:
-        if not folder.is_dir():
-            raise ConfigError(f"config folder '{str(folder)[:80]}' does not exist.")
-    return rest, tuple(dirs)
-
-
-def _value_of(args: list[str], key: str) -> str | None:
-    found = [a.partition("=")[2] for a in args if a.startswith(f"{key}=")]
-    return found[-1] if found else None
+    found = [parse(o) for o in overrides if o.lstrip("+").startswith(f"{key}=")]
+    return str(found[-1].value()) if found else None
 
 
 def default_run_folder(scenario: str) -> Path:
@@ -406,35 +404,33 @@ def default_run_folder(scenario: str) -> Path:
     return folder
 
 
-def _output_folder(args: list[str], multirun: bool, config: Config) -> tuple[Path, list[str]]:
-    """The run or sweep folder, checked; the arguments with it set explicitly for Hydra."""
+def _output_folder(overrides: list[str], multirun: bool, config: Config) -> tuple[Path, list[str]]:
+    """The run or sweep folder, checked; the overrides with it set explicitly for Hydra (each
+    Hydra setting was checked by :func:`simmodel.command_line.check_hydra_override`)."""
     from .config import ConfigError
     from .outputs import run_folder
 
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
-    given = _value_of(args, key)
+    given = _hydra_value(overrides, key)
     if given is not None and not given.strip():
         raise run_folder.OutputError(
             f"{key} is refused: it is empty, which would mean the current folder.", 2
         )
-    if given is not None and "${" in given:
-        raise ConfigError(f"{key} = {given[:60]!r}: write the folder itself, without ${{...}}.")
     if multirun:
-        subdir = _value_of(args, "hydra.sweep.subdir")
+        subdir = _hydra_value(overrides, "hydra.sweep.subdir")
         if subdir is not None and (
             ".." in Path(subdir).parts or subdir.startswith("/") or not subdir.strip()
         ):
             raise ConfigError(
                 f"hydra.sweep.subdir = {subdir[:60]!r}: use a plain name inside the sweep folder."
             )
-        overrides = [a for a in args if not a.startswith("-")]
         # absolute: jobs a cluster launcher runs elsewhere must write to the same place
         folder = (Path(given) if given is not None else Path(sweep_folder(overrides))).absolute()
     else:
         folder = Path(given) if given is not None else default_run_folder(config.scenario)
     run_folder.check(folder, sweep=multirun)
-    args = [a for a in args if not a.startswith(f"{key}=")]
-    return folder, [*args, f"{key}={folder}"]
+    overrides = [o for o in overrides if not o.lstrip("+").startswith(f"{key}=")]
+    return folder, [*overrides, f"{key}={folder}"]
 
 
 HELP = """\
@@ -495,9 +491,10 @@ def main(argv: list[str] | None = None) -> int:
         from .config import register_configs
 
         register_configs()
-        sys.argv = [sys.argv[0], *args]
+        sys.argv = [sys.argv[0], "--hydra-help"]  # (nothing else of the command line reaches Hydra)
         _hydra_entry()
         return 0
+    from .command_line import check_hydra_override, check_model_override, parse, parse_arguments
     from .compose import (
         check_config_files,
         check_overrides,
@@ -513,17 +510,24 @@ def main(argv: list[str] | None = None) -> int:
 
     global _checked_run
     register_configs()
-    multirun = any(a in _MULTIRUN_FLAGS for a in args)
     folder: Path | None = None
     config_name = "config"
     checked: tuple[Config, list[str]] | None = None
     try:
-        args, config_dirs = _config_dirs(args)
+        command = parse_arguments(args)
+        multirun, config_dirs, overrides = command.multirun, command.config_dirs, command.overrides
+        run_folder.protect(config_dirs)
+        for override in overrides:
+            if is_hydra_override(override):
+                check_hydra_override(parse(override))
+                _check_hydra_option(parse(override))
         layers = user_layers(config_dirs)
-        if any(a in _HYDRA_FLAGS or a.startswith("--cfg") for a in args):
+        if command.only_prints:
             check_config_files(config_dirs, layers)  # --cfg and --info compose too: no unchecked file
+            for override in overrides:  # (printed, not run: their values are not range-checked)
+                if not is_hydra_override(override):
+                    check_model_override(parse(override))
         else:
-            overrides = [a for a in args if not a.startswith("-")]
             configs = [
                 check_overrides(variant, config_dirs)
                 for variant in (
@@ -532,13 +536,14 @@ def main(argv: list[str] | None = None) -> int:
                     else [overrides]
                 )
             ]
-            folder, args = _output_folder(args, multirun, configs[0])
+            folder, overrides = _output_folder(overrides, multirun, configs[0])
             run_folder.create(folder)
             run_folder.lock(folder)
-            if not multirun and not _hydra_needs_the_model(args):  # Hydra: its own settings only
+            if not multirun and not _hydra_needs_the_model(overrides):  # Hydra: its own settings only
                 checked = (configs[0], [o for o in overrides if not is_hydra_override(o)])
-                args = [a for a in args if a.startswith("-") or is_hydra_override(a)]
+                overrides = [o for o in overrides if is_hydra_override(o)]
                 config_name = "single_run"
+        args = [*command.hydra_flags(), *overrides]
         root = config_root(layers)
         if root != CONFIG_DIR:  # the user's own options, layered over the shipped ones
             args = ["--config-path", str(root), *args]
@@ -558,6 +563,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # between a sweep's jobs, or while Hydra starts up
         print("\nsimmodel: interrupted.", file=sys.stderr)
         return interrupts.EXIT_CODES[signal.SIGINT]
+    except SystemExit as exc:  # Hydra refused to start (an unknown launcher ...) or a run failed
+        if exc.code not in (0, None) and folder is not None:
+            _remove_run_dir(folder)  # (only if nothing but Hydra's own records is in it)
+        raise
     finally:
         _checked_run = None
         if folder is not None:

@@ -14,7 +14,8 @@ import pickle
 import re
 import shutil
 import tempfile
-from dataclasses import fields, is_dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,10 @@ from hydra import compose, initialize_config_dir
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import HydraException, MissingConfigException
+from hydra.errors import MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 
-from . import trust
+from . import command_line, trust
 from .config import Config, ConfigError, as_checked, check_ranges, fingerprint, mark_checked, register_configs
 from .paths import CONFIG_DIR, REPO
 
@@ -215,9 +216,15 @@ def check_config_files(
     """
     seen = trust.check_folder(CONFIG_DIR, root_trusted=True)
     for group, folder in user_layers(config_dirs) if layers is None else layers:
-        if group == "hydra":
+        files = sorted(folder.rglob("*.y*ml"))
+        if group == "hydra" or group.startswith("hydra."):
             raise trust.refuse(folder, "a 'hydra' config group may not be supplied.")
-        seen += [trust.check_file(path, group) for path in sorted(folder.rglob("*.y*ml"))]
+        if files and not (CONFIG_DIR / group).is_dir():  # (Hydra would offer it as a group of its own)
+            groups = ", ".join(
+                sorted(p.name for p in CONFIG_DIR.iterdir() if p.is_dir() and p.name[0].isalpha())
+            )
+            raise trust.refuse(folder, f"'{group[:30]}' is not a config group of the model ({groups}).")
+        seen += [trust.check_file(path, group) for path in files]
     return tuple(seen)
 
 
@@ -234,25 +241,22 @@ def _nesting(text: str) -> int:
 
 
 def _check_override_syntax(overrides: list[str]) -> None:
-    """Each override reads as ``key=value`` (Hydra's grammar) with only plain ``${model.key}`` references."""
-    parser = OverridesParser.create()
+    """Each override reads as ``key=value`` (Hydra's grammar), sets one value (a sweep needs
+    ``-m``), and holds only plain ``${model.key}`` references once Hydra's escapes are read
+    (:func:`simmodel.command_line.check_model_override`)."""
     for override in overrides:
         key = override.lstrip("+~").partition("=")[0]
         if _nesting(override) > trust.MAX_DEPTH:  # Hydra's parser would exhaust its recursion
             raise ConfigError(f"{key[:60]}: the value is nested more than {trust.MAX_DEPTH} levels deep.")
-        try:
-            parser.parse_overrides([override])
-        except HydraException:
-            raise ConfigError(
-                f"cannot read {override[:60]!r}: write key=value (e.g. run.years=5); "
-                "quote values with spaces or brackets."
-            ) from None
+        parsed = command_line.parse(override)
         if not key.strip():
             raise ConfigError(f"cannot read {override[:60]!r}: the key before '=' is missing.")
-        try:
-            trust.check_reference(key, override.partition("=")[2])
-        except ConfigError as exc:
-            raise ConfigError(f"{key[:60]}: {exc}") from None
+        command_line.check_model_override(parsed)
+        if parsed.is_sweep_override():
+            raise ConfigError(
+                f"{key[:60]} = {override.partition('=')[2][:40]!r} is a sweep: add -m to run each value "
+                "(quote a value that holds a comma)."
+            )
 
 
 def _check_bool_overrides(overrides: list[str]) -> None:
@@ -260,7 +264,12 @@ def _check_bool_overrides(overrides: list[str]) -> None:
     for override in overrides:
         key, sep, value = override.lstrip("+~").partition("=")
         text = value.strip().strip("'\"").lower()
-        if sep and trust.is_bool_key(key) and text not in ("true", "false") and not text.startswith("${"):
+        if (
+            sep
+            and trust.is_bool_key(key)
+            and text not in ("true", "false", "null")
+            and not text.startswith("${")
+        ):
             raise ConfigError(f"{key} = {value[:40]!r} is not allowed: use true or false.")
 
 
@@ -270,6 +279,17 @@ def compose_config(overrides: list[str], root: Path | None = None) -> DictConfig
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(root or _root), version_base="1.3"):
         return compose(config_name="config", overrides=overrides)
+
+
+def hydra_options(group: str) -> list[str]:
+    """Options of one of Hydra's own groups (``hydra/launcher``: Hydra's and installed plugins')."""
+    register_configs()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(_root), version_base="1.3"):
+            return sorted(GlobalHydra.instance().config_loader().get_group_options(group))
+    finally:
+        GlobalHydra.instance().clear()
 
 
 #: Compositions of group choices, by (choices, config folders, files checked); see compose_fast.
@@ -312,6 +332,16 @@ def to_config(cfg: DictConfig) -> Config:
     return node
 
 
+def check_composed(cfg: DictConfig) -> None:
+    """Refuse a composed configuration holding a ``${...}`` that is not a plain reference to a
+    model key, before anything resolves it: a sweep job's values come from Hydra's sweeper, not
+    only from the command line checked before it started."""
+    for text in command_line.texts(OmegaConf.to_container(cfg, resolve=False)):
+        problem = trust.interpolation_problem(text)
+        if problem:
+            raise ConfigError(problem)
+
+
 def _check_objective(cfg: Config) -> None:
     from .outputs.results import METRICS  # the model's outputs: imported only when checking
 
@@ -335,7 +365,7 @@ def check_overrides(overrides: list[str], config_dirs: tuple[Path, ...] = ()) ->
 def is_hydra_override(override: str) -> bool:
     """``hydra.run.dir=...``, ``hydra/launcher=...`` and the like: Hydra's own settings, which
     the model's configuration does not hold."""
-    return override.lstrip("+~").startswith(("hydra.", "hydra/"))
+    return command_line.is_hydra_key(override.lstrip("+~").partition("=")[0].split("@")[0])
 
 
 def _validate(overrides: list[str], config_dirs: tuple[Path, ...]) -> Config:
@@ -383,15 +413,43 @@ def revalidate(cfg: Config) -> None:
     now = fingerprint(cfg)
     if as_checked(cfg, now):
         return
+    for text in command_line.texts(asdict(cfg) if is_dataclass(cfg) else cfg):
+        if "${" in text:  # the model would read the text itself: OmegaConf resolves only its copy
+            raise ConfigError(
+                f"a value set in code holds {text[:40]!r}: write the value itself, without ${{...}}."
+            )
     try:
         node = OmegaConf.to_object(OmegaConf.structured(cfg))
     except Exception as exc:  # OmegaConf's type errors
         raise ConfigError(explain(exc)) from exc
     assert isinstance(node, Config)
+    for key, value, wanted in _conversions(cfg, node):  # the run uses cfg itself, not the copy
+        raise ConfigError(f"{key} = {str(value)[:40]!r} has the wrong type: use {wanted}.")
     check_ranges(node)
     trust.check_names(node)
     from .model.flows import check_flows  # scipy: imported only when a run is about to start
 
     check_flows(node)
+    _check_objective(node)
     if fingerprint(node) == now:  # no value needed converting to its field's type
         mark_checked(cfg, now)
+
+
+_KINDS = {float: "a number", int: "a whole number", bool: "true or false", str: "text"}
+
+
+def _conversions(given: Any, checked: Any, key: str = "") -> Iterator[tuple[str, Any, str]]:
+    """(key, value, what is wanted) for each value set in code that OmegaConf had to convert to
+    its field's type (a number given as text, a mapping in place of a group of keys); a whole
+    number where the model wants a number is fine."""
+    if is_dataclass(given) and type(given) is type(checked):
+        for f in fields(given):
+            yield from _conversions(
+                getattr(given, f.name), getattr(checked, f.name), f"{key}.{f.name}".lstrip(".")
+            )
+    elif isinstance(given, list) and isinstance(checked, list) and len(given) == len(checked):
+        for i, (item, checked_item) in enumerate(zip(given, checked, strict=True)):
+            yield from _conversions(item, checked_item, f"{key}[{i}]")
+    elif type(given) is not type(checked) and not (type(given) is int and type(checked) is float):
+        wanted = _KINDS.get(type(checked), f"a {type(checked).__name__}")
+        yield key, given, "a group of keys" if is_dataclass(checked) else wanted

@@ -7,6 +7,7 @@ source of truth. A built wheel ships copies inside the package (``simmodel/confi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
@@ -21,3 +22,7 @@ def _shipped(name: str) -> Path:
 
 CONFIG_DIR = _shipped("configs")
 SCENARIO_DIR = _shipped("scenarios")
+
+#: The program search path as the process started, before Hydra applies any job settings: the
+#: run record's ``git status`` is looked up on it (:func:`simmodel.outputs.results._git_has_changes`).
+STARTUP_PATH = os.environ.get("PATH", os.defpath)

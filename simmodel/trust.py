@@ -25,8 +25,11 @@ are cached by (path, size, modification time), so validating many overrides stay
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import MISSING, fields, is_dataclass
+import types
+import typing
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ import yaml
 from hydra.plugins.config_source import ConfigSource
 
 from .config import Config, ConfigError
+from .paths import CONFIG_DIR
 
 #: Largest config file accepted, bytes. The national estate listed prison by prison is
 #: about 20 KB; 256 KB leaves room for long comments and keeps parsing instant.
@@ -64,26 +68,29 @@ def refuse(path: Path | str, what: str) -> ConfigError:
 
 
 # ------------------------------------------------------------------------- schema
+@functools.cache
+def _hints(schema: type) -> dict[str, Any]:
+    return typing.get_type_hints(schema)
+
+
 def _field_type(dotted: str) -> Any:
-    """The schema type at a dotted key (a dataclass, a scalar type), or None if unknown."""
+    """The schema type at a dotted key (a dataclass, a scalar type, ``list[...]``), or None if
+    unknown. List items are named by index, as in a file (``estate.prisons[0].older_unit``) or on
+    the command line (``estate.prisons.0.older_unit``); an optional type gives its type."""
     node: Any = Config
-    for part in dotted.split("."):
+    for part in re.sub(r"\[(\d+)\]", r".\1", dotted).split("."):
+        if part.isdigit():
+            if typing.get_origin(node) is not list:
+                return None
+            node = typing.get_args(node)[0]
+            continue
         if not is_dataclass(node):
             return None
-        match = {f.name: f for f in fields(node)}.get(part)
-        if match is None:
-            return None
-        if match.default_factory is not MISSING:
-            default = match.default_factory()
-            node = type(default) if is_dataclass(default) else None
-        else:
-            node = match.type if isinstance(match.type, type) else _resolve(match.type)
+        node = _hints(node).get(part)
+        if typing.get_origin(node) in (typing.Union, types.UnionType):
+            options = [a for a in typing.get_args(node) if a is not type(None)]
+            node = options[0] if len(options) == 1 else None
     return node
-
-
-def _resolve(annotation: str) -> Any:
-    """The scalar type named by a postponed annotation (``from __future__ import annotations``)."""
-    return {"float": float, "int": int, "bool": bool, "str": str}.get(annotation)
 
 
 def is_bool_key(dotted: str) -> bool:
@@ -159,7 +166,10 @@ def _check_duplicate_keys(path: Path, node: yaml.Node | None, prefix: str) -> No
 
 def _load(path: Path, text: str) -> Any:
     _check_events(path, text)
-    node = yaml.compose(text, Loader=SAFE_LOADER)
+    try:
+        node = yaml.compose(text, Loader=SAFE_LOADER)
+    except yaml.YAMLError:  # e.g. two documents separated by '---'
+        raise refuse(path, "it is not one valid YAML document.") from None
     if node is not None and _expanded_size(node, {}) > MAX_NODES:
         raise refuse(path, f"anchors and aliases expand to more than {MAX_NODES:,} values.")
     _check_duplicate_keys(path, node, "")
@@ -211,7 +221,7 @@ def _walk(path: Path, node: Any, prefix: str) -> None:
                 _check_text(path, key, k)
             if prefix and k == "hydra":
                 raise refuse(path, f"it sets {key}: files may set model parameters only.")
-            if isinstance(v, bool | dict | list) or not is_bool_key(key):
+            if v is None or isinstance(v, bool | dict | list) or not is_bool_key(key):  # (null: unset)
                 _walk(path, v, key)
             else:
                 raise refuse(path, f"{key} = {str(v)[:30]!r}: use true or false.")
@@ -230,7 +240,9 @@ def _walk(path: Path, node: Any, prefix: str) -> None:
 
 def _check_defaults(path: Path, defaults: Any, group: str | None) -> None:
     """A defaults list may only build on another option of the same group (``- status_quo``)."""
-    siblings = {p.stem for p in path.parent.glob("*.yaml")}
+    siblings = {p.stem for p in path.parent.glob("*.yaml")}  # the user's own options of the group
+    if group is not None:
+        siblings |= {p.stem for p in (CONFIG_DIR / group).glob("*.yaml")}  # and the shipped ones
     if group is None or not isinstance(defaults, list):
         raise refuse(path, "it has a defaults list: files may set model parameters only.")
     for item in defaults:
@@ -274,7 +286,12 @@ def _check_uncached(path: Path, group: str | None, size: int) -> None:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
         raise refuse(path, "it is not UTF-8 text.") from None
-    header = ConfigSource._get_header_dict(text) if "@" in text else {"package": None}
+    try:
+        header = ConfigSource._get_header_dict(text) if "@" in text else {"package": None}
+    except ValueError:  # a top comment such as "# @package a b" or "# @TODO" that Hydra cannot read
+        raise refuse(
+            path, "a '# @' comment at the top is not a header Hydra can read; use '# @package _global_'."
+        ) from None
     package = header.get("package")
     if set(header) - {"package"}:
         raise refuse(path, f"header '@{sorted(set(header) - {'package'})[0]}' is not allowed.")

@@ -23,7 +23,7 @@ from omegaconf._utils import get_omega_conf_dumper  # the dumper of OmegaConf.to
 
 from ..config import AGE_BANDS, PRISON_TYPES, SCHEME_TYPES, Config, as_checked, fingerprint
 from ..model.metrics import DAYS_PER_MONTH, FLOW_NAMES, PAYERS, STOCK_NAMES, Flow, Stock
-from ..paths import REPO
+from ..paths import REPO, STARTUP_PATH
 from .csv_text import csv_text
 
 if TYPE_CHECKING:
@@ -802,11 +802,13 @@ def git_commit(repo: Path) -> str | None:
 def _git_has_changes(repo: Path) -> bool | None:
     """Uncommitted changes to tracked files, from ``git status`` run with a clean environment.
 
-    No ``GIT_*`` variable, no global or system config, no fsmonitor and no hooks, so
-    nothing a run's configuration or environment could set makes git run a command.
+    No ``GIT_*`` variable, no global or system config, no fsmonitor and no hooks, and git is
+    looked up on the search path the process started with, so nothing a run's configuration
+    or environment could set makes git run a command.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env |= {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_TERMINAL_PROMPT": "0"}
+    env["PATH"] = STARTUP_PATH  # the search path the process started with, whatever a job set since
     safe = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.untrackedCache=false")
     try:
         changes = subprocess.run(

@@ -35,7 +35,17 @@ LOCK_FILE = ".simmodel.lock"
 #: Folders no output may go into: the project's own sources and configuration.
 PROTECTED = ("configs", "scenarios", "simmodel", "tests")
 
+#: Folders of the user's own configuration in the working folder (see compose.USER_FOLDERS).
+USER_CONFIG_FOLDERS = ("scenarios", "estates")
+
 _held: dict[Path, int] = {}
+#: Config folders given on this command line (``--config-dir``): no output goes into them either.
+_protected_here: set[Path] = set()
+
+
+def protect(folders: tuple[Path, ...]) -> None:
+    """Refuse outputs inside these folders too (the user's own config folders of a command)."""
+    _protected_here.update(Path(f).expanduser().resolve() for f in folders)
 
 
 class OutputError(Exception):
@@ -62,6 +72,10 @@ def unsafe_reason(folder: str | Path) -> str | None:
     for protected in (*(REPO / name for name in PROTECTED), PACKAGE):
         if resolved == protected or protected in resolved.parents:
             return f"it is inside {protected.name}/, which holds the model itself"
+    cwd = Path.cwd().resolve()
+    for protected in (*(cwd / name for name in USER_CONFIG_FOLDERS), *_protected_here):
+        if resolved == protected or protected in resolved.parents:
+            return f"it is inside {protected.name}/, which holds your own configuration files"
     return None
 
 
@@ -87,8 +101,9 @@ def check(folder: Path, *, sweep: bool) -> None:
     reason = unsafe_reason(folder)
     if reason:
         raise OutputError(f"the {what} '{str(folder)[:80]}' is refused: {reason}.", 2)
-    if folder.is_dir():
-        foreign = foreign_entries(folder, sweep=sweep)
+    where = Path(folder).expanduser().resolve()  # ("new/.." is the folder above, holding what it holds)
+    if where.is_dir():
+        foreign = foreign_entries(where, sweep=sweep)
         if foreign:
             raise OutputError(
                 f"the {what} '{str(folder)[:60]}' holds files that are not simmodel outputs "

@@ -1,0 +1,339 @@
+"""The trust boundary on the command line: arguments and overrides someone else wrote.
+
+A command line is read as Hydra reads it (abbreviated options, ``-cd=X``, escapes in values),
+and may set model parameters, choose options, and change a short list of Hydra's settings;
+anything else is refused before a folder is made: exit 2, one line, nothing written.
+Each attack below worked before it was closed (a hostile trial, December 2026).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import run_main
+
+import simmodel
+from simmodel import command_line
+from simmodel.command_line import check_hydra_override, parse, parse_arguments
+from simmodel.compose import check_overrides
+from simmodel.config import ConfigError
+from simmodel.outputs import results, run_folder
+
+FAST = [
+    "estate=single_prison",
+    "run.years=0.25",
+    "run.warmup_years=0",
+    "run.replications=1",
+    "run.jobs=1",
+    "run.progress=false",
+]
+
+
+@pytest.fixture
+def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working folder (``sys.argv`` restored: ``cli.main`` sets it for Hydra)."""
+    folder = tmp_path / "cwd"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    monkeypatch.setattr(sys, "argv", ["simmodel"])
+    return folder
+
+
+def _refused(args: list[str], cwd: Path, capsys: pytest.CaptureFixture[str], words: str) -> None:
+    code = run_main(args)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2, lines
+    assert len(lines) == 1 and lines[0].startswith("simmodel: error:") and words in lines[0], lines
+    assert list(cwd.iterdir()) == [], "nothing is written for a refused command line"
+
+
+@pytest.fixture
+def fake_git(tmp_path: Path) -> tuple[Path, Path]:
+    """A folder holding a program named git that leaves a marker file (the payload of a PATH attack)."""
+    folder, marker = tmp_path / "bin", tmp_path / "git_ran"
+    folder.mkdir()
+    git = folder / "git"
+    git.write_text(f"#!/bin/sh\n: > {marker}\nexit 1\n", encoding="utf-8")  # (a builtin: no PATH needed)
+    git.chmod(0o755)
+    return folder, marker
+
+
+# ------------------------------------------------------------------------ arguments
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["-cn=evil"], "--config-name"),
+        (["--config-n=evil"], "--config-name"),
+        (["-cp", "/tmp"], "--config-path"),
+        (["--config-p=/tmp"], "--config-path"),
+        (["--experimental-rerun=/tmp/config.pickle"], "--experimental-rerun"),
+        (["--exp=/tmp/config.pickle"], "--experimental-rerun"),
+        (["--no-such-flag"], "unrecognized arguments"),
+    ],
+)
+def test_options_that_load_other_configurations_or_code_are_refused_in_every_form(
+    args: list[str], words: str, cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _refused([*FAST, *args], cwd, capsys, words)
+
+
+@pytest.mark.parametrize("form", [["-cd={}"], ["--config-d={}"], ["--config-dir", "{}"], ["-cd", "{}"]])
+def test_every_form_of_config_dir_is_checked(
+    form: list[str], tmp_path: Path, cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    user = tmp_path / "user"
+    (user / "scenario").mkdir(parents=True)
+    (user / "scenario" / "evil.yaml").write_text(
+        "# @package _global_\nhydra:\n  verbose: true\n", encoding="utf-8"
+    )
+    args = [part.format(user) for part in form]
+    _refused([*args, "scenario=evil", *FAST], cwd, capsys, "evil.yaml is refused")
+
+
+def test_arguments_are_read_as_hydra_reads_them() -> None:
+    read = parse_arguments(["-cd=/tmp", "a=1", "--multi", "b=2", "--cfg", "job", "--res"])
+    assert read.overrides == ["a=1", "b=2"] and read.config_dirs == (Path("/tmp"),)
+    assert read.multirun and read.cfg == "job" and read.resolve
+    assert read.hydra_flags() == ["--multirun", "--cfg", "job", "--resolve"]
+    assert parse_arguments(["hydra.searchpath=[file:///tmp]"]).config_dirs == (Path("/tmp"),)
+    with pytest.raises(ConfigError, match="only folders"):
+        parse_arguments(["hydra.searchpath=[pkg://x]"])
+
+
+# ------------------------------------------------------------------------ overrides
+@pytest.mark.parametrize(
+    "override",
+    [
+        "+scenario@_global_=../../../../tmp/evil",  # a file anywhere, composed unchecked
+        "scenario@_global_=ageing",
+        "+estate@_global_=single_prison",
+    ],
+)
+def test_package_overrides_are_refused(override: str) -> None:
+    with pytest.raises(ConfigError, match="'@' is not allowed"):
+        check_overrides(["estate=single_prison", override])
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        r"description=$\{oc.env\:HOME\}",  # Hydra removes the backslashes after the check read them
+        "description=str(${oc.env:HOME})",
+        "description='${oc.env:HOME}'",
+        "description=[a,{b:${oc.env:HOME}}]",
+    ],
+)
+def test_escaped_or_wrapped_resolvers_are_refused(override: str) -> None:
+    with pytest.raises(ConfigError, match="no resolvers"):
+        check_overrides(["estate=single_prison", override])
+
+
+@pytest.mark.parametrize("value", ["a,${oc.env:HOME}", "choice(a,'${oc.env:HOME}')", r"a,$\{oc.env\:HOME\}"])
+def test_resolvers_in_swept_values_are_refused(
+    value: str, cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _refused(["-m", f"description={value}", *FAST], cwd, capsys, "no resolvers")
+
+
+@pytest.mark.parametrize("override", ["description=a,b", "buddies.pay_per_week=5,12", "run.seed=range(1,3)"])
+def test_a_sweep_without_multirun_is_refused(override: str) -> None:
+    with pytest.raises(ConfigError, match="add -m"):
+        check_overrides(["estate=single_prison", override])
+
+
+def test_a_huge_range_is_refused_before_its_values_are_listed(
+    cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _refused(["-m", "run.seed=range(0,100000000)", *FAST], cwd, capsys, "at most 10,000")
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "+hydra.job.env_set.PATH=/tmp/bin",  # then the run record's git status runs a program from there
+        "hydra.job_logging.handlers.file.filename=/tmp/x.log",
+        "hydra/job_logging=../../../tmp/evil",
+        "hydra.output_subdir=/tmp/out",
+        "hydra.job.name=evil/../../x",
+        "hydra.job.name=${oc.env:HOME}",
+        "++hydra.sweep.subdir=/tmp/escape",
+        "hydra.sweep.subdir=${hydra.job.override_dirname}",
+        "hydra.sweep.subdir=..",
+        "hydra.launcher.setup=[touch /tmp/x]",
+        "hydra.launcher._target_=os.system",
+        "hydra.sweeper.storage=sqlite:////tmp/x.db",
+        "hydra.callbacks.x._target_=os.system",
+        "~hydra.run.dir",
+        "hydra@_global_.run.dir=x",
+        "hydra={job:{env_set:{PATH:/tmp}}}",
+        "hydra.run.dir=${oc.env:HOME}",
+        "hydra/launcher=a,b",
+    ],
+)
+def test_hydra_settings_outside_the_allowed_few_are_refused(override: str) -> None:
+    with pytest.raises(ConfigError):
+        check_hydra_override(parse(override))
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "hydra.run.dir=results/mine",
+        "++hydra.sweep.dir=/tmp/sweep",
+        "hydra.sweep.subdir=job_${hydra.job.num}",
+        "hydra.job.name=run_${scenario}",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "hydra.launcher.partition=compute",
+        "hydra.launcher.timeout_min=60",
+        "hydra/job_logging=disabled",
+        "hydra/hydra_logging=disabled",
+        "hydra.verbose=true",
+        "hydra.mode=MULTIRUN",
+    ],
+)
+def test_the_hydra_settings_people_use_are_allowed(override: str) -> None:
+    check_hydra_override(parse(override))
+
+
+def test_a_path_attack_through_hydra_settings_is_refused_and_git_runs_nothing(
+    fake_git: tuple[Path, Path], cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, marker = fake_git
+    _refused([*FAST, f"+hydra.job.env_set.PATH={folder}:/usr/bin:/bin"], cwd, capsys, "hydra.job.env_set")
+    assert not marker.exists()
+
+
+def test_the_run_record_looks_git_up_where_the_process_started(
+    fake_git: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, marker = fake_git
+    # control: with that search path a plain call runs the fake (so the check below can fail)
+    subprocess.run(["git", "status"], env={**os.environ, "PATH": str(folder)}, capture_output=True)
+    assert marker.exists()
+    marker.unlink()
+    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")  # as a job's env_set would
+    results._provenance.cache_clear()
+    try:
+        results._provenance()
+    finally:
+        results._provenance.cache_clear()
+    assert not marker.exists()
+
+
+def test_an_unknown_hydra_option_is_refused_by_name(cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _refused([*FAST, "hydra/launcher=nonexistent"], cwd, capsys, "Unknown hydra/launcher 'nonexistent'")
+
+
+def test_a_failed_start_leaves_no_folder(cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the basic sweeper has no parameters: Hydra itself fails after the sweep folder was made
+    code = run_main(["-m", *FAST, "+hydra.sweeper.params.description=x"])
+    capsys.readouterr()
+    assert code != 0
+    assert not (cwd / "results").exists() or not any((cwd / "results").rglob("*"))
+
+
+def test_the_printing_options_check_values_too(cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _refused(["--cfg", "job", "--resolve", "description=${oc.env:HOME}"], cwd, capsys, "no resolvers")
+
+
+# ---------------------------------------------------------------- config folders
+def test_a_config_dir_may_hold_only_the_model_groups(
+    tmp_path: Path, cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    user = tmp_path / "user"
+    (user / "hydra.job_logging").mkdir(parents=True)
+    (user / "hydra.job_logging" / "evil.yaml").write_text("version: 1\n", encoding="utf-8")
+    _refused(["--config-dir", str(user), *FAST], cwd, capsys, "a 'hydra' config group")
+    (user / "hydra.job_logging").rename(user / "notes")
+    _refused(["--config-dir", str(user), *FAST], cwd, capsys, "'notes' is not a config group")
+
+
+def test_a_copied_funding_option_may_build_on_a_shipped_one(tmp_path: Path) -> None:
+    from simmodel.paths import CONFIG_DIR
+
+    user = tmp_path / "user"
+    (user / "funding").mkdir(parents=True)
+    text = (CONFIG_DIR / "funding" / "care_coordinator.yaml").read_text(encoding="utf-8")
+    (user / "funding" / "my_option.yaml").write_text(
+        text.replace("care_coordinator", "my_option"), encoding="utf-8"
+    )
+    cfg = check_overrides(["estate=single_prison", "funding=my_option"], (user,))
+    assert cfg.funding.name == "my_option"
+
+
+def test_true_false_keys_of_listed_prisons_take_only_true_or_false() -> None:
+    with pytest.raises(ConfigError, match=r"older_unit"):
+        check_overrides(["estate=single_prison", "estate.prisons.0.older_unit=2"])
+    assert (
+        check_overrides(["estate=single_prison", "estate.prisons.0.supervised=null"])
+        .estate.prisons[0]
+        .supervised
+        is None
+    )
+
+
+def test_outputs_never_go_into_the_users_own_config_folders(
+    tmp_path: Path, cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (cwd / "scenarios").mkdir()
+    code = run_main([*FAST, "hydra.run.dir=scenarios/out"])
+    assert code == 2 and "your own configuration" in capsys.readouterr().err
+    assert not (cwd / "scenarios" / "out").exists()
+    user = tmp_path / "user"
+    (user / "scenario").mkdir(parents=True)
+    code = run_main(["--config-dir", str(user), *FAST, f"hydra.run.dir={user}/scenario/out"])
+    assert code == 2 and "your own configuration" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- Python API
+def test_the_api_refuses_what_the_command_line_refuses(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="give a list"):
+        simmodel.configure(5)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="do not apply to the Python API"):
+        simmodel.configure({"hydra.run.dir": str(tmp_path)})
+    with pytest.raises(ConfigError, match="'@' is not allowed"):
+        simmodel.configure({"+scenario@_global_": "../x"})
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (
+            lambda c: setattr(c.buddies, "pay_per_week", "12"),
+            "buddies.pay_per_week = '12' has the wrong type",
+        ),
+        (lambda c: setattr(c, "description", "${oc.env:HOME}"), "write the value"),
+        (lambda c: setattr(c.run, "objective", "nope"), "not a summary metric"),
+    ],
+)
+def test_a_configuration_changed_in_code_is_refused_before_it_runs(change, words: str) -> None:
+    cfg = copy.deepcopy(simmodel.configure(FAST))
+    change(cfg)
+    with pytest.raises(ConfigError, match=words):
+        simmodel.run(config=cfg)
+
+
+def test_a_whole_number_for_a_number_still_runs() -> None:
+    cfg = copy.deepcopy(simmodel.configure(FAST))
+    cfg.buddies.pay_per_week = 20
+    assert simmodel.run(config=cfg).metric("population") > 0
+
+
+def test_save_refuses_an_empty_name_and_a_folder_reached_through_a_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    result = simmodel.run(FAST)
+    with pytest.raises(run_folder.OutputError, match="needs a folder"):
+        result.save("")
+    with pytest.raises(run_folder.OutputError, match="not simmodel outputs"):
+        result.save("new/..")  # the working folder itself, which holds notes.txt
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+    assert command_line.is_hydra_key("hydra.run.dir") and not command_line.is_hydra_key("hydrangea")
