@@ -14,6 +14,7 @@ that is met today stops being met; ``tests/test_targets.py`` checks the declared
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -117,18 +118,47 @@ def type_values(series: pd.DataFrame) -> Values:
     }
 
 
-@lru_cache(maxsize=1)
-def backcheck_values() -> Values:
+def _flat_keys(node: object, prefix: str = "") -> set[str]:
+    """Dotted keys of every value in a YAML mapping."""
+    if not isinstance(node, dict):
+        return {prefix}
+    keys: set[str] = set()
+    for key, value in node.items():
+        keys |= _flat_keys(value, f"{prefix}.{key}" if prefix else str(key))
+    return keys
+
+
+def mechanism_overrides(overrides: Sequence[str], scenario: str) -> tuple[str, ...]:
+    """The overrides of the run being validated that the cohort engine's checks run with too:
+    those of ``population.*`` and ``need.*`` keys (how people arrive, stay, age, die and develop
+    a need) that ``scenario`` does not set itself (its dates, stock and trends stay its own).
+    So a check of the ageing paths or the 2008 back-check moves with the parameters it checks."""
+    path = CONFIG_DIR / "scenario" / f"{scenario}.yaml"
+    own = _flat_keys(yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {})
+    kept = []
+    for override in overrides:
+        key = override.lstrip("+").partition("=")[0]
+        if key.split(".")[0] in ("population", "need") and not any(
+            key == k or key.startswith(f"{k}.") or k.startswith(f"{key}.") for k in own
+        ):
+            kept.append(override)
+    return tuple(kept)
+
+
+@lru_cache(maxsize=4)
+def backcheck_values(overrides: tuple[str, ...] = ()) -> Values:
     """Quantities of the 2008 back-check (:mod:`simmodel.model.backcheck`), from the cohort engine
     run with the committed ``backcheck_2008`` scenario (about 3 s): ``backcheck:DATE GROUP``, a
     count of each published point, and ``backcheck:NAME`` for each growth factor of
     :func:`~simmodel.model.backcheck.cohort_ratios`. The simulation follows the cohort engine to
-    within a few percent here (docs/backcheck_2008.md)."""
+    within a few percent here (docs/backcheck_2008.md). ``overrides``: those of the run being
+    validated (:func:`mechanism_overrides` picks the ones the back-check runs with)."""
     import math
 
     from ..model import backcheck
 
-    cfg = check_overrides(list(backcheck.OVERRIDES))
+    kept = mechanism_overrides(overrides, "backcheck_2008")
+    cfg = check_overrides([*backcheck.OVERRIDES, *kept])
     years = math.ceil(max(backcheck.report_times()))
     detail = backcheck.project_detail(cfg.population, cfg.need, backcheck.report_times(), years)
     rows = backcheck.cohort_rows(detail)
@@ -141,16 +171,19 @@ def backcheck_values() -> Values:
 TYPE_QUANTITIES = tuple(f"share_75_plus_in_{t}" for t in PRISON_TYPES)
 
 
-def evaluate(summary: pd.DataFrame, prisons: int, series: pd.DataFrame | None = None) -> pd.DataFrame:
+def evaluate(
+    summary: pd.DataFrame, prisons: int, series: pd.DataFrame | None = None, overrides: Sequence[str] = ()
+) -> pd.DataFrame:
     """One row per declared figure: the model's value, the range, and whether it is met.
 
     ``series``: the run's monthly table (for the quantities by prison type; NaN without it).
+    ``overrides``: the run's, which the back-check's cohort projection takes up too.
     """
     values: Values = dict(zip(summary["metric"], summary["mean"].astype(float), strict=True))
     values["prisons"] = float(prisons)
     values.update(type_values(series) if series is not None else dict.fromkeys(TYPE_QUANTITIES, float("nan")))
     if any(c.metric.startswith("backcheck:") for c in targets()):
-        values.update(backcheck_values())
+        values.update(backcheck_values(tuple(overrides)))
     rows = []
     for check in targets():
         value = check.value(values)
@@ -203,9 +236,10 @@ AGEING_PATHS: dict[tuple[str, str], tuple[float, float, str]] = {
 }
 
 
-def ageing_section() -> list[str]:
+def ageing_section(overrides: Sequence[str] = ()) -> list[str]:
     """The population paths of the scenarios from the cohort engine (simmodel/model/cohort.py)
-    against the published paths, with the baseline's largest drift over 10 years."""
+    against the published paths, with the baseline's largest drift over 10 years; each scenario
+    with the run's ``population.*`` and ``need.*`` overrides it does not set (:func:`mechanism_overrides`)."""
     from ..api import configure
     from ..model import cohort
 
@@ -221,7 +255,7 @@ def ageing_section() -> list[str]:
         "|---|---|---|---|---|---|---|",
     ]
     for scenario in ("baseline", "ageing", "ageing_high", "ageing_low"):
-        cfg = configure([f"scenario={scenario}"])
+        cfg = configure([f"scenario={scenario}", *mechanism_overrides(overrides, scenario)])
         p = cohort.project(cfg.population, cfg.need, 10)
         for group, band in cohort.GROUPS:
             four, ten = p.growth(band, 4), p.growth(band, 10)
@@ -357,11 +391,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"simmodel: error: {exc}", file=sys.stderr)
         return 2
     ensemble = run_replications(cfg)
-    table = evaluate(ensemble.summary(), ensemble.estate.size, ensemble.timeseries())
+    table = evaluate(ensemble.summary(), ensemble.estate.size, ensemble.timeseries(), args)
     DOCS.mkdir(exist_ok=True)
     plot = DOCS / "validation_series.png"
     plot_series(ensemble, plot)
-    write_atomic(DOCS / "validation.md", report(ensemble, table, plot.name, ageing_section()))
+    write_atomic(DOCS / "validation.md", report(ensemble, table, plot.name, ageing_section(args)))
     for row in table.itertuples(index=False):
         status = "pass" if row.passed else "FAIL"
         print(f"  {status:<5}{row.role:<12}{row.check:<66}{_fmt(row.model, row.unit)}")
