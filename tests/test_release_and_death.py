@@ -8,6 +8,7 @@ the comparisons below hold exactly, replication by replication.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import make_config, reported_totals
 
 from simmodel.model.metrics import Flow
@@ -54,3 +55,21 @@ def test_parole_refusals_keep_older_lifers_in() -> None:
     kept = totals(*base, "population.older_indeterminate_parole_refusal=1")
     free = totals(*base)
     assert kept[Flow.PAROLE_REFUSALS] > 0 and free[Flow.PAROLE_REFUSALS] == 0
+
+
+def test_end_of_life_care_is_paid_by_the_nhs_and_the_local_authority_by_share() -> None:
+    # The same people die at either share (common random numbers): moving the NHS share from 0
+    # to 1 moves exactly the end-of-life hours' cost from the council's home-care price to the
+    # NHS's healthcare hour, and changes no other flow.
+    older = ("population.death_hazard_at_50_per_year=0.05", "need.worsening_rate_per_year=2")
+    council, nhs = (totals(*older, f"population.end_of_life_nhs_share={share}") for share in (0.0, 1.0))
+    costs = make_config().costs
+    hours = council[Flow.END_OF_LIFE_HOURS]
+    assert hours > 0 and hours == nhs[Flow.END_OF_LIFE_HOURS]
+    moved = council[Flow.COST_PERSONAL_CARE] - nhs[Flow.COST_PERSONAL_CARE]
+    assert moved == pytest.approx(hours * costs.personal_care_hourly_cost, rel=1e-9)
+    added = nhs[Flow.COST_HEALTHCARE] - council[Flow.COST_HEALTHCARE]
+    assert added == pytest.approx(hours * costs.healthcare_hourly_cost, rel=1e-9)
+    others = np.ones(len(council), dtype=bool)
+    others[[Flow.COST_PERSONAL_CARE, Flow.COST_HEALTHCARE]] = False
+    assert np.array_equal(council[others], nhs[others])

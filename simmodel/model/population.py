@@ -53,6 +53,8 @@ _BLOCK_DAYS = (30, 365)
 #: Flows a day's deaths and releases add to, in the order of :meth:`Population._leave`'s columns.
 _DEATH_FLOWS = np.array([Flow.DEATHS, Flow.DEATH_AGE_SUM, Flow.DEATHS_WITH_NEED])
 _RELEASE_FLOWS = np.array([Flow.RELEASES, Flow.RELEASES_DETERMINATE, Flow.DETERMINATE_SERVED_DAYS])
+#: Flows end-of-life care adds to: its hours, and its cost to the local authority and to the NHS.
+_END_OF_LIFE_FLOWS = np.array([Flow.END_OF_LIFE_HOURS, Flow.COST_PERSONAL_CARE, Flow.COST_HEALTHCARE])
 #: Flows a day's receptions add to, in the order of :meth:`Population._place`'s columns.
 _RECEPTION_FLOWS = np.array([Flow.RECEPTIONS, Flow.RECALLS, Flow.ARRIVALS_WITH_NEED])
 #: A person's lifecycle events, in the order that decides which happens when several fall due
@@ -326,6 +328,12 @@ class Population:
         self.initial_detected_share = cfg.pathway.initial_detected_share
         self.screening_sensitivity = cfg.pathway.screening_sensitivity
         self.kept_buddy_share = cfg.buddies.kept_on_transfer_share
+        share, costs = cfg.population.end_of_life_nhs_share, cfg.costs
+        #: Pounds per hour of end-of-life care, by :data:`_END_OF_LIFE_FLOWS` (hours: 1): the local
+        #: authority's share at the home-care price, the NHS's at the healthcare hour.
+        self.end_of_life_rates = np.array(
+            [1.0, (1.0 - share) * costs.personal_care_hourly_cost, share * costs.healthcare_hourly_cost]
+        )
         self.estate = estate
         self.people = people
         self.need = need
@@ -988,16 +996,17 @@ class Population:
     def _end_of_life(self, dead: np.ndarray, now: float) -> None:
         """Count the end-of-life care given before natural deaths with high need or dementia:
         ``end_of_life_hours_per_week`` over the last ``end_of_life_days`` (or the time in
-        custody, if shorter), booked in the month of the death."""
+        custody, if shorter), booked in the month of the death, and its cost: the NHS pays
+        ``end_of_life_nhs_share`` of the hours (healthcare hour), the local authority the rest
+        (home-care price)."""
         p, c = self.people, self.cfg
         eol = dead[(p.level[dead] == HIGH) | p.dementia[dead]]
         if len(eol) == 0 or c.end_of_life_hours_per_week <= 0:
             return
         days = np.minimum(c.end_of_life_days, now - p.admitted[eol])
         hours = c.end_of_life_hours_per_week * days / 7.0
-        self.metrics.add_vector(
-            now, Flow.END_OF_LIFE_HOURS, np.bincount(p.prison[eol], weights=hours, minlength=self.estate.size)
-        )
+        by_prison = np.bincount(p.prison[eol], weights=hours, minlength=self.estate.size)
+        self.metrics.add_block(now, _END_OF_LIFE_FLOWS, by_prison[:, None] * self.end_of_life_rates)
 
     def _release_planning(self, ids: np.ndarray, now: float) -> None:
         """Releases of people with a care need, and those not referred to the receiving local
