@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 __all__ = [
     "ConfigError",
+    "OutputError",
     "Result",
     "__version__",
     "calibrate",
@@ -31,6 +32,7 @@ __all__ = [
 if TYPE_CHECKING:
     from .api import Result, compare, configure, run
     from .config import ConfigError
+    from .outputs.run_folder import OutputError
 
 
 def __getattr__(name: str) -> Any:
@@ -46,4 +48,13 @@ def __getattr__(name: str) -> Any:
         from .config import ConfigError
 
         return ConfigError
+    if name == "OutputError":
+        from .outputs.run_folder import OutputError
+
+        return OutputError
     raise AttributeError(f"module 'simmodel' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names, loaded on first use, for notebooks' tab completion."""
+    return sorted([*globals(), *__all__])

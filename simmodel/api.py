@@ -95,6 +95,8 @@ class Result:
     config: Config
     ensemble: Ensemble
     overrides: list[str] = field(default_factory=list)
+    #: True when the configuration came from code (``run(config=...)``), not from ``overrides``.
+    from_code: bool = False
 
     @cached_property
     def summary(self) -> pd.DataFrame:
@@ -114,7 +116,10 @@ class Result:
 
     @property
     def command(self) -> str:
-        """The command line that reproduces this run."""
+        """The command line that reproduces this run (or, for a configuration set in code, where
+        the whole configuration is written down)."""
+        if self.from_code:
+            return "configured in Python (simmodel.run(config=...)): config.yaml holds every value"
         return ("python -m simmodel " + " ".join(shlex.quote(o) for o in self.overrides)).strip()
 
     def save(self, folder: str | Path, *, overwrite: bool = False) -> Path:
@@ -229,13 +234,19 @@ def run(
     changed: it is checked again before anything runs.
     """
     items = as_overrides(overrides, replications=replications, jobs=jobs)
+    if config is not None and overrides:
+        raise ConfigError(
+            "run(): pass overrides or config=, not both (set the values on the configuration, or "
+            "pass the overrides to configure())."
+        )
+    from_code = config is not None
     if config is None:
         config = check_overrides(items)
     elif replications is not None or jobs is not None:
         config = copy.deepcopy(config)  # the caller's configuration stays as it was
         config.run.replications = replications if replications is not None else config.run.replications
         config.run.jobs = jobs if jobs is not None else config.run.jobs
-    return Result(config=config, ensemble=run_replications(config), overrides=items)
+    return Result(config=config, ensemble=run_replications(config), overrides=items, from_code=from_code)
 
 
 def compare(

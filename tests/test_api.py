@@ -113,3 +113,48 @@ def test_compare_pairs_options_by_replication() -> None:
     row = rows.loc["cost_total_per_year"]
     assert row["difference"] == pytest.approx(row["option_mean"] - row["reference_mean"])
     assert row["difference"] > 0, "more posts cost more"
+
+
+def test_overrides_and_a_configuration_together_are_refused() -> None:
+    # they used to be dropped without a word while run.json listed them as applied
+    cfg = simmodel.configure(SHORT)
+    with pytest.raises(ConfigError, match="not both"):
+        simmodel.run({"run.years": 3}, config=cfg)
+
+
+def test_a_run_configured_in_code_does_not_claim_a_command_that_reproduces_it(tmp_path: Path) -> None:
+    cfg = simmodel.configure(SHORT)
+    cfg.buddies.pay_per_week = 40.0
+    result = simmodel.run(config=cfg, replications=1, jobs=1)
+    assert "config.yaml holds every value" in result.command
+    folder = result.save(tmp_path / "run")
+    assert "config.yaml holds every value" in (folder / "report.html").read_text(encoding="utf-8")
+    assert "pay_per_week: 40.0" in (folder / "config.yaml").read_text(encoding="utf-8")
+
+
+def test_the_package_lists_its_api_and_errors() -> None:
+    names = dir(simmodel)
+    for name in ("run", "compare", "configure", "Result", "ConfigError", "OutputError", "capacity"):
+        assert name in names
+    assert simmodel.OutputError is run_folder.OutputError
+
+
+@pytest.mark.slow
+def test_an_unguarded_script_gets_a_message_saying_what_to_do(tmp_path: Path) -> None:
+    # each worker process imports the script again (spawn): without a __main__ guard the workers
+    # would start the run themselves; Python's own message does not say what to do
+    import subprocess
+
+    from conftest import REPO
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        f"import simmodel\nsimmodel.run({SHORT!r}, replications=2, jobs=2)\n",
+        encoding="utf-8",
+    )
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode != 0
+    assert 'if __name__ == "__main__":' in done.stderr.splitlines()[-1], done.stderr[-500:]

@@ -364,7 +364,10 @@ def comparison_table(
                 averted = (
                     ref.values(unmet).loc[common].to_numpy() - job.values(unmet).loc[common].to_numpy()
                 ) * WEEKS_PER_YEAR
-                ratio = cost.mean() / averted.mean() if averted.mean() > 0 else float("nan")
+                # a price only for hours clearly averted (their 95% interval above zero), as the
+                # bootstrap interval: a small or uncertain change would give a meaningless price
+                clearly = averted.mean() > 0 and t_interval(averted)[1] > 0
+                ratio = cost.mean() / averted.mean() if clearly else float("nan")
                 r_low, r_high = _bootstrap_ratio(cost, averted)
                 rows.append(
                     {**base, "metric": metric, "unit": "GBP/hour", "difference": ratio}
@@ -593,6 +596,13 @@ def _reason(exc: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """``simmodel collate SWEEP_FOLDER``: collate a sweep folder again."""
     args = sys.argv[1:] if argv is None else argv
+    if args in (["-h"], ["--help"]):
+        print(
+            "usage: simmodel collate SWEEP_FOLDER\n\nCollate a sweep folder again: sweep.csv, "
+            "comparison.csv, frontier.png, report.html and results.xlsx from its finished jobs "
+            "(README: 'Comparing options')."
+        )
+        return 0
     if len(args) != 1:
         print("usage: simmodel collate SWEEP_FOLDER", file=sys.stderr)
         return 2

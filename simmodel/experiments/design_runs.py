@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import csv
 import io
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import PRISON_TYPES, Config, ConfigError, check_ranges
-from .replications import available_cores
+from .replications import available_cores, worker_pool
 
 if TYPE_CHECKING:
     from ..model.estate import Estate
@@ -244,8 +243,7 @@ def run_points(
             if progress:
                 progress(done, len(points))
         return store.done()
-    context = multiprocessing.get_context("spawn")  # fresh interpreters: no inherited state
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with worker_pool(workers) as pool:
         pending: dict[Future[np.ndarray], Point] = {}
         queue = list(reversed(todo))
         while queue or pending:

@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -322,6 +323,25 @@ def _stop_if_signalled() -> None:
         raise interrupts.Interrupted(interrupts.received() or 0)
 
 
+#: Why a script must guard its code to use several cores.
+MAIN_GUARD = (
+    'a script that runs simmodel on several cores needs its code under `if __name__ == "__main__":` '
+    "(each worker process imports the script again), or jobs=1."
+)
+
+
+def worker_pool(workers: int, **options: object) -> ProcessPoolExecutor:
+    """A pool of ``workers`` fresh interpreters ("spawn": no inherited threads or state).
+
+    Refused in a worker still importing the script that started it: a script without a
+    ``__main__`` guard would otherwise start pools from each worker (Python's own message for
+    that does not say what to do)."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise RuntimeError(f"a worker process was asked to start workers of its own: {MAIN_GUARD}")
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, **options)  # type: ignore[arg-type]
+
+
 def _outputs(
     cfg: Config, workers: int, stopping: _Stopping, done: dict[int, ReplicationOutput]
 ) -> Iterator[ReplicationOutput]:
@@ -336,10 +356,7 @@ def _outputs(
                 return
             _stop_if_signalled()
         return
-    context = multiprocessing.get_context("spawn")  # fresh interpreters: no inherited threads or state
-    pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),)
-    )
+    pool = worker_pool(workers, initializer=_worker_init, initargs=(os.getpid(),))
     pending: set[Future[ReplicationOutput]] = set()
     finished_normally = False
     try:
@@ -352,8 +369,13 @@ def _outputs(
             while not finished:  # wake up often enough to notice a recorded signal
                 _stop_if_signalled()
                 finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            for future in sorted(finished, key=lambda f: f.result().replication):
-                yield future.result()
+            try:
+                outputs = sorted((f.result() for f in finished), key=lambda o: o.replication)
+            except BrokenProcessPool as exc:
+                raise RuntimeError(
+                    f"the worker processes stopped. If a script started them: {MAIN_GUARD}"
+                ) from exc
+            yield from outputs
             if stopping.decide(_leading(done)) is not None:
                 finished_normally = True
                 return

@@ -71,6 +71,9 @@ def simulate_table(replications: int, args: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Print the projections, then the refitted trends; exit 1 if the fit fails."""
     args = sys.argv[1:] if argv is None else argv
+    if any(a in ("-h", "--help") for a in args):
+        print(__doc__)
+        return 0
     if args[:1] == ["--des"]:
         print("\n".join(simulate_table(int(args[1]), args[2:])))
         return 0

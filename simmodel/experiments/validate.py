@@ -5,7 +5,8 @@ default replications), compares the summary with the public figures declared in
 ``configs/targets.yaml`` (each marked ``calibration``: parameters are set from it, or
 ``validation``: an independent check; with its source, range and the reason for the range)
 and writes ``docs/validation.md`` (the two groups apart, headed by how many of each pass,
-and the reason for each known gap) and ``docs/validation_series.png``. Exit code 0 whatever
+and the reason for each known gap) and ``docs/validation_series.png``: with no overrides, in
+a source checkout; any other run writes them to ``results/validation/DATE_TIME/``. Exit code 0 whatever
 the outcome: a failed check is a finding to explain, not an error.
 ``tests/test_validation.py`` runs the same checks on a shorter run and fails if a figure
 that is met today stops being met; ``tests/test_targets.py`` checks the declared split.
@@ -383,8 +384,11 @@ def plot_series(ensemble: Ensemble, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the baseline, compare, write docs/validation.md; print the table."""
+    """Run the baseline, compare, write the report (:func:`report_folder`); print the table."""
     args = sys.argv[1:] if argv is None else argv
+    if any(a in ("-h", "--help") for a in args):
+        print(f"usage: simmodel validate [key=value ...]\n\n{__doc__}")
+        return 0
     try:
         cfg = check_overrides(args)
     except ConfigError as exc:
@@ -392,15 +396,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     ensemble = run_replications(cfg)
     table = evaluate(ensemble.summary(), ensemble.estate.size, ensemble.timeseries(), args)
-    DOCS.mkdir(exist_ok=True)
-    plot = DOCS / "validation_series.png"
+    folder = report_folder(args)
+    folder.mkdir(parents=True, exist_ok=True)
+    plot = folder / "validation_series.png"
     plot_series(ensemble, plot)
-    write_atomic(DOCS / "validation.md", report(ensemble, table, plot.name, ageing_section(args)))
+    write_atomic(folder / "validation.md", report(ensemble, table, plot.name, ageing_section(args)))
     for row in table.itertuples(index=False):
         status = "pass" if row.passed else "FAIL"
         print(f"  {status:<5}{row.role:<12}{row.check:<66}{_fmt(row.model, row.unit)}")
-    print(f"\n{headline(table).strip('*')} Written: {DOCS / 'validation.md'}")
+    print(f"\n{headline(table).strip('*')} Written: {folder / 'validation.md'}")
     return 0
+
+
+def report_folder(overrides: Sequence[str]) -> Path:
+    """Where the report goes: ``docs/`` for the committed validation (the default run, in a source
+    checkout), otherwise ``results/validation/DATE_TIME`` under the working folder, so a run with
+    other settings, or from an installed copy, never rewrites the project's record."""
+    from datetime import datetime
+
+    if not overrides and (REPO / "pyproject.toml").is_file() and CONFIG_DIR.parent == REPO:
+        return DOCS
+    return Path("results") / "validation" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
 
 
 if __name__ == "__main__":
