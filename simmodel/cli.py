@@ -74,8 +74,10 @@ def _remove_run_dir(run_dir: Path) -> None:
         run_folder.unlock(run_dir)
         shutil.rmtree(run_dir, ignore_errors=True)
         parent = run_dir.parent
-        while parent.name and parent.name != "results" and not any(parent.iterdir()):
+        while parent.name and not any(parent.iterdir()):  # (results/ too, once it is empty)
             parent.rmdir()
+            if parent.name == "results":
+                break
             parent = parent.parent
 
 
@@ -425,12 +427,13 @@ def _output_folder(overrides: list[str], multirun: bool, config: Config) -> tupl
                 f"hydra.sweep.subdir = {subdir[:60]!r}: use a plain name inside the sweep folder."
             )
         # absolute: jobs a cluster launcher runs elsewhere must write to the same place
-        folder = (Path(given) if given is not None else Path(sweep_folder(overrides))).absolute()
+        folder = (Path(given).expanduser() if given is not None else Path(sweep_folder(overrides))).absolute()
     else:
-        folder = Path(given) if given is not None else default_run_folder(config.scenario)
+        folder = Path(given).expanduser() if given is not None else default_run_folder(config.scenario)
     run_folder.check(folder, sweep=multirun)
     overrides = [o for o in overrides if not o.lstrip("+").startswith(f"{key}=")]
-    return folder, [*overrides, f"{key}={folder}"]
+    # quoted, so Hydra reads it back as this text (command_line.FOLDER_TEXT has no quote or $ in it)
+    return folder, [*overrides, f"{key}='{folder}'"]
 
 
 HELP = """\

@@ -209,7 +209,6 @@ _HYDRA_KEYS = (
     "hydra.sweep.subdir",
     "hydra.job.name",
     "hydra.verbose",
-    "hydra.mode",
 )
 #: Hydra's config groups a command line may choose an option of (by plain name: Hydra's own,
 #: or an installed plugin's; a config folder may not hold a ``hydra`` group).
@@ -234,6 +233,9 @@ _HYDRA_FORBIDDEN_PARTS = frozenset(
     }
 )
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_]+")
+#: A results folder: no character that means something in Hydra's grammar or OmegaConf's
+#: ($ { } \ quotes brackets commas =), so it reads back as the same text.
+FOLDER_TEXT = re.compile(r"[A-Za-z0-9 _./~:+@%-]*")
 _PLAIN_DOTTED = re.compile(r"[A-Za-z0-9_.]+")
 #: References a job's name or sub-folder may use: names checked to be plain (trust.PATH_NAME_KEYS),
 #: and the job's number.
@@ -262,8 +264,10 @@ def check_hydra_override(override: Any) -> None:
         parts = set(key.split("."))
         if parts & _HYDRA_FORBIDDEN_PARTS:
             _refuse_hydra(key, "this launcher or sweeper setting may not be set from the command line.")
-        if any("${" in text for text in texts(value)):
-            _refuse_hydra(key, "write the value itself, without ${...}.")
+        if override.is_add() or override.is_force_add():  # (a new key Hydra would instantiate)
+            _refuse_hydra(key, "a launcher or sweeper setting may be changed, not added with '+'.")
+        if not _plain_values(value):  # a mapping may hold _target_: Hydra instantiates the launcher
+            _refuse_hydra(key, "give a number, true/false, text or a list of them.")
         return
     if key not in _HYDRA_KEYS:
         _refuse_hydra(
@@ -275,19 +279,25 @@ def check_hydra_override(override: Any) -> None:
         names = value if isinstance(value, list) else [value]
         if not all(isinstance(v, bool) or (isinstance(v, str) and _PLAIN_DOTTED.fullmatch(v)) for v in names):
             _refuse_hydra(key, "use true, false or logger names.")
-    elif key == "hydra.mode":
-        if value not in ("RUN", "MULTIRUN"):
-            _refuse_hydra(key, "use RUN or MULTIRUN.")
     elif not isinstance(value, str):
         _refuse_hydra(key, "give a name or a folder.")
     elif key in ("hydra.run.dir", "hydra.sweep.dir"):
-        if "${" in value:
-            _refuse_hydra(key, "write the folder itself, without ${...}.")
+        if not FOLDER_TEXT.fullmatch(value):  # (it is handed to Hydra again, in quotes)
+            _refuse_hydra(key, "use letters, digits, spaces and _ . / ~ : + @ % - in a folder name.")
     elif key == "hydra.job.name":
         if not _plain_with(value, _NAME_REFERENCES):
             _refuse_hydra(key, "use letters, digits, '_' and '-' (and ${scenario}); it names the log file.")
     elif not _plain_with(value, _SUBDIR_REFERENCES) or value in (".", ".."):  # hydra.sweep.subdir
         _refuse_hydra(key, "use a plain name inside the sweep folder (and ${hydra.job.num}).")
+
+
+def _plain_values(value: Any) -> bool:
+    """A scalar without ``${`` (numbers, true/false, null, text), or a list of them."""
+    items = value if isinstance(value, list) else [value]
+    return all(
+        item is None or isinstance(item, bool | int | float) or (isinstance(item, str) and "${" not in item)
+        for item in items
+    )
 
 
 def _plain_with(value: str, references: tuple[str, ...]) -> bool:

@@ -300,9 +300,15 @@ def _check_uncached(path: Path, group: str | None, size: int) -> None:
         raise refuse(path, f"'# @package {package[:40]}' is not allowed; use _global_ or none.")
     data = _load(path, text)
     if data is None:
+        if group == "scenario":  # (Hydra would compose an empty scenario name)
+            raise refuse(path, "it is empty: a scenario sets at least 'scenario: NAME'.")
         return
     if not isinstance(data, dict):
         raise refuse(path, "it must be a mapping of keys to values.")
+    if group == "scenario" and package is None:  # its keys would land under 'scenario'
+        raise refuse(
+            path, "a scenario file starts with the line '# @package _global_' (see the shipped ones)."
+        )
     if "defaults" in data:
         _check_defaults(path, data.pop("defaults"), group)
     is_global = package == "_global_" or group is None

@@ -173,6 +173,14 @@ def test_a_huge_range_is_refused_before_its_values_are_listed(
         "hydra={job:{env_set:{PATH:/tmp}}}",
         "hydra.run.dir=${oc.env:HOME}",
         "hydra/launcher=a,b",
+        "hydra.mode=MULTIRUN",  # (a sweep is asked for with -m, whose folder is checked)
+        # Hydra instantiates the launcher's settings: a mapping may hold _target_ (it wrote any file)
+        "+hydra.launcher.evil={_target_:pathlib.Path.write_text,_args_:[x,y]}",
+        "hydra.launcher.partition={_target_:builtins.open}",
+        "+hydra.sweeper.x=1",
+        # the folder goes back to Hydra: an escape there became a resolver the second time
+        r"hydra.run.dir='out/$\{oc.env:HOME\}'",
+        "hydra.sweep.dir='a,b'",
     ],
 )
 def test_hydra_settings_outside_the_allowed_few_are_refused(override: str) -> None:
@@ -194,7 +202,8 @@ def test_hydra_settings_outside_the_allowed_few_are_refused(override: str) -> No
         "hydra/job_logging=disabled",
         "hydra/hydra_logging=disabled",
         "hydra.verbose=true",
-        "hydra.mode=MULTIRUN",
+        "hydra.launcher.n_jobs=[1,2]",
+        "hydra.run.dir='My results/run 1'",
     ],
 )
 def test_the_hydra_settings_people_use_are_allowed(override: str) -> None:
@@ -337,3 +346,62 @@ def test_save_refuses_an_empty_name_and_a_folder_reached_through_a_new_one(
         result.save("new/..")  # the working folder itself, which holds notes.txt
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
     assert command_line.is_hydra_key("hydra.run.dir") and not command_line.is_hydra_key("hydrangea")
+
+
+def test_a_folder_name_reaches_hydra_as_the_text_that_was_checked(
+    cwd: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from simmodel import cli
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(cli, "_hydra_entry", lambda name="config": seen.append(sys.argv[1:]))
+    assert run_main([*FAST, "hydra.run.dir='my results/~x'"]) == 0
+    assert seen[-1][-1] == "hydra.run.dir='my results/~x'"
+    assert parse(seen[-1][-1]).value() == "my results/~x"
+
+
+def test_the_design_tools_take_only_the_launchers_settings(tmp_path: Path) -> None:
+    from simmodel.experiments.analysis import cluster_launch, prepare_folder
+
+    for arg in ("hydra.output_subdir=/tmp/x", "hydra.searchpath=[file:///tmp]", "+hydra.launcher.x={a:1}"):
+        with pytest.raises(ConfigError):
+            cluster_launch({"launcher": "basic"}, [arg])
+    with pytest.raises(ConfigError, match="not a launcher"):
+        cluster_launch({"launcher": "evil"}, [])
+    model, launch = cluster_launch({"launcher": "joblib"}, ["run.years=1", "hydra.launcher.n_jobs=2"])
+    assert model == ["run.years=1"] and launch is not None
+    from simmodel.paths import CONFIG_DIR
+
+    with pytest.raises(ConfigError, match="holds the model itself"):
+        prepare_folder(CONFIG_DIR / "psa")
+    assert not (CONFIG_DIR / "psa").exists()
+
+
+def test_collating_a_received_sweep_folder_imports_none_of_its_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from omegaconf import OmegaConf
+
+    from simmodel.experiments import collate
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    package = tmp_path / "received"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    marker = tmp_path / "imported"
+    (package / "evil.py").write_text(f"open({str(marker)!r}, 'w').close()\n", encoding="utf-8")
+    config = OmegaConf.create(
+        {
+            "hydra": {
+                "runtime": {
+                    "config_sources": [
+                        {"provider": "x", "schema": "pkg", "path": "received.evil"},
+                        {"provider": "y", "schema": "structured", "path": "received.evil"},
+                    ]
+                }
+            }
+        }
+    )
+    collate._override_parser(config).parse_overrides(["funding=glob(*)"])
+    assert not marker.exists()

@@ -44,9 +44,20 @@ def cluster_launch(opts: dict[str, Any], overrides: Sequence[str]) -> tuple[list
     """The model's overrides, and how to send points to a cluster: ``launcher=submitit_slurm``
     (any ``hydra/launcher`` option) with ``batches=N`` jobs (0: one per point) and the
     launcher's own ``hydra.launcher.*`` settings, taken from the arguments."""
-    hydra_args = tuple(o for o in overrides if o.startswith(("hydra.", "hydra/")))
+    from ..command_line import check_hydra_override, parse
+    from ..compose import hydra_options, is_hydra_override
+
+    hydra_args = tuple(o for o in overrides if is_hydra_override(o))
     model = [o for o in overrides if o not in hydra_args]
+    for arg in hydra_args:  # the trust boundary of the command line: only the launcher's settings
+        parsed = parse(arg)
+        if not parsed.key_or_group.startswith("hydra.launcher."):
+            raise ConfigError(f"{parsed.key_or_group[:60]}: only hydra.launcher.* settings may be given here")
+        check_hydra_override(parsed)
     launcher = str(opts.get("launcher", "") or "")
+    known = hydra_options("hydra/launcher") if launcher else []
+    if launcher and launcher not in known:
+        raise ConfigError(f"launcher={launcher[:40]}: not a launcher Hydra has ({', '.join(known)})")
     if not launcher:
         if hydra_args:
             raise ConfigError(
@@ -81,7 +92,12 @@ def folder_for(kind: str, settings: dict[str, Any], overrides: Sequence[str], cf
 
 def prepare_folder(folder: Path) -> None:
     """Create the folder, or reuse one of this tool's (never a folder with other files in it)."""
+    from ..outputs.run_folder import unsafe_reason
+
     ours = {"points.csv", "design.csv", "run.json", "design_jobs.json", "points-0000.csv"}
+    reason = unsafe_reason(folder)
+    if reason:
+        raise ConfigError(f"out={str(folder)[:80]} is refused: {reason}")
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"out={folder}: is a file, not a folder")
     if folder.is_dir():

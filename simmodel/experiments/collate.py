@@ -169,7 +169,11 @@ def _override_parser(config: DictConfig) -> Any:
         Plugins.instance()  # registers the config sources
         search_path = ConfigSearchPathImpl()
         for source in OmegaConf.select(config, "hydra.runtime.config_sources") or []:
-            search_path.append(str(source.provider), f"{source.schema}://{source.path}")
+            # a sweep folder may come from someone else: folders are read for option names only,
+            # and only Hydra's own packages may be imported (pkg:// and structured:// import code)
+            schema, path = str(source.schema), str(source.path)
+            if schema == "file" or (schema == "pkg" and path.split(".")[0] in ("hydra", "hydra_plugins")):
+                search_path.append(str(source.provider), f"{schema}://{path}")
         return OverridesParser.create(config_loader=ConfigLoaderImpl(config_search_path=search_path))
     except Exception:  # without a loader only glob sweeps fail to parse
         return OverridesParser.create()
