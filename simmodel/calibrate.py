@@ -227,6 +227,14 @@ def search(
         for (t, _), value in zip(chosen, loss([(t.number, v) for t, v in chosen]), strict=True):
             study.tell(t, float(value))
 
+    for t in study.trials:  # a resumed study may come from a received folder: its values stay in range
+        for f in free:
+            value = t.params.get(f.key)
+            if value is not None and not f.low <= value <= f.high:
+                raise ConfigError(
+                    f"the stored study has trial {t.number} with {f.key} = {value:g}, outside its range "
+                    f"{f.low:g}-{f.high:g}: not a study this tool made; use a new out= folder."
+                )
     stale = [optuna.trial.Trial(study, t._trial_id) for t in study.trials if t.state == TrialState.RUNNING]
     if stale:
         tell(stale)

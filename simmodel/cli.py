@@ -499,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from .command_line import check_hydra_override, check_model_override, parse, parse_arguments
     from .compose import (
+        check_choices,
         check_config_files,
         check_overrides,
         config_root,
@@ -527,6 +528,7 @@ def main(argv: list[str] | None = None) -> int:
         layers = user_layers(config_dirs)
         if command.only_prints:
             check_config_files(config_dirs, layers)  # --cfg and --info compose too: no unchecked file
+            check_choices(overrides, config_dirs)  # nor one chosen by path (scenario=../file)
             for override in overrides:  # (printed, not run: their values are not range-checked)
                 if not is_hydra_override(override):
                     check_model_override(parse(override))

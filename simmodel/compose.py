@@ -352,6 +352,23 @@ def _check_objective(cfg: Config) -> None:
         )
 
 
+def check_choices(overrides: list[str], config_dirs: tuple[Path, ...] = ()) -> None:
+    """Each choice of a model group names one of its options (checked files), never a path to
+    another file; for commands that only print a configuration (``--cfg``, ``--info``)."""
+    global _root
+    _root = config_root(user_layers(config_dirs))
+    for override in overrides:
+        key = override.lstrip("+~").partition("=")[0].split("@")[0]
+        if override.startswith("~") or is_hydra_override(override) or not _is_group(key):
+            continue
+        parsed = command_line.parse(override)
+        if parsed.value_type is not None and "GLOB" in parsed.value_type.name:
+            continue  # (a glob picks among the options only)
+        for name in command_line.texts(parsed.value()):
+            if name not in _options(key):
+                raise ConfigError(_unknown_option_message(key, name))
+
+
 def check_overrides(overrides: list[str], config_dirs: tuple[Path, ...] = ()) -> Config:
     """Check the config files, compose and validate; raise ConfigError with a one-line message."""
     try:

@@ -31,6 +31,7 @@ import types
 import typing
 from dataclasses import fields, is_dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import yaml
@@ -253,6 +254,17 @@ def _check_defaults(path: Path, defaults: Any, group: str | None) -> None:
             )
 
 
+def check_data_file(path: Path, max_bytes: int) -> None:
+    """Refuse a YAML data file from elsewhere (a received sweep's ``multirun.yaml``) that is not
+    a regular file, is larger than ``max_bytes``, or holds tags, deep nesting or alias bombs."""
+    stat = path.stat()
+    if not S_ISREG(stat.st_mode):
+        raise refuse(path, "it is not a regular file.")
+    if stat.st_size > max_bytes:
+        raise refuse(path, f"it is {stat.st_size / 1024:,.0f} KB; at most {max_bytes // 1024:,} KB is read.")
+    _load(path, path.read_bytes().decode("utf-8", "replace"))
+
+
 def check_file(path: Path, group: str | None) -> tuple[str, int, int]:
     """Refuse ``path`` (a config file in ``group``, or the root when None) unless it only sets
     model parameters. Raises :class:`ConfigError` with one line naming the file.
@@ -263,6 +275,8 @@ def check_file(path: Path, group: str | None) -> tuple[str, int, int]:
         stat = path.stat()
     except OSError as exc:
         raise refuse(path, f"it cannot be read ({exc.strerror}).") from None
+    if not S_ISREG(stat.st_mode):  # a FIFO would hang the read, /dev/zero never end
+        raise refuse(path, "it is not a regular file.")
     cache_key = (str(path), stat.st_size, stat.st_mtime_ns)
     if cache_key in _cache:
         if _cache[cache_key] is not None:

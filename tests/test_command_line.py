@@ -405,3 +405,83 @@ def test_collating_a_received_sweep_folder_imports_none_of_its_code(
     )
     collate._override_parser(config).parse_overrides(["funding=glob(*)"])
     assert not marker.exists()
+
+
+# ------------------------------------------------------- received folders (a third hostile pass)
+def test_links_planted_in_a_received_run_or_sweep_folder_are_refused(
+    tmp_path: Path, cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine", encoding="utf-8")
+    run = cwd / "recv" / "run1"
+    run.mkdir(parents=True)
+    (run / ".simmodel.lock").symlink_to(victim)  # the lock was opened through it and truncated
+    code = run_main([*FAST, "hydra.run.dir=recv/run1"])
+    assert code == 2 and "not simmodel outputs" in capsys.readouterr().err
+    sweep = cwd / "recv" / "sweep"
+    (sweep / "0").mkdir(parents=True)
+    (sweep / "0" / "simmodel.log").symlink_to(victim)  # Hydra appends its log before the job checks
+    code = run_main(["-m", *FAST, "run.seed=1,2", "hydra.sweep.dir=recv/sweep"])
+    assert code == 2 and "0/simmodel.log" in capsys.readouterr().err
+    with pytest.raises(run_folder.OutputError):
+        run_folder.lock(run)  # (even if asked directly: the lock never follows a link)
+    assert victim.read_text(encoding="utf-8") == "mine"
+
+
+def test_a_design_tools_folder_is_plain_text(tmp_path: Path) -> None:
+    from simmodel.experiments.analysis import prepare_folder
+
+    for out in ("${now:..}/x", "a/$\\{oc.env:HOME\\}", "a'b"):
+        with pytest.raises(ConfigError, match="out="):
+            prepare_folder(tmp_path / out)
+
+
+def test_printing_a_configuration_never_loads_a_file_by_path(
+    tmp_path: Path, cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    payload = tmp_path / "payload.yaml"
+    payload.write_text("# @package _global_\ndescription: ${oc.env:HOME}\n", encoding="utf-8")
+    relative = os.path.relpath(
+        payload.with_suffix(""), Path(simmodel.__file__).parent.parent / "configs" / "scenario"
+    )
+    _refused(["--cfg", "job", "--resolve", f"scenario={relative}"], cwd, capsys, "Unknown scenario")
+
+
+def test_special_files_and_alias_bombs_are_refused_without_hanging(
+    tmp_path: Path, cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from simmodel.experiments import collate
+
+    (cwd / "scenarios").mkdir()
+    os.mkfifo(cwd / "scenarios" / "evil.yaml")  # reading it would wait for ever
+    code = run_main(["--cfg", "job"])
+    assert code == 2 and "not a regular file" in capsys.readouterr().err
+    (cwd / "scenarios" / "evil.yaml").unlink()
+    (cwd / "scenarios").rmdir()
+    bomb = tmp_path / "bomb"
+    bomb.mkdir()
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    lines += [
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
+    (bomb / "multirun.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert "anchors and aliases" in collate.sweep_plan(bomb)
+
+
+def test_a_resumed_calibration_study_with_values_out_of_range_is_refused(tmp_path: Path) -> None:
+    optuna = pytest.importorskip("optuna")
+    from simmodel import calibrate
+
+    free = [calibrate.Free.of("pathway.screening_sensitivity", 0.2, 0.7)]
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="calibrate", storage=storage, direction="minimize")
+    study.add_trial(
+        optuna.trial.create_trial(
+            params={"pathway.screening_sensitivity": 0.01},
+            distributions={"pathway.screening_sensitivity": optuna.distributions.FloatDistribution(0.0, 1.0)},
+            value=-1000.0,
+        )
+    )
+    with pytest.raises(ConfigError, match="outside its range"):
+        calibrate.search(lambda batch: [0.0] * len(batch), free, 2, storage=storage)

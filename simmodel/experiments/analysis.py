@@ -92,12 +92,17 @@ def folder_for(kind: str, settings: dict[str, Any], overrides: Sequence[str], cf
 
 def prepare_folder(folder: Path) -> None:
     """Create the folder, or reuse one of this tool's (never a folder with other files in it)."""
+    from ..command_line import FOLDER_TEXT
     from ..outputs.run_folder import unsafe_reason
 
     ours = {"points.csv", "design.csv", "run.json", "design_jobs.json", "points-0000.csv"}
+    if not FOLDER_TEXT.fullmatch(str(folder)):  # (batch jobs hand it to Hydra, which reads ${...})
+        raise ConfigError(f"out={str(folder)[:60]}: use letters, digits, spaces and _ . / ~ : + @ % - only")
     reason = unsafe_reason(folder)
     if reason:
         raise ConfigError(f"out={str(folder)[:80]} is refused: {reason}")
+    if folder.is_dir() and any(p.is_symlink() for p in folder.iterdir()):
+        raise ConfigError(f"out={str(folder)[:80]}: the folder holds links; choose a new or empty one")
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"out={folder}: is a file, not a folder")
     if folder.is_dir():

@@ -179,6 +179,11 @@ def _override_parser(config: DictConfig) -> Any:
         return OverridesParser.create()
 
 
+#: Largest multirun.yaml read (bytes): Hydra's record of a sweep over a listed national estate is
+#: about 30 KB.
+MAX_MULTIRUN_BYTES = 2 * 1024 * 1024
+
+
 def sweep_plan(sweep_dir: Path, config: DictConfig | None = None) -> list[list[str]] | str:
     """Each job's overrides, job i first, as Hydra's basic sweeper made them.
 
@@ -191,6 +196,13 @@ def sweep_plan(sweep_dir: Path, config: DictConfig | None = None) -> list[list[s
         path = sweep_dir / "multirun.yaml"
         if not path.is_file():
             return "no multirun.yaml"
+        from ..config import ConfigError
+        from ..trust import check_data_file
+
+        try:
+            check_data_file(path, MAX_MULTIRUN_BYTES)  # a received folder: no bombs, tags or huge files
+        except ConfigError as exc:
+            return str(exc)
         try:
             loaded = OmegaConf.load(path)
         except Exception as exc:  # any YAML or OmegaConf error

@@ -64,11 +64,11 @@ def launch(
         "-m",
         "simmodel.experiments.design_batch",
         "-m",
-        f"folder={folder}",
+        f"folder='{folder}'",  # quoted: Hydra reads the text back as it is (analysis.prepare_folder)
         f"batches={batches}",
         f"batch=range(0,{batches})",
         f"hydra/launcher={cluster.launcher}",
-        f"hydra.sweep.dir={folder / 'batches'}",
+        f"hydra.sweep.dir='{folder / 'batches'}'",
         *cluster.hydra_args,
     ]
     print(f"  sending {len(points)} points to {cluster.launcher} as {batches} job(s)", flush=True)

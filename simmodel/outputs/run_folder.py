@@ -80,18 +80,19 @@ def unsafe_reason(folder: str | Path) -> str | None:
 
 
 def foreign_entries(folder: Path, *, sweep: bool) -> list[str]:
-    """Names in ``folder`` that are not simmodel outputs."""
+    """Names in ``folder`` that are not simmodel outputs (a symbolic link never is one)."""
     allowed = set(RUN_FILES) | {LOG_FILE, LOCK_FILE}
     if sweep:
         allowed |= set(SWEEP_FILES) | {".submitit"}
     foreign = []
     for entry in folder.iterdir():
         name = entry.name
-        if name in allowed or _is_temporary(name):
-            continue
-        if sweep and entry.is_dir() and name.isdigit():
-            continue
-        foreign.append(name)
+        job = sweep and entry.is_dir() and not entry.is_symlink() and name.isdigit()
+        ours = name in allowed or _is_temporary(name) or job
+        if entry.is_symlink() or not ours:  # (a received folder's link would send a write anywhere)
+            foreign.append(name)
+        elif job:  # Hydra writes a job's log before the job checks its own folder
+            foreign += [f"{name}/{p.name}" for p in entry.iterdir() if p.is_symlink()]
     return sorted(foreign)
 
 
@@ -135,7 +136,7 @@ def lock(folder: Path) -> None:
         return
     path = folder / LOCK_FILE
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)  # never through a link
     except OSError as exc:
         raise OutputError(f"cannot write to '{str(folder)[:80]}': {exc.strerror}.", 1) from None
     try:
