@@ -132,6 +132,17 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def working_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working folder inside ``tmp_path`` (which stays free for what a test puts beside
+    it); ``sys.argv`` restored (``cli.main`` sets it for Hydra)."""
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(sys, "argv", ["simmodel"])
+    return work
+
+
 def run_main(args: list[str]) -> int:
     """``simmodel ARGS`` in this process; its exit code (also when Hydra's run exits)."""
     from simmodel.cli import main

@@ -34,22 +34,12 @@ FAST = [
 ]
 
 
-@pytest.fixture
-def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty working folder (``sys.argv`` restored: ``cli.main`` sets it for Hydra)."""
-    folder = tmp_path / "cwd"
-    folder.mkdir()
-    monkeypatch.chdir(folder)
-    monkeypatch.setattr(sys, "argv", ["simmodel"])
-    return folder
-
-
-def _refused(args: list[str], cwd: Path, capsys: pytest.CaptureFixture[str], words: str) -> None:
+def _refused(args: list[str], working_folder: Path, capsys: pytest.CaptureFixture[str], words: str) -> None:
     code = run_main(args)
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 2, lines
     assert len(lines) == 1 and lines[0].startswith("simmodel: error:") and words in lines[0], lines
-    assert list(cwd.iterdir()) == [], "nothing is written for a refused command line"
+    assert list(working_folder.iterdir()) == [], "nothing is written for a refused command line"
 
 
 @pytest.fixture
@@ -77,14 +67,14 @@ def fake_git(tmp_path: Path) -> tuple[Path, Path]:
     ],
 )
 def test_options_that_load_other_configurations_or_code_are_refused_in_every_form(
-    args: list[str], words: str, cwd: Path, capsys: pytest.CaptureFixture[str]
+    args: list[str], words: str, working_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _refused([*FAST, *args], cwd, capsys, words)
+    _refused([*FAST, *args], working_folder, capsys, words)
 
 
 @pytest.mark.parametrize("form", [["-cd={}"], ["--config-d={}"], ["--config-dir", "{}"], ["-cd", "{}"]])
 def test_every_form_of_config_dir_is_checked(
-    form: list[str], tmp_path: Path, cwd: Path, capsys: pytest.CaptureFixture[str]
+    form: list[str], tmp_path: Path, working_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     user = tmp_path / "user"
     (user / "scenario").mkdir(parents=True)
@@ -92,7 +82,7 @@ def test_every_form_of_config_dir_is_checked(
         "# @package _global_\nhydra:\n  verbose: true\n", encoding="utf-8"
     )
     args = [part.format(user) for part in form]
-    _refused([*args, "scenario=evil", *FAST], cwd, capsys, "evil.yaml is refused")
+    _refused([*args, "scenario=evil", *FAST], working_folder, capsys, "evil.yaml is refused")
 
 
 def test_arguments_are_read_as_hydra_reads_them() -> None:
@@ -135,9 +125,9 @@ def test_escaped_or_wrapped_resolvers_are_refused(override: str) -> None:
 
 @pytest.mark.parametrize("value", ["a,${oc.env:HOME}", "choice(a,'${oc.env:HOME}')", r"a,$\{oc.env\:HOME\}"])
 def test_resolvers_in_swept_values_are_refused(
-    value: str, cwd: Path, capsys: pytest.CaptureFixture[str]
+    value: str, working_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _refused(["-m", f"description={value}", *FAST], cwd, capsys, "no resolvers")
+    _refused(["-m", f"description={value}", *FAST], working_folder, capsys, "no resolvers")
 
 
 @pytest.mark.parametrize("override", ["description=a,b", "buddies.pay_per_week=5,12", "run.seed=range(1,3)"])
@@ -147,9 +137,9 @@ def test_a_sweep_without_multirun_is_refused(override: str) -> None:
 
 
 def test_a_huge_range_is_refused_before_its_values_are_listed(
-    cwd: Path, capsys: pytest.CaptureFixture[str]
+    working_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _refused(["-m", "run.seed=range(0,100000000)", *FAST], cwd, capsys, "at most 10,000")
+    _refused(["-m", "run.seed=range(0,100000000)", *FAST], working_folder, capsys, "at most 10,000")
 
 
 @pytest.mark.parametrize(
@@ -211,10 +201,15 @@ def test_the_hydra_settings_people_use_are_allowed(override: str) -> None:
 
 
 def test_a_path_attack_through_hydra_settings_is_refused_and_git_runs_nothing(
-    fake_git: tuple[Path, Path], cwd: Path, capsys: pytest.CaptureFixture[str]
+    fake_git: tuple[Path, Path], working_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder, marker = fake_git
-    _refused([*FAST, f"+hydra.job.env_set.PATH={folder}:/usr/bin:/bin"], cwd, capsys, "hydra.job.env_set")
+    _refused(
+        [*FAST, f"+hydra.job.env_set.PATH={folder}:/usr/bin:/bin"],
+        working_folder,
+        capsys,
+        "hydra.job.env_set",
+    )
     assert not marker.exists()
 
 
@@ -235,32 +230,40 @@ def test_the_run_record_looks_git_up_where_the_process_started(
     assert not marker.exists()
 
 
-def test_an_unknown_hydra_option_is_refused_by_name(cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _refused([*FAST, "hydra/launcher=nonexistent"], cwd, capsys, "Unknown hydra/launcher 'nonexistent'")
+def test_an_unknown_hydra_option_is_refused_by_name(
+    working_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _refused(
+        [*FAST, "hydra/launcher=nonexistent"], working_folder, capsys, "Unknown hydra/launcher 'nonexistent'"
+    )
 
 
-def test_a_failed_start_leaves_no_folder(cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_failed_start_leaves_no_folder(working_folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # the basic sweeper has no parameters: Hydra itself fails after the sweep folder was made
     code = run_main(["-m", *FAST, "+hydra.sweeper.params.description=x"])
     capsys.readouterr()
     assert code != 0
-    assert not (cwd / "results").exists() or not any((cwd / "results").rglob("*"))
+    assert not (working_folder / "results").exists() or not any((working_folder / "results").rglob("*"))
 
 
-def test_the_printing_options_check_values_too(cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _refused(["--cfg", "job", "--resolve", "description=${oc.env:HOME}"], cwd, capsys, "no resolvers")
+def test_the_printing_options_check_values_too(
+    working_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _refused(
+        ["--cfg", "job", "--resolve", "description=${oc.env:HOME}"], working_folder, capsys, "no resolvers"
+    )
 
 
 # ---------------------------------------------------------------- config folders
 def test_a_config_dir_may_hold_only_the_model_groups(
-    tmp_path: Path, cwd: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, working_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     user = tmp_path / "user"
     (user / "hydra.job_logging").mkdir(parents=True)
     (user / "hydra.job_logging" / "evil.yaml").write_text("version: 1\n", encoding="utf-8")
-    _refused(["--config-dir", str(user), *FAST], cwd, capsys, "a 'hydra' config group")
+    _refused(["--config-dir", str(user), *FAST], working_folder, capsys, "a 'hydra' config group")
     (user / "hydra.job_logging").rename(user / "notes")
-    _refused(["--config-dir", str(user), *FAST], cwd, capsys, "'notes' is not a config group")
+    _refused(["--config-dir", str(user), *FAST], working_folder, capsys, "'notes' is not a config group")
 
 
 def test_a_copied_funding_option_may_build_on_a_shipped_one(tmp_path: Path) -> None:
@@ -288,12 +291,12 @@ def test_true_false_keys_of_listed_prisons_take_only_true_or_false() -> None:
 
 
 def test_outputs_never_go_into_the_users_own_config_folders(
-    tmp_path: Path, cwd: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, working_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (cwd / "scenarios").mkdir()
+    (working_folder / "scenarios").mkdir()
     code = run_main([*FAST, "hydra.run.dir=scenarios/out"])
     assert code == 2 and "your own configuration" in capsys.readouterr().err
-    assert not (cwd / "scenarios" / "out").exists()
+    assert not (working_folder / "scenarios" / "out").exists()
     user = tmp_path / "user"
     (user / "scenario").mkdir(parents=True)
     code = run_main(["--config-dir", str(user), *FAST, f"hydra.run.dir={user}/scenario/out"])
@@ -349,7 +352,7 @@ def test_save_refuses_an_empty_name_and_a_folder_reached_through_a_new_one(
 
 
 def test_a_folder_name_reaches_hydra_as_the_text_that_was_checked(
-    cwd: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    working_folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from simmodel import cli
 
@@ -409,16 +412,16 @@ def test_collating_a_received_sweep_folder_imports_none_of_its_code(
 
 # ------------------------------------------------------- received folders (a third hostile pass)
 def test_links_planted_in_a_received_run_or_sweep_folder_are_refused(
-    tmp_path: Path, cwd: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, working_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     victim = tmp_path / "victim.txt"
     victim.write_text("mine", encoding="utf-8")
-    run = cwd / "recv" / "run1"
+    run = working_folder / "recv" / "run1"
     run.mkdir(parents=True)
     (run / ".simmodel.lock").symlink_to(victim)  # the lock was opened through it and truncated
     code = run_main([*FAST, "hydra.run.dir=recv/run1"])
     assert code == 2 and "not simmodel outputs" in capsys.readouterr().err
-    sweep = cwd / "recv" / "sweep"
+    sweep = working_folder / "recv" / "sweep"
     (sweep / "0").mkdir(parents=True)
     (sweep / "0" / "simmodel.log").symlink_to(victim)  # Hydra appends its log before the job checks
     code = run_main(["-m", *FAST, "run.seed=1,2", "hydra.sweep.dir=recv/sweep"])
@@ -437,27 +440,29 @@ def test_a_design_tools_folder_is_plain_text(tmp_path: Path) -> None:
 
 
 def test_printing_a_configuration_never_loads_a_file_by_path(
-    tmp_path: Path, cwd: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, working_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     payload = tmp_path / "payload.yaml"
     payload.write_text("# @package _global_\ndescription: ${oc.env:HOME}\n", encoding="utf-8")
     relative = os.path.relpath(
         payload.with_suffix(""), Path(simmodel.__file__).parent.parent / "configs" / "scenario"
     )
-    _refused(["--cfg", "job", "--resolve", f"scenario={relative}"], cwd, capsys, "Unknown scenario")
+    _refused(
+        ["--cfg", "job", "--resolve", f"scenario={relative}"], working_folder, capsys, "Unknown scenario"
+    )
 
 
 def test_special_files_and_alias_bombs_are_refused_without_hanging(
-    tmp_path: Path, cwd: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, working_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from simmodel.experiments import collate
 
-    (cwd / "scenarios").mkdir()
-    os.mkfifo(cwd / "scenarios" / "evil.yaml")  # reading it would wait for ever
+    (working_folder / "scenarios").mkdir()
+    os.mkfifo(working_folder / "scenarios" / "evil.yaml")  # reading it would wait for ever
     code = run_main(["--cfg", "job"])
     assert code == 2 and "not a regular file" in capsys.readouterr().err
-    (cwd / "scenarios" / "evil.yaml").unlink()
-    (cwd / "scenarios").rmdir()
+    (working_folder / "scenarios" / "evil.yaml").unlink()
+    (working_folder / "scenarios").rmdir()
     bomb = tmp_path / "bomb"
     bomb.mkdir()
     lines = ["a: &a [x, x, x, x, x, x, x, x, x]"]

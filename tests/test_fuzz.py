@@ -10,7 +10,6 @@ Hypothesis runs derandomized: the examples are the same on every run.
 from __future__ import annotations
 
 import shutil
-import sys
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 
@@ -217,16 +216,6 @@ def test_scenario_file_copy_leaves_the_real_scenarios_alone(config_copy: Path) -
 
 
 # -------------------------------------------------------------------- through main
-@pytest.fixture
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run from an empty folder; restore sys.argv, which cli.main sets for Hydra."""
-    work = tmp_path / "cwd"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    monkeypatch.setattr(sys, "argv", ["simmodel"])
-    return work
-
-
 #: Values for runs through ``main``: the same kinds, but of moderate size, so a valid run
 #: stays small (huge population sizes are covered by test_huge_population_is_a_clean_error).
 MODERATE_VALUES = st.one_of(
@@ -250,9 +239,9 @@ MAIN_OVERRIDE = st.one_of(
 )
 @given(overrides=st.lists(MAIN_OVERRIDE, min_size=1, max_size=2))
 def test_main_exits_2_with_one_line_or_runs(
-    isolated: Path, capsys: pytest.CaptureFixture[str], overrides: list[str]
+    working_folder: Path, capsys: pytest.CaptureFixture[str], overrides: list[str]
 ) -> None:
-    run_dir = isolated / "run"
+    run_dir = working_folder / "run"
     shutil.rmtree(run_dir, ignore_errors=True)
     # the fast settings come last, so they win over a fuzzed value of the same key
     args = [*overrides, *FAST, "run.progress=false", f"hydra.run.dir={run_dir}"]
@@ -271,11 +260,11 @@ def test_main_exits_2_with_one_line_or_runs(
         assert len(lines) == 1, err
         assert lines[0].startswith("simmodel: error:")
         assert not run_dir.exists(), "nothing is written for bad input"
-    assert list(isolated.iterdir()) == [], "nothing is written outside hydra.run.dir"
+    assert list(working_folder.iterdir()) == [], "nothing is written outside hydra.run.dir"
 
 
-def test_huge_population_is_a_clean_error(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run_dir = isolated / "run"
+def test_huge_population_is_a_clean_error(working_folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = working_folder / "run"
     args = [*FAST, "population.initial_population=100000000000000", f"hydra.run.dir={run_dir}"]
     try:
         code = main(args)
