@@ -14,6 +14,7 @@ pairs options by replication with common random numbers, as a sweep's collation 
 from __future__ import annotations
 
 import copy
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ def _text(value: Any) -> str:
         return "null"
     if isinstance(value, list | tuple):
         return "[" + ",".join(_text(v) for v in value) + "]"
+    if isinstance(value, str) and not re.fullmatch(r"[A-Za-z0-9_.:/+-]*", value):  # "baseline, v2"
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
     return str(value)
 
 

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
 from .paths import CONFIG_DIR
@@ -293,31 +293,16 @@ _checked_run: tuple[Config, list[str]] | None = None
 
 
 def _hydra_needs_the_model(args: list[str]) -> bool:
-    """Whether Hydra must compose the model itself although no ``-m`` was given: a sweep asked
-    for another way (``hydra.mode``, sweeper settings) or a Hydra setting that refers to a
-    model key (``hydra.job.name=${scenario}``)."""
+    """Whether Hydra must compose the model itself although no ``-m`` was given: sweeper settings,
+    or a Hydra setting that refers to a model key (``hydra.job.name=${scenario}``)."""
     from .compose import is_hydra_override
 
     for arg in args:
         if is_hydra_override(arg):
             key, _, value = arg.lstrip("+~").partition("=")
-            if key.startswith(("hydra.mode", "hydra.sweeper", "hydra/sweeper")) or "${" in value:
+            if key.startswith(("hydra.sweeper", "hydra/sweeper")) or "${" in value:
                 return True
     return False
-
-
-def _check_hydra_option(override: Any) -> None:
-    """``hydra/launcher=NAME`` and the like name an option Hydra has (its own or a plugin's)."""
-    from .compose import hydra_options
-    from .config import ConfigError
-
-    group = override.key_or_group
-    if "/" in group:
-        options = hydra_options(group)
-        if override.value() not in options:
-            raise ConfigError(
-                f"Unknown {group} '{str(override.value())[:40]}'. Available: {', '.join(options)}."
-            )
 
 
 def _hydra_entry(config_name: str = "config") -> None:
@@ -393,7 +378,10 @@ def _hydra_value(overrides: list[str], key: str) -> str | None:
     from .command_line import parse
 
     found = [parse(o) for o in overrides if o.lstrip("+").startswith(f"{key}=")]
-    return str(found[-1].value()) if found else None
+    if not found:
+        return None
+    value = found[-1].value()
+    return value if isinstance(value, str) else found[-1].get_value_element_as_str()  # (2024_01_05)
 
 
 def default_run_folder(scenario: str) -> Path:
@@ -409,7 +397,7 @@ def default_run_folder(scenario: str) -> Path:
 def _output_folder(overrides: list[str], multirun: bool, config: Config) -> tuple[Path, list[str]]:
     """The run or sweep folder, checked; the overrides with it set explicitly for Hydra (each
     Hydra setting was checked by :func:`simmodel.command_line.check_hydra_override`)."""
-    from .config import ConfigError
+    from .command_line import hydra_quoted
     from .outputs import run_folder
 
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
@@ -418,22 +406,15 @@ def _output_folder(overrides: list[str], multirun: bool, config: Config) -> tupl
         raise run_folder.OutputError(
             f"{key} is refused: it is empty, which would mean the current folder.", 2
         )
-    if multirun:
-        subdir = _hydra_value(overrides, "hydra.sweep.subdir")
-        if subdir is not None and (
-            ".." in Path(subdir).parts or subdir.startswith("/") or not subdir.strip()
-        ):
-            raise ConfigError(
-                f"hydra.sweep.subdir = {subdir[:60]!r}: use a plain name inside the sweep folder."
-            )
+    if multirun:  # (hydra.sweep.subdir was checked with the other Hydra settings)
         # absolute: jobs a cluster launcher runs elsewhere must write to the same place
         folder = (Path(given).expanduser() if given is not None else Path(sweep_folder(overrides))).absolute()
     else:
         folder = Path(given).expanduser() if given is not None else default_run_folder(config.scenario)
     run_folder.check(folder, sweep=multirun)
     overrides = [o for o in overrides if not o.lstrip("+").startswith(f"{key}=")]
-    # quoted, so Hydra reads it back as this text (command_line.FOLDER_TEXT has no quote or $ in it)
-    return folder, [*overrides, f"{key}='{folder}'"]
+    # quoted, so Hydra reads it back as this text (the working folder's name is not checked: it may hold ')
+    return folder, [*overrides, f"{key}={hydra_quoted(str(folder))}"]
 
 
 HELP = """\
@@ -497,7 +478,13 @@ def main(argv: list[str] | None = None) -> int:
         sys.argv = [sys.argv[0], "--hydra-help"]  # (nothing else of the command line reaches Hydra)
         _hydra_entry()
         return 0
-    from .command_line import check_hydra_override, check_model_override, parse, parse_arguments
+    from .command_line import (
+        check_hydra_option,
+        check_hydra_override,
+        check_model_override,
+        parse,
+        parse_arguments,
+    )
     from .compose import (
         check_choices,
         check_config_files,
@@ -519,12 +506,16 @@ def main(argv: list[str] | None = None) -> int:
     checked: tuple[Config, list[str]] | None = None
     try:
         command = parse_arguments(args)
+        if command.help or command.version or command.hydra_help:  # (abbreviated: --he, --vers ...)
+            return main(["--help" if command.help else "--version" if command.version else "--hydra-help"])
         multirun, config_dirs, overrides = command.multirun, command.config_dirs, command.overrides
         run_folder.protect(config_dirs)
         for override in overrides:
             if is_hydra_override(override):
-                check_hydra_override(parse(override))
-                _check_hydra_option(parse(override))
+                parsed = parse(override)
+                check_hydra_override(parsed)
+                if "/" in parsed.key_or_group:  # hydra/launcher=NAME and the like
+                    check_hydra_option(parsed.key_or_group, parsed.value())
         layers = user_layers(config_dirs)
         if command.only_prints:
             check_config_files(config_dirs, layers)  # --cfg and --info compose too: no unchecked file

@@ -69,6 +69,9 @@ class Arguments:
     info: str | None = None
     run: bool = False
     shell_completion: bool = False
+    help: bool = False
+    version: bool = False
+    hydra_help: bool = False
 
     @property
     def only_prints(self) -> bool:
@@ -108,6 +111,12 @@ def parse_arguments(args: list[str]) -> Arguments:
         raise ConfigError(
             "--experimental-rerun is not supported: it loads a pickle file, which can run code."
         )
+    actions = [name for name in ("multirun", "cfg", "info", "shell_completion", "run") if getattr(ns, name)]
+    if len(actions) > 1:  # (Hydra's own answer is a traceback)
+        first, second = (f"--{a.replace('_', '-')}" for a in actions[:2])
+        raise ConfigError(f"{first} and {second}: choose one.")
+    if any(not d.strip() for d in ns.config_dir):
+        raise ConfigError("--config-dir needs a folder (an empty name would mean the working folder).")
     dirs = [Path(d) for d in ns.config_dir]
     overrides: list[str] = []
     for override in ns.overrides:
@@ -129,6 +138,9 @@ def parse_arguments(args: list[str]) -> Arguments:
         info=ns.info,
         run=ns.run,
         shell_completion=ns.shell_completion,
+        help=ns.help,
+        version=ns.version,
+        hydra_help=ns.hydra_help,
     )
 
 
@@ -230,12 +242,18 @@ _HYDRA_FORBIDDEN_PARTS = frozenset(
         "submitit_folder",
         "env",
         "environ",
+        "custom_search_space",  # (optuna's sweeper imports and calls the function it names)
+        "params",  # (the basic sweeper has none; Hydra's answer is a traceback)
     }
 )
+#: Text a launcher or sweeper setting may hold: no newline or other control character (submitit
+#: writes each setting as a line of the job's shell script) and no shell or grammar syntax.
+_SETTING_TEXT = re.compile(r"[A-Za-z0-9 _.,:=@%+/&|-]*")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_]+")
 #: A results folder: no character that means something in Hydra's grammar or OmegaConf's
 #: ($ { } \ quotes brackets commas =), so it reads back as the same text.
 FOLDER_TEXT = re.compile(r"[A-Za-z0-9 _./~:+@%-]*")
+FOLDER_RULE = "use letters, digits, spaces and _ . / ~ : + @ % - in a folder name"
 _PLAIN_DOTTED = re.compile(r"[A-Za-z0-9_.]+")
 #: References a job's name or sub-folder may use: names checked to be plain (trust.PATH_NAME_KEYS),
 #: and the job's number.
@@ -279,11 +297,14 @@ def check_hydra_override(override: Any) -> None:
         names = value if isinstance(value, list) else [value]
         if not all(isinstance(v, bool) or (isinstance(v, str) and _PLAIN_DOTTED.fullmatch(v)) for v in names):
             _refuse_hydra(key, "use true, false or logger names.")
-    elif not isinstance(value, str):
+        return
+    if isinstance(value, int | float) and not isinstance(value, bool):  # (2024_01_05 reads as a number)
+        value = override.get_value_element_as_str()
+    if not isinstance(value, str):
         _refuse_hydra(key, "give a name or a folder.")
-    elif key in ("hydra.run.dir", "hydra.sweep.dir"):
+    if key in ("hydra.run.dir", "hydra.sweep.dir"):
         if not FOLDER_TEXT.fullmatch(value):  # (it is handed to Hydra again, in quotes)
-            _refuse_hydra(key, "use letters, digits, spaces and _ . / ~ : + @ % - in a folder name.")
+            _refuse_hydra(key, f"{FOLDER_RULE} (and / between folders, not \\).")
     elif key == "hydra.job.name":
         if not _plain_with(value, _NAME_REFERENCES):
             _refuse_hydra(key, "use letters, digits, '_' and '-' (and ${scenario}); it names the log file.")
@@ -291,11 +312,30 @@ def check_hydra_override(override: Any) -> None:
         _refuse_hydra(key, "use a plain name inside the sweep folder (and ${hydra.job.num}).")
 
 
+def hydra_quoted(text: str) -> str:
+    """``text`` as a quoted value of Hydra's grammar, read back as the same text (a folder
+    simmodel chose or checked: no ``${`` or backslash, which quotes do not make plain)."""
+    if "${" in text or "\\" in text:
+        raise ConfigError(f"{text[:60]!r}: a folder with '${{' or a backslash cannot be handed to Hydra.")
+    return "'" + text.replace("'", "\\'") + "'"
+
+
+def check_hydra_option(group: str, name: str) -> None:
+    """``name`` is an option of Hydra's group ``group`` (``hydra/launcher``: its own or a plugin's)."""
+    from .compose import hydra_options
+
+    options = hydra_options(group)
+    if name not in options:
+        raise ConfigError(f"Unknown {group} '{name[:40]}'. Available: {', '.join(options)}.")
+
+
 def _plain_values(value: Any) -> bool:
     """A scalar without ``${`` (numbers, true/false, null, text), or a list of them."""
     items = value if isinstance(value, list) else [value]
     return all(
-        item is None or isinstance(item, bool | int | float) or (isinstance(item, str) and "${" not in item)
+        item is None
+        or isinstance(item, bool | int | float)
+        or (isinstance(item, str) and _SETTING_TEXT.fullmatch(item))
         for item in items
     )
 

@@ -50,8 +50,10 @@ def user_layers(config_dirs: tuple[Path, ...] = (), cwd: Path | None = None) -> 
     layers: list[tuple[str, Path]] = []
     if cwd != REPO.resolve():
         layers += [(group, cwd / name) for name, group in USER_FOLDERS.items() if (cwd / name).is_dir()]
-    for folder in config_dirs:
-        layers += [(sub.name, sub) for sub in sorted(folder.iterdir()) if sub.is_dir()]
+    for folder in config_dirs:  # (hidden folders such as .git or .github are not groups)
+        layers += [
+            (sub.name, sub) for sub in sorted(folder.iterdir()) if sub.is_dir() and sub.name[0] not in "._"
+        ]
     return tuple(layers)
 
 
@@ -267,7 +269,8 @@ def _check_bool_overrides(overrides: list[str]) -> None:
         if (
             sep
             and trust.is_bool_key(key)
-            and text not in ("true", "false", "null")
+            and text not in ("true", "false")
+            and not (text == "null" and trust.is_optional_key(key))
             and not text.startswith("${")
         ):
             raise ConfigError(f"{key} = {value[:40]!r} is not allowed: use true or false.")

@@ -94,6 +94,14 @@ def _field_type(dotted: str) -> Any:
     return node
 
 
+def is_optional_key(dotted: str) -> bool:
+    """True if the schema lets ``dotted`` be null (``bool | None``)."""
+    parent, _, leaf = re.sub(r"\[(\d+)\]", r".\1", dotted).rpartition(".")
+    schema = _field_type(parent) if parent else Config
+    hint = _hints(schema).get(leaf) if is_dataclass(schema) else None
+    return type(None) in typing.get_args(hint)
+
+
 def is_bool_key(dotted: str) -> bool:
     """True if the schema types ``dotted`` as true/false."""
     return _field_type(dotted) is bool

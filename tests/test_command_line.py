@@ -86,10 +86,11 @@ def test_every_form_of_config_dir_is_checked(
 
 
 def test_arguments_are_read_as_hydra_reads_them() -> None:
-    read = parse_arguments(["-cd=/tmp", "a=1", "--multi", "b=2", "--cfg", "job", "--res"])
+    read = parse_arguments(["-cd=/tmp", "a=1", "--multi", "b=2"])
     assert read.overrides == ["a=1", "b=2"] and read.config_dirs == (Path("/tmp"),)
-    assert read.multirun and read.cfg == "job" and read.resolve
-    assert read.hydra_flags() == ["--multirun", "--cfg", "job", "--resolve"]
+    assert read.multirun and read.hydra_flags() == ["--multirun"]
+    read = parse_arguments(["--cfg", "job", "a=1", "--res"])
+    assert read.cfg == "job" and read.resolve and read.hydra_flags() == ["--cfg", "job", "--resolve"]
     assert parse_arguments(["hydra.searchpath=[file:///tmp]"]).config_dirs == (Path("/tmp"),)
     with pytest.raises(ConfigError, match="only folders"):
         parse_arguments(["hydra.searchpath=[pkg://x]"])
@@ -174,8 +175,9 @@ def test_a_huge_range_is_refused_before_its_values_are_listed(
     ],
 )
 def test_hydra_settings_outside_the_allowed_few_are_refused(override: str) -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError) as refused:
         check_hydra_override(parse(override))
+    assert refused.value.args[0].startswith(parse(override).key_or_group[:20])  # (the check's own line)
 
 
 @pytest.mark.parametrize(
@@ -348,7 +350,11 @@ def test_save_refuses_an_empty_name_and_a_folder_reached_through_a_new_one(
     with pytest.raises(run_folder.OutputError, match="not simmodel outputs"):
         result.save("new/..")  # the working folder itself, which holds notes.txt
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
-    assert command_line.is_hydra_key("hydra.run.dir") and not command_line.is_hydra_key("hydrangea")
+
+
+def test_hydra_keys_are_told_from_model_keys() -> None:
+    assert command_line.is_hydra_key("hydra.run.dir") and command_line.is_hydra_key("hydra/launcher")
+    assert not command_line.is_hydra_key("hydrangea") and not command_line.is_hydra_key("run.hydra")
 
 
 def test_a_folder_name_reaches_hydra_as_the_text_that_was_checked(
@@ -369,7 +375,7 @@ def test_the_design_tools_take_only_the_launchers_settings(tmp_path: Path) -> No
     for arg in ("hydra.output_subdir=/tmp/x", "hydra.searchpath=[file:///tmp]", "+hydra.launcher.x={a:1}"):
         with pytest.raises(ConfigError):
             cluster_launch({"launcher": "basic"}, [arg])
-    with pytest.raises(ConfigError, match="not a launcher"):
+    with pytest.raises(ConfigError, match="Unknown hydra/launcher"):
         cluster_launch({"launcher": "evil"}, [])
     model, launch = cluster_launch({"launcher": "joblib"}, ["run.years=1", "hydra.launcher.n_jobs=2"])
     assert model == ["run.years=1"] and launch is not None
@@ -490,3 +496,114 @@ def test_a_resumed_calibration_study_with_values_out_of_range_is_refused(tmp_pat
     )
     with pytest.raises(ConfigError, match="outside its range"):
         calibrate.search(lambda batch: [0.0] * len(batch), free, 2, storage=storage)
+
+
+# ------------------------------------------------ a fourth pass and a review of the change
+@pytest.mark.parametrize(
+    "override",
+    [
+        "hydra.launcher.partition='compute\ntouch /tmp/pwned #'",  # submitit writes it into the job script
+        "hydra.sweeper.custom_search_space=evil.space",  # optuna's sweeper imports and calls it
+        "hydra.sweeper.params.run.seed='1,2'",
+    ],
+)
+def test_launcher_and_sweeper_settings_that_reach_a_shell_or_code_are_refused(override: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        check_hydra_override(parse(override))
+    assert "cannot read" not in str(refused.value)  # (refused by the check, not by the grammar)
+
+
+def test_abbreviated_help_prints_help_and_runs_nothing(
+    working_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for flag in ("--he", "--vers"):
+        assert run_main([flag]) == 0
+        assert capsys.readouterr().out.strip()
+    assert list(working_folder.iterdir()) == []
+
+
+def test_dated_folder_names_and_quotes_reach_hydra_as_written() -> None:
+    from simmodel.command_line import hydra_quoted
+
+    check_hydra_override(parse("hydra.run.dir=2024_01_05"))  # (Hydra's grammar reads a number)
+    for folder in ("/tmp/rev it's/results", "results/2024_01_05"):
+        assert parse(f"hydra.run.dir={hydra_quoted(folder)}").value() == folder
+    with pytest.raises(ConfigError):
+        hydra_quoted("/tmp/${oc.env:HOME}")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--cfg", "job", "-m"], "choose one"),
+        (["--config-dir", ""], "needs a folder"),
+        (["run.progress=null"], "use true or false"),
+        ([f"hydra.run.dir={'x' * 300}"], "refused"),
+    ],
+)
+def test_more_mistakes_give_one_line(
+    args: list[str], words: str, working_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _refused([*FAST, *args], working_folder, capsys, words)
+
+
+def test_api_values_with_commas_and_quotes_are_values() -> None:
+    assert simmodel.configure(
+        {**dict(o.split("=") for o in FAST), "description": "baseline, v2 'b'"}
+    ).description == ("baseline, v2 'b'")
+
+
+def test_files_named_like_outputs_are_someone_elses_without_a_record(
+    tmp_path: Path, working_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from simmodel.experiments import collate
+    from simmodel.experiments.analysis import prepare_folder
+
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "config.yaml").write_text("db: {host: prod}\n", encoding="utf-8")
+    code = run_main([*FAST, f"hydra.run.dir={conf}"])
+    assert code == 2 and "not simmodel outputs" in capsys.readouterr().err
+    assert (conf / "config.yaml").read_text(encoding="utf-8") == "db: {host: prod}\n"
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    for name in ("report.html", "results.xlsx", "comparison.csv", "run.json"):
+        (reports / name).write_text("mine", encoding="utf-8")
+    assert collate.main([str(reports)]) == 2
+    with pytest.raises(ConfigError, match="other files"):
+        prepare_folder(reports)
+    assert all((reports / name).read_text(encoding="utf-8") == "mine" for name in ("report.html", "run.json"))
+
+
+def test_a_hidden_folder_in_a_config_dir_is_not_a_group(tmp_path: Path) -> None:
+    user = tmp_path / "user"
+    (user / ".github" / "workflows").mkdir(parents=True)
+    (user / ".github" / "workflows" / "ci.yml").write_text("on: push\n", encoding="utf-8")
+    assert check_overrides(["estate=single_prison"], (user,)).estate.name == "single_prison"
+
+
+def test_validate_rewrites_docs_only_for_the_shipped_default(working_folder: Path) -> None:
+    from simmodel.experiments import validate
+
+    assert validate.report_folder([]) == validate.DOCS
+    assert validate.report_folder(["run.years=2"]) != validate.DOCS
+    (working_folder / "scenarios").mkdir()  # a received project's own scenarios replace the shipped
+    assert validate.report_folder([]) != validate.DOCS
+
+
+def test_a_resumed_optimiser_study_with_mixes_out_of_range_is_refused(tmp_path: Path) -> None:
+    optuna = pytest.importorskip("optuna")
+    from simmodel import optimise
+
+    lever = next(lv for lv in optimise.LEVERS if lv.name == "posts")
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="simmodel", storage=storage, directions=["minimize", "minimize"])
+    study.add_trial(
+        optuna.trial.create_trial(
+            params={"posts": 400.0},
+            distributions={"posts": optuna.distributions.FloatDistribution(0.0, 1000.0)},
+            values=[0.0, 0.0],
+        )
+    )
+    with pytest.raises(ConfigError, match="outside"):
+        optimise.search(lambda batch: [(0.0, 0.0)] * len(batch), [lever], 1e6, 4, storage=storage)

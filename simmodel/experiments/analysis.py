@@ -44,8 +44,8 @@ def cluster_launch(opts: dict[str, Any], overrides: Sequence[str]) -> tuple[list
     """The model's overrides, and how to send points to a cluster: ``launcher=submitit_slurm``
     (any ``hydra/launcher`` option) with ``batches=N`` jobs (0: one per point) and the
     launcher's own ``hydra.launcher.*`` settings, taken from the arguments."""
-    from ..command_line import check_hydra_override, parse
-    from ..compose import hydra_options, is_hydra_override
+    from ..command_line import check_hydra_option, check_hydra_override, parse
+    from ..compose import is_hydra_override
 
     hydra_args = tuple(o for o in overrides if is_hydra_override(o))
     model = [o for o in overrides if o not in hydra_args]
@@ -55,9 +55,8 @@ def cluster_launch(opts: dict[str, Any], overrides: Sequence[str]) -> tuple[list
             raise ConfigError(f"{parsed.key_or_group[:60]}: only hydra.launcher.* settings may be given here")
         check_hydra_override(parsed)
     launcher = str(opts.get("launcher", "") or "")
-    known = hydra_options("hydra/launcher") if launcher else []
-    if launcher and launcher not in known:
-        raise ConfigError(f"launcher={launcher[:40]}: not a launcher Hydra has ({', '.join(known)})")
+    if launcher:
+        check_hydra_option("hydra/launcher", launcher)
     if not launcher:
         if hydra_args:
             raise ConfigError(
@@ -72,7 +71,7 @@ def cluster_launch(opts: dict[str, Any], overrides: Sequence[str]) -> tuple[list
 def folder_for(kind: str, settings: dict[str, Any], overrides: Sequence[str], cfg: Config) -> Path:
     """``results/KIND/NAME-HASH``: the same command finds the same folder (and resumes)."""
     if settings.get("out"):
-        return Path(str(settings["out"]))
+        return Path(str(settings["out"])).expanduser()
     registry = assumptions.REGISTRY.read_bytes()
     identity = json.dumps(
         {
@@ -92,12 +91,13 @@ def folder_for(kind: str, settings: dict[str, Any], overrides: Sequence[str], cf
 
 def prepare_folder(folder: Path) -> None:
     """Create the folder, or reuse one of this tool's (never a folder with other files in it)."""
-    from ..command_line import FOLDER_TEXT
+    from ..command_line import FOLDER_RULE, FOLDER_TEXT
     from ..outputs.run_folder import unsafe_reason
 
-    ours = {"points.csv", "design.csv", "run.json", "design_jobs.json", "points-0000.csv"}
+    # a tool's own record (a folder holding only files named like reports is someone else's)
+    ours = {"points.csv", "design.csv", "design_jobs.json", "points-0000.csv", "study.db"}
     if not FOLDER_TEXT.fullmatch(str(folder)):  # (batch jobs hand it to Hydra, which reads ${...})
-        raise ConfigError(f"out={str(folder)[:60]}: use letters, digits, spaces and _ . / ~ : + @ % - only")
+        raise ConfigError(f"out={str(folder)[:60]}: {FOLDER_RULE}")
     reason = unsafe_reason(folder)
     if reason:
         raise ConfigError(f"out={str(folder)[:80]} is refused: {reason}")

@@ -544,8 +544,8 @@ def collate(sweep_dir: Path, config: DictConfig | None = None) -> dict[str, Path
     """
     jobs, considered = select_jobs(sweep_dir, config)
     if not jobs:
-        _publish(sweep_dir, {})  # an answer from earlier jobs would be stale
         if considered:
+            _publish(sweep_dir, {})  # an answer from earlier jobs would be stale
             raise CollateError(f"none of the {considered} job(s) in {sweep_dir} can be collated")
         print(f"simmodel: no complete jobs in {sweep_dir}: nothing to collate.")
         return {}
@@ -628,6 +628,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    from ..outputs import run_folder
+
+    try:
+        run_folder.check(Path(args[0]), sweep=True)  # (collation replaces files: never in someone's folder)
+    except run_folder.OutputError as exc:
+        print(f"simmodel: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     try:
         collate(Path(args[0]))
     except KeyboardInterrupt:

@@ -56,6 +56,7 @@ def launch(
         "base": {name: OmegaConf.to_yaml(OmegaConf.structured(cfg)) for name, cfg in base.items()},
         "points": [asdict(p) for p in points],
     }
+    from ..command_line import hydra_quoted
     from ..outputs.results import write_atomic
 
     write_atomic(folder / JOBS_FILE, json.dumps(spec, indent=1))
@@ -64,11 +65,11 @@ def launch(
         "-m",
         "simmodel.experiments.design_batch",
         "-m",
-        f"folder='{folder}'",  # quoted: Hydra reads the text back as it is (analysis.prepare_folder)
+        f"folder={hydra_quoted(str(folder))}",  # Hydra reads the text back as it is
         f"batches={batches}",
         f"batch=range(0,{batches})",
         f"hydra/launcher={cluster.launcher}",
-        f"hydra.sweep.dir='{folder / 'batches'}'",
+        f"hydra.sweep.dir={hydra_quoted(str(folder / 'batches'))}",
         *cluster.hydra_args,
     ]
     print(f"  sending {len(points)} points to {cluster.launcher} as {batches} job(s)", flush=True)

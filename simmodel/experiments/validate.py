@@ -414,7 +414,11 @@ def report_folder(overrides: Sequence[str]) -> Path:
     other settings, or from an installed copy, never rewrites the project's record."""
     from datetime import datetime
 
-    if not overrides and (REPO / "pyproject.toml").is_file() and CONFIG_DIR.parent == REPO:
+    from ..compose import user_layers
+
+    # the default run: no overrides, no scenarios/ or estates/ of the working folder over the shipped
+    default_run = not overrides and not user_layers()
+    if default_run and (REPO / "pyproject.toml").is_file() and CONFIG_DIR.parent == REPO:
         return DOCS
     return Path("results") / "validation" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
 

@@ -213,7 +213,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path} is out of date: run python -m simmodel.outputs.dictionary", file=sys.stderr)
             return 1
         return 0
-    path.write_text(text, encoding="utf-8")
+    if path.suffix != ".md" or (path.exists() and not path.is_file()):  # (never a config file or a device)
+        print(f"simmodel: error: {path}: the dictionary is written to a .md file", file=sys.stderr)
+        return 2
+    from .results import write_atomic
+
+    write_atomic(path, text)  # (replaces a link instead of writing through it)
     print(f"wrote {path}")
     return 0
 

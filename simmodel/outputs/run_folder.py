@@ -33,7 +33,7 @@ SWEEP_FILES = ("sweep.csv", "comparison.csv", "frontier.png", "report.html", "re
 LOG_FILE = "simmodel.log"
 LOCK_FILE = ".simmodel.lock"
 #: Folders no output may go into: the project's own sources and configuration.
-PROTECTED = ("configs", "scenarios", "simmodel", "tests")
+PROTECTED = ("configs", "scenarios", "simmodel", "tests", "docs", "benchmarks", "studies", ".git")
 
 #: Folders of the user's own configuration in the working folder (see compose.USER_FOLDERS).
 USER_CONFIG_FOLDERS = ("scenarios", "estates")
@@ -79,16 +79,36 @@ def unsafe_reason(folder: str | Path) -> str | None:
     return None
 
 
+def _has_record(folder: Path) -> bool:
+    """``folder`` holds a run record simmodel wrote (``run.json`` with its status and versions):
+    only then are files named like its results taken for a run's (and replaced)."""
+    import json
+
+    try:
+        record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and "status" in record and "simmodel" in (record.get("versions") or {})
+
+
 def foreign_entries(folder: Path, *, sweep: bool) -> list[str]:
     """Names in ``folder`` that are not simmodel outputs (a symbolic link never is one)."""
     allowed = set(RUN_FILES) | {LOG_FILE, LOCK_FILE}
     if sweep:
         allowed |= set(SWEEP_FILES) | {".submitit"}
     foreign = []
+    # files named like outputs are taken for simmodel's only beside its record of the run or sweep
+    jobs = [p for p in folder.iterdir() if sweep and p.name.isdigit() and p.is_dir() and not p.is_symlink()]
+    if sweep:
+        recorded = (folder / "multirun.yaml").is_file() or any(_has_record(job) for job in jobs)
+    else:
+        recorded = _has_record(folder)
     for entry in folder.iterdir():
         name = entry.name
         job = sweep and entry.is_dir() and not entry.is_symlink() and name.isdigit()
         ours = name in allowed or _is_temporary(name) or job
+        if ours and name in (SWEEP_FILES if sweep else RUN_FILES) and not recorded:
+            ours = False  # (someone's own config.yaml or report.html, which a run would replace)
         if entry.is_symlink() or not ours:  # (a received folder's link would send a write anywhere)
             foreign.append(name)
         elif job:  # Hydra writes a job's log before the job checks its own folder
@@ -103,7 +123,11 @@ def check(folder: Path, *, sweep: bool) -> None:
     if reason:
         raise OutputError(f"the {what} '{str(folder)[:80]}' is refused: {reason}.", 2)
     where = Path(folder).expanduser().resolve()  # ("new/.." is the folder above, holding what it holds)
-    if where.is_dir():
+    try:
+        exists = where.is_dir()
+    except OSError as exc:  # (a name too long for the file system)
+        raise OutputError(f"the {what} '{str(folder)[:60]}...' is refused: {exc.strerror}.", 2) from None
+    if exists:
         foreign = foreign_entries(where, sweep=sweep)
         if foreign:
             raise OutputError(
