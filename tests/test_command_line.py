@@ -607,3 +607,68 @@ def test_a_resumed_optimiser_study_with_mixes_out_of_range_is_refused(tmp_path: 
     )
     with pytest.raises(ConfigError, match="outside"):
         optimise.search(lambda batch: [(0.0, 0.0)] * len(batch), [lever], 1e6, 4, storage=storage)
+
+
+# --------------------------------------------------------------------- a fifth pass
+def test_a_batch_jobs_command_line_is_checked_too() -> None:
+    # the design tools start it through Hydra; it was a second, unchecked way in (+hydra.callbacks)
+    from simmodel.experiments.design_batch import check_arguments
+
+    check_arguments(["-m", "folder='/tmp/x'", "batches=2", "batch=range(0,2)", "hydra/launcher=basic",
+                     "hydra.sweep.dir='/tmp/x/batches'", "hydra.launcher.n_jobs=2"])  # fmt: skip
+    for arg in ("+hydra.callbacks.x._target_=pathlib.Path.touch", "hydra.job.env_set.X=1",
+                "folder=${oc.env:HOME}", "run.years=2"):  # fmt: skip
+        with pytest.raises(ConfigError):
+            check_arguments(["-m", arg])
+
+
+def test_a_design_folder_with_links_or_someone_elses_files_is_refused(tmp_path: Path) -> None:
+    import sqlite3
+
+    from simmodel.experiments.analysis import prepare_folder
+
+    received = tmp_path / "received"
+    (received / "batches").mkdir(parents=True)
+    (received / "design.csv").write_text("", encoding="utf-8")
+    (received / "batches" / "multirun.yaml").symlink_to(tmp_path / "victim.txt")
+    with pytest.raises(ConfigError, match="links"):
+        prepare_folder(received)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    with sqlite3.connect(mine / "study.db") as db:  # someone's own database, with a report beside it
+        db.execute("create table patients (name text)")
+    (mine / "report.html").write_text("mine", encoding="utf-8")
+    with pytest.raises(ConfigError, match="other files"):
+        prepare_folder(mine)
+    (mine / "study.db").unlink()
+    (mine / "design.csv").write_text("", encoding="utf-8")
+    (mine / "run.json").write_text('{"status": "complete"}', encoding="utf-8")  # not a tool's record
+    with pytest.raises(ConfigError, match="other files"):
+        prepare_folder(mine)
+
+
+def test_a_received_jobs_names_never_reach_a_csv_cell_as_a_formula(tmp_path: Path) -> None:
+    import json
+
+    from simmodel.experiments import collate
+
+    job = tmp_path / "0"
+    job.mkdir()
+    record = {"status": "complete", "scenario": "baseline", "funding": '=HYPERLINK("x")', "overrides": []}
+    (job / "run.json").write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(collate.JobLeftOut, match="plain name"):
+        collate.read_job(job)
+    record |= {"funding": "status_quo", "overrides": ['=HYPERLINK("x")']}
+    (job / "run.json").write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(collate.JobLeftOut, match="plain"):
+        collate.read_job(job)
+
+
+def test_the_dictionary_overwrites_only_its_own_file(tmp_path: Path) -> None:
+    from simmodel.outputs import dictionary
+
+    notes = tmp_path / "notes.md"
+    notes.write_text("# my notes\n", encoding="utf-8")
+    assert dictionary.main([str(notes)]) == 2 and notes.read_text(encoding="utf-8") == "# my notes\n"
+    fresh = tmp_path / "outputs.md"
+    assert dictionary.main([str(fresh)]) == 0 and dictionary.main([str(fresh)]) == 0

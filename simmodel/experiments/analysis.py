@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -89,8 +90,12 @@ def folder_for(kind: str, settings: dict[str, Any], overrides: Sequence[str], cf
     return Path("results") / kind / f"{name}-{cfg.estate.name}-{digest}"
 
 
+#: Kinds of file the design tools write into their folder (with ``batches/`` and temporary files).
+_TOOL_FILE_KINDS = (".csv", ".png", ".html", ".md", ".json", ".yaml", ".db", ".xlsx")
+
+
 def prepare_folder(folder: Path) -> None:
-    """Create the folder, or reuse one of this tool's (never a folder with other files in it)."""
+    """Create the folder, or reuse one of this tool's (never a folder with other files or links in it)."""
     from ..command_line import FOLDER_RULE, FOLDER_TEXT
     from ..outputs.run_folder import unsafe_reason
 
@@ -101,15 +106,43 @@ def prepare_folder(folder: Path) -> None:
     reason = unsafe_reason(folder)
     if reason:
         raise ConfigError(f"out={str(folder)[:80]} is refused: {reason}")
-    if folder.is_dir() and any(p.is_symlink() for p in folder.iterdir()):
-        raise ConfigError(f"out={str(folder)[:80]}: the folder holds links; choose a new or empty one")
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"out={folder}: is a file, not a folder")
     if folder.is_dir():
         entries = {p.name for p in folder.iterdir()}
-        if entries and not entries & ours:
+        if entries and (not entries & ours or not all(_tool_file(folder / name) for name in entries)):
             raise ConfigError(f"out={folder}: the folder holds other files; choose a new or empty one")
+        for root, dirs, files in os.walk(folder):  # (os.walk does not follow links; it lists them)
+            if any(Path(root, name).is_symlink() for name in [*dirs, *files]):
+                raise ConfigError(
+                    f"out={str(folder)[:80]}: the folder holds links; choose a new or empty one"
+                )
     folder.mkdir(parents=True, exist_ok=True)
+
+
+def _tool_file(path: Path) -> bool:
+    """A file or folder a design tool writes: one of its kinds of file (a ``run.json`` of a
+    simmodel tool, a ``study.db`` of optuna's), its ``batches/`` folder, or a temporary file."""
+    temporary = path.name.startswith(".") and path.name.endswith(".tmp")
+    if (path.name == "batches" and path.is_dir()) or temporary:
+        return True
+    if not path.is_file() or path.suffix not in _TOOL_FILE_KINDS:
+        return False
+    if path.name == "run.json":
+        try:
+            return str(json.loads(path.read_text(encoding="utf-8")).get("tool", "")).startswith("simmodel.")
+        except (OSError, ValueError, AttributeError):
+            return False
+    if path.suffix == ".db":  # optuna's study (a database of someone else's would be changed)
+        import sqlite3
+
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+                tables = {row[0] for row in db.execute("select name from sqlite_master where type='table'")}
+        except sqlite3.Error:
+            return False
+        return "studies" in tables
+    return True
 
 
 @dataclass

@@ -141,9 +141,15 @@ def read_job(folder: Path, expected: set[str] | None = None) -> Job:
     items = record.get("overrides")
     if not isinstance(items, list) or not all(isinstance(o, str) for o in items):
         raise JobLeftOut("run.json's overrides are not a list of strings")
+    from ..trust import IDENTIFIER
+
     for key in ("scenario", "funding"):
         if not isinstance(record.get(key), str):
             raise JobLeftOut(f"run.json has no {key} name")
+        if not IDENTIFIER.fullmatch(record[key]):  # (a received folder's names reach CSV cells)
+            raise JobLeftOut(f"run.json's {key} name is not a plain name")
+    if any(o.lstrip("+~")[:1] in ("=", "@", "-", "\t", "\r") or not o.isprintable() for o in items):
+        raise JobLeftOut("run.json's overrides are not plain key=value texts")
     if expected is not None and _model_overrides(items) != expected:
         raise JobLeftOut(f"its folder holds another run ({' '.join(items) or 'no overrides'})")
     overrides = _overrides(items)

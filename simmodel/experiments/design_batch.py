@@ -105,5 +105,38 @@ def main(job: BatchJob) -> None:
     print(f"batch {job.batch} of {job.batches}: {ran} points")
 
 
+def check_arguments(args: list[str]) -> None:
+    """The batch job's command line (made by :func:`launch`) may hold only its own settings, the
+    launcher and its checked settings, and the sweep folder: it runs through Hydra like the main
+    command line, so the same trust boundary applies (ConfigError otherwise)."""
+    from ..command_line import FOLDER_TEXT, check_hydra_option, check_hydra_override, parse
+    from ..config import ConfigError
+
+    for arg in args:
+        if arg in ("-m", "--multirun"):
+            continue
+        parsed = parse(arg)
+        key, value = parsed.key_or_group, parsed.value()
+        if key == "folder":
+            if not (isinstance(value, str) and FOLDER_TEXT.fullmatch(value)):
+                raise ConfigError(f"folder={str(value)[:60]}: a plain folder name")
+        elif key in ("batches", "batch"):
+            continue  # (numbers or a range: their type is checked by Hydra's schema)
+        elif key == "hydra/launcher":
+            check_hydra_override(parsed)
+            check_hydra_option(key, value)
+        elif key == "hydra.sweep.dir" or key.startswith("hydra.launcher."):
+            check_hydra_override(parsed)
+        else:
+            raise ConfigError(f"{key[:60]}: not a setting of a batch job")
+
+
 if __name__ == "__main__":
+    from ..config import ConfigError
+
+    try:
+        check_arguments(sys.argv[1:])
+    except ConfigError as exc:
+        print(f"simmodel: error: {exc}", file=sys.stderr)
+        sys.exit(2)
     main()
