@@ -206,6 +206,8 @@ def search(
     import optuna
     from optuna.trial import TrialState
 
+    from .experiments.analysis import check_stored_trials
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     def sampler(done: int) -> Any:
@@ -227,14 +229,7 @@ def search(
         for (t, _), value in zip(chosen, loss([(t.number, v) for t, v in chosen]), strict=True):
             study.tell(t, float(value))
 
-    for t in study.trials:  # a resumed study may come from a received folder: its values stay in range
-        for f in free:
-            value = t.params.get(f.key)
-            if value is not None and not f.low <= value <= f.high:
-                raise ConfigError(
-                    f"the stored study has trial {t.number} with {f.key} = {value:g}, outside its range "
-                    f"{f.low:g}-{f.high:g}: not a study this tool made; use a new out= folder."
-                )
+    check_stored_trials(study.trials, {f.key: (f.low, f.high) for f in free})  # (a received folder's)
     stale = [optuna.trial.Trial(study, t._trial_id) for t in study.trials if t.state == TrialState.RUNNING]
     if stale:
         tell(stale)

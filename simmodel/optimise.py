@@ -220,6 +220,8 @@ def search(
     import optuna
     from optuna.trial import TrialState
 
+    from .experiments.analysis import check_stored_trials
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     combinations = math.prod(len(_choices(lv)) for lv in levers)
@@ -260,14 +262,7 @@ def search(
             trial.set_constraint("budget", float(cost) - budget)  # feasible when <= 0
             study.tell(trial, [float(objective), float(cost)])
 
-    for t in study.trials:  # a resumed study may come from a received folder: its mixes stay in range
-        for lever in levers:
-            value = t.params.get(lever.name)
-            if value is not None and not lever.low <= value <= lever.high:
-                raise ConfigError(
-                    f"the stored study has trial {t.number} with {lever.name} = {value:g}, outside "
-                    f"{lever.low:g}-{lever.high:g}: not a study this tool made; use a new out= folder."
-                )
+    check_stored_trials(study.trials, {lv.name: (lv.low, lv.high) for lv in levers})  # (a received folder's)
     # trials asked but never told (an interruption) run again: a lever already suggested keeps
     # its value, one not yet suggested is sampled now
     stale = [optuna.trial.Trial(study, t._trial_id) for t in study.trials if t.state == TrialState.RUNNING]

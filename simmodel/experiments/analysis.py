@@ -217,6 +217,19 @@ def _applies(a: assumptions.Assumption, option: str) -> bool:
     return not a.section.startswith("option:") or a.section == f"option:{option}"
 
 
+def check_stored_trials(trials: Sequence[Any], ranges: dict[str, tuple[float, float]]) -> None:
+    """Refuse a resumed optuna study with a trial outside the searched ranges (name: low, high):
+    a study in a received folder could be forged to put any value in front of the user."""
+    for trial in trials:
+        for name, (low, high) in ranges.items():
+            value = trial.params.get(name)
+            if value is not None and not low <= value <= high:
+                raise ConfigError(
+                    f"the stored study has trial {trial.number} with {name} = {value:g}, outside "
+                    f"{low:g}-{high:g}: not a study this tool made; use a new out= folder."
+                )
+
+
 def run_record(kind: str, settings: dict[str, Any], overrides: Sequence[str], **extra: Any) -> str:
     """``run.json``: what ran, with which settings, and how long it took."""
     record = {
