@@ -494,7 +494,7 @@ def test_a_resumed_calibration_study_with_values_out_of_range_is_refused(tmp_pat
             value=-1000.0,
         )
     )
-    with pytest.raises(ConfigError, match="outside 0.2-0.7"):
+    with pytest.raises(ConfigError, match=r"outside 0\.2-0\.7"):
         calibrate.search(lambda batch: [0.0] * len(batch), free, 2, storage=storage)
 
 
