@@ -478,13 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.argv = [sys.argv[0], "--hydra-help"]  # (nothing else of the command line reaches Hydra)
         _hydra_entry()
         return 0
-    from .command_line import (
-        check_hydra_option,
-        check_hydra_override,
-        check_model_override,
-        parse,
-        parse_arguments,
-    )
+    from .command_line import check_hydra_setting, check_model_override, parse, parse_arguments
     from .compose import (
         check_choices,
         check_config_files,
@@ -512,10 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         run_folder.protect(config_dirs)
         for override in overrides:
             if is_hydra_override(override):
-                parsed = parse(override)
-                check_hydra_override(parsed)
-                if "/" in parsed.key_or_group:  # hydra/launcher=NAME and the like
-                    check_hydra_option(parsed.key_or_group, parsed.value())
+                check_hydra_setting(override)
         layers = user_layers(config_dirs)
         if command.only_prints:
             check_config_files(config_dirs, layers)  # --cfg and --info compose too: no unchecked file

@@ -320,6 +320,16 @@ def hydra_quoted(text: str) -> str:
     return "'" + text.replace("'", "\\'") + "'"
 
 
+def check_hydra_setting(text: str) -> Any:
+    """One Hydra setting of a command line, read and checked (:func:`check_hydra_override`; an
+    option of one of Hydra's groups must exist); returns it as Hydra's grammar reads it."""
+    override = parse(text)
+    check_hydra_override(override)
+    if "/" in override.key_or_group:  # hydra/launcher=NAME and the like
+        check_hydra_option(override.key_or_group, override.value())
+    return override
+
+
 def check_hydra_option(group: str, name: str) -> None:
     """``name`` is an option of Hydra's group ``group`` (``hydra/launcher``: its own or a plugin's)."""
     from .compose import hydra_options

@@ -361,11 +361,11 @@ def check_choices(overrides: list[str], config_dirs: tuple[Path, ...] = ()) -> N
     global _root
     _root = config_root(user_layers(config_dirs))
     for override in overrides:
-        key = override.lstrip("+~").partition("=")[0].split("@")[0]
-        if override.startswith("~") or is_hydra_override(override) or not _is_group(key):
-            continue
         parsed = command_line.parse(override)
-        if parsed.value_type is not None and "GLOB" in parsed.value_type.name:
+        key = parsed.key_or_group
+        if parsed.is_delete() or command_line.is_hydra_key(key) or not _is_group(key):
+            continue
+        if "GLOB" in parsed.value_type.name:
             continue  # (a glob picks among the options only)
         for name in command_line.texts(parsed.value()):
             if name not in _options(key):

@@ -45,16 +45,15 @@ def cluster_launch(opts: dict[str, Any], overrides: Sequence[str]) -> tuple[list
     """The model's overrides, and how to send points to a cluster: ``launcher=submitit_slurm``
     (any ``hydra/launcher`` option) with ``batches=N`` jobs (0: one per point) and the
     launcher's own ``hydra.launcher.*`` settings, taken from the arguments."""
-    from ..command_line import check_hydra_option, check_hydra_override, parse
+    from ..command_line import check_hydra_option, check_hydra_setting
     from ..compose import is_hydra_override
 
     hydra_args = tuple(o for o in overrides if is_hydra_override(o))
     model = [o for o in overrides if o not in hydra_args]
     for arg in hydra_args:  # the trust boundary of the command line: only the launcher's settings
-        parsed = parse(arg)
-        if not parsed.key_or_group.startswith("hydra.launcher."):
-            raise ConfigError(f"{parsed.key_or_group[:60]}: only hydra.launcher.* settings may be given here")
-        check_hydra_override(parsed)
+        key = check_hydra_setting(arg).key_or_group
+        if not key.startswith("hydra.launcher."):
+            raise ConfigError(f"{key[:60]}: only hydra.launcher.* settings may be given here")
     launcher = str(opts.get("launcher", "") or "")
     if launcher:
         check_hydra_option("hydra/launcher", launcher)

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from ..config import ConfigError
 from ..model.funding import WEEKS_PER_YEAR
 from ..outputs import report
 from ..outputs.results import RUN_RECORD, default_permissions, money
@@ -202,7 +203,6 @@ def sweep_plan(sweep_dir: Path, config: DictConfig | None = None) -> list[list[s
         path = sweep_dir / "multirun.yaml"
         if not path.is_file():
             return "no multirun.yaml"
-        from ..config import ConfigError
         from ..trust import check_data_file
 
         try:

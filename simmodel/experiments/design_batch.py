@@ -109,7 +109,7 @@ def check_arguments(args: list[str]) -> None:
     """The batch job's command line (made by :func:`launch`) may hold only its own settings, the
     launcher and its checked settings, and the sweep folder: it runs through Hydra like the main
     command line, so the same trust boundary applies (ConfigError otherwise)."""
-    from ..command_line import FOLDER_TEXT, check_hydra_option, check_hydra_override, parse
+    from ..command_line import FOLDER_TEXT, check_hydra_setting, parse
     from ..config import ConfigError
 
     for arg in args:
@@ -120,14 +120,9 @@ def check_arguments(args: list[str]) -> None:
         if key == "folder":
             if not (isinstance(value, str) and FOLDER_TEXT.fullmatch(value)):
                 raise ConfigError(f"folder={str(value)[:60]}: a plain folder name")
-        elif key in ("batches", "batch"):
-            continue  # (numbers or a range: their type is checked by Hydra's schema)
-        elif key == "hydra/launcher":
-            check_hydra_override(parsed)
-            check_hydra_option(key, value)
-        elif key == "hydra.sweep.dir" or key.startswith("hydra.launcher."):
-            check_hydra_override(parsed)
-        else:
+        elif key in ("hydra/launcher", "hydra.sweep.dir") or key.startswith("hydra.launcher."):
+            check_hydra_setting(arg)
+        elif key not in ("batches", "batch"):  # (numbers or a range: Hydra's schema checks their type)
             raise ConfigError(f"{key[:60]}: not a setting of a batch job")
 
 
